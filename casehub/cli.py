@@ -1,0 +1,121 @@
+"""The `casehub` command: run the hub, its parts and its tools."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from casehub.logs import configure_logging
+from casehub.settings import SettingsError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="casehub", description="Integration hub for labour and personnel dispute handling (mediation, arbitration, courts, inspection) over Apache Kafka. "
+                                "Settings come from CASEHUB_* environment variables (see README).")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="run the whole hub in the foreground (local broker, registry, worker, sink, web, connectors); Ctrl-C stops it all")
+    up.add_argument("--cases", type=int, default=20, help="cases in the sample databases created when no agency database is configured (default 20)")
+
+    st = sub.add_parser("status", help="print the live endpoints and which components run")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+
+    br = sub.add_parser("broker", help="manage the local single-node Kafka broker (KRaft)")
+    br.add_argument("action", choices=["start", "stop", "status"])
+    br.add_argument("--json", action="store_true", help="machine-readable output (status)")
+
+    sub.add_parser("registry", help="serve the embedded Confluent-compatible schema registry (foreground)")
+    sub.add_parser("worker", help="run the faust stream worker that links and merges cases (foreground)")
+    sub.add_parser("sink", help="run the case-view sink: unified case topic to SQL (foreground)")
+    sub.add_parser("web", help="serve the web view and JSON API of the case view (foreground)")
+    sub.add_parser("connect", help="run the agency database connectors (foreground)")
+
+    sm = sub.add_parser("sample", help="create sample agency databases with synthetic cases")
+    sm.add_argument("--cases", type=int, default=20, help="number of cases (default 20)")
+    sm.add_argument("--out", default=None, help="folder for the databases (default: CASEHUB_SAMPLE_DIR or <home>/sample)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"casehub: settings error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(args.command, settings.log_level, settings.log_format)
+
+    if args.command == "broker":
+        from casehub.broker import BrokerError
+        from casehub.stack import local_broker
+
+        broker = local_broker(settings)
+        try:
+            if args.action == "start":
+                info = broker.start()
+                print(info.bootstrap)
+                print(f"casehub: broker pid {info.pid}, data in {info.data_dir}, logs in {info.log_file}", file=sys.stderr)
+            elif args.action == "stop":
+                print("stopped" if broker.stop() else "no broker was running")
+            else:
+                info = broker.info()
+                if args.json:
+                    print(json.dumps({"running": info is not None, **(info.__dict__ if info else {})}))
+                else:
+                    print(f"running at {info.bootstrap} (pid {info.pid})" if info else "not running")
+                return 0 if info else 1
+        except BrokerError as exc:
+            print(f"casehub: {exc}", file=sys.stderr)
+            return 1
+        return 0
+
+    if args.command == "up":
+        from casehub.stack import up
+
+        return up(settings, args.cases)
+
+    if args.command == "status":
+        from casehub.stack import status
+
+        state = status(settings)
+        if args.json:
+            print(json.dumps(state, ensure_ascii=False, indent=2))
+        else:
+            for key, value in state.items():
+                if key != "components":
+                    print(f"{key:20} {value}")
+            for name, c in state["components"].items():
+                print(f"{name:20} {'running' if c['running'] else 'stopped'} (pid {c.get('pid')})")
+        return 0 if state["running"] else 1
+
+    if args.command == "sample":
+        from pathlib import Path
+
+        from connectors.sample import create_mediation_db
+
+        out = Path(args.out) if args.out else settings.samples
+        url = f"sqlite:///{out / 'mediation.db'}"
+        create_mediation_db(url, args.cases)
+        print(f"casehub: sample mediation platform database: {out / 'mediation.db'} ({args.cases} cases)")
+        return 0
+
+    from casehub import services
+
+    if args.command == "worker":
+        from streams.app import run_worker
+
+        run_worker(settings)
+    elif args.command == "registry":
+        services.run_registry(settings)
+    elif args.command == "sink":
+        services.run_sink(settings)
+    elif args.command == "web":
+        services.run_web(settings)
+    elif args.command == "connect":
+        services.run_connect(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Small Kafka helpers shared by every component: wait until a broker answers, create topics idempotently."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int = 1
+    config: dict[str, str] = field(default_factory=dict)
+
+
+async def broker_answers(bootstrap: str, timeout: float = 3.0) -> bool:
+    """True if a broker at `bootstrap` answers a metadata request within `timeout` seconds."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # "connection refused" while a broker starts is the expected answer, not an error
+    try:
+        await asyncio.wait_for(admin.start(), timeout)
+        await asyncio.wait_for(admin.describe_cluster(), timeout)
+        return True
+    except (KafkaError, OSError, asyncio.TimeoutError):
+        return False
+    finally:
+        try:
+            await admin.close()
+        except Exception:  # noqa: BLE001 - closing a client that never connected may fail; nothing to do
+            pass
+        quiet.setLevel(level)
+
+
+async def wait_for_broker(bootstrap: str, timeout: float = 60.0, alive=lambda: True) -> None:
+    """Poll until the broker answers metadata requests, `timeout` seconds at most.
+
+    Args:
+        alive: called between polls; returning False (e.g. the broker process died) stops the wait early.
+    Raises:
+        TimeoutError: no answer in time, or `alive()` turned False.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await broker_answers(bootstrap, timeout=min(3.0, max(0.5, deadline - time.monotonic()))):
+            return
+        if not alive():
+            raise TimeoutError(f"the broker process at {bootstrap} exited before it answered")
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"no Kafka broker answered at {bootstrap} within {timeout:.0f}s")
+
+
+async def ensure_topics(bootstrap: str, specs: list[TopicSpec], replication: int = 1) -> list[str]:
+    """Create the topics that do not exist yet; return the names created. Existing topics are left as they are.
+
+    Args:
+        replication: replicas per partition (CASEHUB_REPLICATION_FACTOR; 1 for the local single node).
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [s for s in specs if s.name not in existing]
+        if not missing:
+            return []
+        try:
+            await admin.create_topics(
+                [NewTopic(s.name, num_partitions=s.partitions, replication_factor=replication, topic_configs=s.config) for s in missing]
+            )
+        except TopicAlreadyExistsError:
+            pass  # created by another process meanwhile
+        return [s.name for s in missing]
+    finally:
+        await admin.close()
+

@@ -1,0 +1,234 @@
+"""The one settings object of a casehub process, read from CASEHUB_* environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+PREFIX = "CASEHUB_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# A development secret: fine for the sample stack, refused nowhere, but `casehub up` warns about it.
+DEV_HMAC_SECRET = "casehub-dev-secret-change-me"
+
+
+class SettingsError(ValueError):
+    """A CASEHUB_* variable is unknown or has a value that cannot be used."""
+
+
+def _default_home() -> Path:
+    # In a source checkout keep run-time data beside the code (git-ignored var/); otherwise in the user's home.
+    if (PROJECT_ROOT / "pyproject.toml").exists():
+        return PROJECT_ROOT / "var"
+    return Path.home() / ".local" / "share" / "casehub"
+
+
+def _kafka_version() -> str:
+    pom = PROJECT_ROOT / "deps" / "kafka" / "pom.xml"
+    if pom.exists():
+        text = pom.read_text(encoding="utf-8")
+        start = text.find("<kafka.version>")
+        if start >= 0:
+            return text[start + len("<kafka.version>") : text.index("</kafka.version>")].strip()
+    return "4.1.1"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Kafka topic names, all under one optional prefix (a test or a tenant gets its own set)."""
+
+    prefix: str = ""
+
+    def name(self, base: str) -> str:
+        return f"{self.prefix}{base}"
+
+    @property
+    def mediation(self) -> str:
+        return self.name("casehub.mediation.events")
+
+    @property
+    def arbitration(self) -> str:
+        return self.name("casehub.arbitration.events")
+
+    @property
+    def court(self) -> str:
+        return self.name("casehub.court.events")
+
+    @property
+    def inspection(self) -> str:
+        return self.name("casehub.inspection.events")
+
+    @property
+    def cases(self) -> str:
+        return self.name("casehub.cases")
+
+    @property
+    def deadletter(self) -> str:
+        return self.name("casehub.deadletter")
+
+    @property
+    def identities(self) -> str:
+        return self.name("casehub.identities.restricted")
+
+    @property
+    def confirmation_requests(self) -> str:
+        return self.name("casehub.confirmation.requests")
+
+    @property
+    def confirmation_responses(self) -> str:
+        return self.name("casehub.confirmation.responses")
+
+    @property
+    def alerts(self) -> str:
+        return self.name("casehub.alerts")
+
+    @property
+    def schemas(self) -> str:
+        return self.name("_casehub_schemas")
+
+    @property
+    def connector_offsets(self) -> str:
+        return self.name("_casehub_connector_offsets")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings of one process. Every field maps to CASEHUB_<FIELD> (upper case).
+
+    Defaults run the whole hub on one machine: a local broker, the embedded schema registry,
+    SQLite for the case view, and sample agency databases.
+    """
+
+    home: Path = field(default_factory=_default_home)
+    kafka_bootstrap: str | None = None  # None: start and use the local broker
+    kafka_version: str = field(default_factory=_kafka_version)
+    kafka_libs: Path | None = None  # None: .cache/kafka/<version>/libs in the checkout
+    broker_port: int = 19092
+    controller_port: int = 19093
+    broker_heap: str = "512m"
+    schema_registry_url: str | None = None  # None: serve the embedded registry on registry_port
+    registry_host: str = "127.0.0.1"
+    registry_port: int = 18081
+    web_host: str = "127.0.0.1"
+    web_port: int = 18080
+    case_view_url: str | None = None  # None: sqlite file under home
+    mediation_db_url: str | None = None  # None: the sample mediation database under home
+    sample_dir: Path | None = None
+    topic_prefix: str = ""
+    partitions: int = 3
+    replication_factor: int = 1
+    app_id: str = "casehub"
+    hmac_secret: str = dataclasses.field(default=DEV_HMAC_SECRET, repr=False)
+    poll_interval: float = 1.0
+    log_level: str = "info"
+    log_format: str = "json"  # json | console
+
+    # -- derived values ------------------------------------------------------------------------
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+    @property
+    def local_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.broker_port}"
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or self.local_bootstrap
+
+    @property
+    def registry_url(self) -> str:
+        return self.schema_registry_url or f"http://{self.registry_host}:{self.registry_port}"
+
+    @property
+    def embedded_registry(self) -> bool:
+        return self.schema_registry_url is None
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.web_host}:{self.web_port}"
+
+    @property
+    def case_view(self) -> str:
+        return self.case_view_url or f"sqlite:///{self.home / 'caseview.db'}"
+
+    @property
+    def samples(self) -> Path:
+        return self.sample_dir or (self.home / "sample")
+
+    @property
+    def mediation_db(self) -> str:
+        return self.mediation_db_url or f"sqlite:///{self.samples / 'mediation.db'}"
+
+    @property
+    def kafka_libs_dir(self) -> Path:
+        return self.kafka_libs or (PROJECT_ROOT / ".cache" / "kafka" / self.kafka_version / "libs")
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.topic_prefix}{self.app_id}"
+
+    def public_dict(self) -> dict:
+        """The settings as plain values with secrets left out, for status output."""
+        out = {}
+        for f in dataclasses.fields(self):
+            if f.name == "hmac_secret":
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+def _convert(name: str, raw: str, annotation: str):
+    kind = annotation.replace(" | None", "").strip()
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw).expanduser()
+        return raw
+    except ValueError as exc:
+        raise SettingsError(f"{PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from exc
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides) -> Settings:
+    """Build the settings from the environment (and explicit overrides, which win).
+
+    Raises:
+        SettingsError: a CASEHUB_* variable names no setting, or its value has the wrong type.
+    """
+    env = os.environ if environ is None else environ
+    known = {f.name: f for f in dataclasses.fields(Settings)}
+    values: dict = {}
+    # Variables used by the tooling around the hub, not settings of a process.
+    tooling = {"CASEHUB_TEST_POSTGRES_URL", "CASEHUB_TEST_MARIADB_URL"}
+    for key, raw in env.items():
+        if not key.startswith(PREFIX) or key in tooling:
+            continue
+        name = key[len(PREFIX) :].lower()
+        if name not in known:
+            close = [k for k in known if k.split("_")[0] == name.split("_")[0]]
+            hint = f" (did you mean {', '.join(PREFIX + c.upper() for c in close)}?)" if close else ""
+            raise SettingsError(f"unknown setting {key}{hint}; known: {', '.join(PREFIX + k.upper() for k in sorted(known))}")
+        if raw == "":
+            continue
+        values[name] = _convert(name, raw, str(known[name].type))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    settings = Settings(**values)
+    if settings.log_format not in ("json", "console"):
+        raise SettingsError(f"{PREFIX}LOG_FORMAT must be json or console, not {settings.log_format!r}")
+    if settings.partitions < 1:
+        raise SettingsError(f"{PREFIX}PARTITIONS must be at least 1")
+    return settings
