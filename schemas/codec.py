@@ -1,0 +1,124 @@
+"""Avro codec with Confluent framing: magic byte 0, 4-byte big-endian schema id, then the Avro body.
+
+Works on dicts only; subject names follow the topic-name strategy (`<topic>-value`). Writer schemas
+are fetched from the registry by id once and parsed once.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+
+import fastavro
+
+from schemas.contract import Contract, default_contract
+
+MAGIC = 0
+HEADER = struct.Struct(">bI")
+
+
+class DecodeError(Exception):
+    """A message could not be decoded; carries where it came from so callers can dead-letter it."""
+
+    def __init__(self, reason: str, topic: str = "", partition: int | None = None, offset: int | None = None, schema_id: int | None = None):
+        where = f"{topic}[{partition}]@{offset}" if topic else "message"
+        super().__init__(f"cannot decode {where}: {reason}")
+        self.reason, self.topic, self.partition, self.offset, self.schema_id = reason, topic, partition, offset, schema_id
+
+
+class EncodeError(Exception):
+    """A value does not fit the schema of its topic; the message names the field when fastavro tells it."""
+
+
+def subject_for(topic: str, is_key: bool = False) -> str:
+    """Topic-name strategy, as Confluent serializers use by default."""
+    return f"{topic}-{'key' if is_key else 'value'}"
+
+
+def frame(schema_id: int, body: bytes) -> bytes:
+    return HEADER.pack(MAGIC, schema_id) + body
+
+
+def unframe(data: bytes) -> tuple[int, memoryview]:
+    """Split Confluent framing; raises ValueError on a short buffer or a wrong magic byte."""
+    if data is None or len(data) < HEADER.size:
+        raise ValueError(f"too short for Confluent framing ({0 if data is None else len(data)} bytes)")
+    magic, schema_id = HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise ValueError(f"unknown magic byte {magic} (expected 0: Confluent wire format)")
+    return schema_id, memoryview(data)[HEADER.size :]
+
+
+class AvroCodec:
+    """Encode and decode the contract's records for topics.
+
+    Args:
+        registry: anything with `register(subject, schema_str) -> int` and `schema(id) -> str`.
+        contract: the parsed contract (default: schemas/avro).
+        prefix: the topic prefix in use, so prefixed topics map to their record types.
+    """
+
+    def __init__(self, registry, contract: Contract | None = None, prefix: str = ""):
+        self.registry = registry
+        self.contract = contract or default_contract()
+        self.prefix = prefix
+        self._writers: dict[str, tuple[int, object]] = {}  # topic -> (schema id, parsed schema)
+        self._readers: dict[int, object] = {}  # schema id -> parsed writer schema
+
+    def register(self, topic: str) -> int:
+        """Register the topic's current schema under `<topic>-value` (once per process) and return its id."""
+        if topic not in self._writers:
+            name = self.contract.record_for_topic(topic, self.prefix)
+            expanded = self.contract.expanded(name)
+            schema_id = self.registry.register(subject_for(topic), json.dumps(expanded, ensure_ascii=False, separators=(",", ":")))
+            self._writers[topic] = (schema_id, fastavro.parse_schema(expanded))
+            self._readers.setdefault(schema_id, self._writers[topic][1])
+        return self._writers[topic][0]
+
+    def encode(self, topic: str, value: dict) -> bytes:
+        self.register(topic)
+        schema_id, parsed = self._writers[topic]
+        buf = io.BytesIO()
+        buf.write(HEADER.pack(MAGIC, schema_id))
+        try:
+            fastavro.schemaless_writer(buf, parsed, value)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise EncodeError(f"value for {topic} does not fit {self.contract.record_for_topic(topic, self.prefix)}: {exc}") from exc
+        return buf.getvalue()
+
+    def writer_schema(self, schema_id: int):
+        if schema_id not in self._readers:
+            self._readers[schema_id] = fastavro.parse_schema(json.loads(self.registry.schema(schema_id)))
+        return self._readers[schema_id]
+
+    def needs_fetch(self, data: bytes) -> bool:
+        """True when decoding `data` would call the registry (so async callers can do it off the event loop)."""
+        try:
+            schema_id, _ = unframe(data)
+        except ValueError:
+            return False
+        return schema_id not in self._readers
+
+    def decode(self, data: bytes, topic: str = "", partition: int | None = None, offset: int | None = None) -> dict:
+        """Decode one framed message with the schema it was written with.
+
+        Raises:
+            DecodeError: bad framing, unknown schema id, or a body that does not match its schema.
+        """
+        try:
+            schema_id, body = unframe(data)
+        except ValueError as exc:
+            raise DecodeError(str(exc), topic, partition, offset) from exc
+        try:
+            writer = self.writer_schema(schema_id)
+        except Exception as exc:
+            raise DecodeError(f"schema id {schema_id} not available from the registry: {exc}", topic, partition, offset, schema_id) from exc
+        stream = io.BytesIO(body)
+        try:
+            value = fastavro.schemaless_reader(stream, writer, None)
+        except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError... on corrupt bodies
+            raise DecodeError(f"body does not match schema {schema_id}: {type(exc).__name__}: {exc}", topic, partition, offset, schema_id) from exc
+        if stream.tell() != len(body):
+            raise DecodeError(f"{len(body) - stream.tell()} trailing bytes after the Avro body (schema {schema_id})", topic, partition, offset, schema_id)
+        return value

@@ -1,0 +1,87 @@
+"""A small Confluent Schema Registry client (the hub's own registry or Confluent, Karapace, Apicurio's compatible API)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
+
+CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+
+
+class RegistryClientError(Exception):
+    """The registry answered with an error (status and Confluent error code kept)."""
+
+    def __init__(self, status: int, code: int | None, message: str, url: str):
+        super().__init__(f"schema registry {url}: {status} {code or ''} {message}".strip())
+        self.status, self.code, self.message = status, code, message
+
+
+class RegistryUnavailable(Exception):
+    """The registry could not be reached."""
+
+
+class RegistryClient:
+    """Blocking client with caches: ids and schemas never change once registered, so each is fetched once."""
+
+    def __init__(self, url: str, timeout: float = 10.0, retry_for: float = 30.0):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.retry_for = retry_for
+        self._by_id: dict[int, str] = {}
+        self._ids: dict[tuple[str, str], int] = {}
+
+    def _call(self, method: str, path: str, body: dict | None = None):
+        @retry(retry=retry_if_exception_type(RegistryUnavailable), stop=stop_after_delay(self.retry_for), wait=wait_exponential(multiplier=0.2, max=2), reraise=True)
+        def attempt():
+            data = json.dumps(body).encode() if body is not None else None
+            req = urllib.request.Request(self.url + path, data=data, method=method, headers={"Content-Type": CONTENT_TYPE, "Accept": CONTENT_TYPE})
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    return json.loads(resp.read() or b"null")
+            except urllib.error.HTTPError as exc:
+                try:
+                    err = json.loads(exc.read())
+                except ValueError:
+                    err = {}
+                raise RegistryClientError(exc.code, err.get("error_code"), err.get("message", exc.reason), self.url) from None
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+                raise RegistryUnavailable(f"schema registry at {self.url} unreachable: {exc}") from exc
+
+        return attempt()
+
+    def register(self, subject: str, schema: str) -> int:
+        key = (subject, schema)
+        if key not in self._ids:
+            self._ids[key] = int(self._call("POST", f"/subjects/{urllib.parse.quote(subject, safe='')}/versions", {"schema": schema, "schemaType": "AVRO"})["id"])
+            self._by_id.setdefault(self._ids[key], schema)
+        return self._ids[key]
+
+    def schema(self, schema_id: int) -> str:
+        if schema_id not in self._by_id:
+            self._by_id[schema_id] = self._call("GET", f"/schemas/ids/{schema_id}")["schema"]
+        return self._by_id[schema_id]
+
+    def cached(self, schema_id: int) -> bool:
+        return schema_id in self._by_id
+
+    def latest(self, subject: str) -> dict:
+        return self._call("GET", f"/subjects/{urllib.parse.quote(subject, safe='')}/versions/latest")
+
+    def versions(self, subject: str) -> list[int]:
+        return self._call("GET", f"/subjects/{urllib.parse.quote(subject, safe='')}/versions")
+
+    def subjects(self) -> list[str]:
+        return self._call("GET", "/subjects")
+
+    def compatibility(self, subject: str, schema: str) -> tuple[bool, list[str]]:
+        try:
+            res = self._call("POST", f"/compatibility/subjects/{urllib.parse.quote(subject, safe='')}/versions/latest?verbose=true", {"schema": schema})
+        except RegistryClientError as exc:
+            if exc.code == 40401:
+                return True, []
+            raise
+        return bool(res["is_compatible"]), list(res.get("messages", []))
