@@ -1,0 +1,1 @@
+"""Connectors: read agency databases (and pushed or uploaded files) and publish canonical events to Kafka."""

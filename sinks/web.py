@@ -1,0 +1,94 @@
+"""The web view of the case view: an HTML list and case page, and a JSON API (/api/cases, /api/cases/{id})."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from sinks.case_view import case_events, cases, create_engine, load_case
+
+PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style>
+</head><body><h1>{title}</h1>{body}</body></html>"""
+
+
+def _list(engine: sa.Engine, limit: int, stage: str | None) -> list[dict]:
+    q = sa.select(cases.c.case_id, cases.c.version, cases.c.stage, cases.c.status, cases.c.updated_at, cases.c.group_dispute, cases.c.migrant_worker)
+    if stage:
+        q = q.where(cases.c.stage == stage)
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(q.order_by(cases.c.updated_at.desc()).limit(limit))]
+
+
+def _one(engine: sa.Engine, case_id: str):
+    with engine.connect() as conn:
+        record = load_case(conn, case_id)
+        events = [dict(r._mapping) for r in conn.execute(sa.select(case_events).where(case_events.c.case_id == case_id).order_by(case_events.c.occurred_at, case_events.c.event_id))]
+    return record, events
+
+
+def _count(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(cases)).scalar_one()
+
+
+def build_app(engine: sa.Engine) -> web.Application:
+    routes = web.RouteTableDef()
+    esc = lambda v: html.escape("" if v is None else str(v))  # noqa: E731
+
+    @routes.get("/healthz")
+    async def health(request):
+        return web.json_response({"ok": True, "cases": await asyncio.to_thread(_count, engine)})
+
+    @routes.get("/api/cases")
+    async def api_list(request):
+        limit = min(int(request.query.get("limit", "100")), 1000)
+        rows = await asyncio.to_thread(_list, engine, limit, request.query.get("stage"))
+        return web.json_response(rows, dumps=lambda o: json.dumps(o, default=str, ensure_ascii=False))
+
+    @routes.get("/api/cases/{case_id}")
+    async def api_one(request):
+        record, _ = await asyncio.to_thread(_one, engine, request.match_info["case_id"])
+        if record is None:
+            return web.json_response({"error": "case not found", "case_id": request.match_info["case_id"]}, status=404)
+        return web.json_response(record, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+    @routes.get("/")
+    async def index(request):
+        rows = await asyncio.to_thread(_list, engine, 200, request.query.get("stage"))
+        body = "<p>Full-chain case view (全链条案件视图): newest first, 200 at most. JSON: <a href='/api/cases'>/api/cases</a></p>"
+        body += "<table><tr><th>case</th><th>stage</th><th>status</th><th>version</th><th>updated</th><th>flags</th></tr>"
+        for r in rows:
+            flags = " ".join(f for f, on in (("group", r["group_dispute"]), ("migrant", r["migrant_worker"])) if on)
+            body += f"<tr><td><a href='/cases/{esc(r['case_id'])}'>{esc(r['case_id'])}</a></td><td>{esc(r['stage'])}</td><td>{esc(r['status'])}</td><td>{esc(r['version'])}</td><td>{esc(r['updated_at'])}</td><td>{esc(flags)}</td></tr>"
+        body += "</table>"
+        return web.Response(text=PAGE.format(title="casehub", body=body), content_type="text/html")
+
+    @routes.get("/cases/{case_id}")
+    async def case_page(request):
+        record, events = await asyncio.to_thread(_one, engine, request.match_info["case_id"])
+        if record is None:
+            raise web.HTTPNotFound(text="case not found")
+        body = f"<p>stage {esc(record['stage'])}, status {esc(record['status'])}, version {esc(record['version'])}</p><h2>References</h2><ul>"
+        body += "".join(f"<li>{esc(r['kind'])}: {esc(r['number'])} ({esc(r['system'])})</li>" for r in record.get("refs", []))
+        body += "</ul><h2>Parties</h2><ul>"
+        body += "".join(f"<li>{esc(p['role'])}: {esc(p['name'])} {esc(p.get('id_masked') or p.get('credit_code') or '')}</li>" for p in record.get("parties", []))
+        body += "</ul><h2>Timeline</h2><table><tr><th>when</th><th>agency</th><th>event</th><th>source</th></tr>"
+        body += "".join(f"<tr><td>{esc(e['occurred_at'])}</td><td>{esc(e['agency_kind'])}</td><td>{esc(e['event_type'])}</td><td>{esc(e['source_system'])} {esc(e['record_id'])}</td></tr>" for e in events)
+        body += "</table>"
+        return web.Response(text=PAGE.format(title=f"case {esc(record['case_id'])}", body=body), content_type="text/html")
+
+    app = web.Application()
+    app.add_routes(routes)
+    return app
+
+
+async def serve(url: str, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(build_app(await asyncio.to_thread(create_engine, url)), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner

@@ -1,0 +1,1 @@
+"""Streams: link agency events to one case and merge them into the full-chain case record (faust-streaming)."""
