@@ -1,0 +1,125 @@
+"""The walking skeleton, whole: `casehub up` against the session broker, a row in the mediation database, the case in the view."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from casehub.broker import _pid_alive, free_port
+from connectors.sample import make_id_number, make_phone
+from tests.conftest import read_topic
+
+BOUND = 120.0  # seconds any single wait below may take at most
+
+
+def wait_for(predicate, what: str, timeout: float = BOUND, proc: subprocess.Popen | None = None, log=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"casehub up exited ({proc.returncode}) while waiting for {what}:\n{log.read_text() if log else ''}")
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def view_rows(db: str, sql: str, *args):
+    if not os.path.exists(db):
+        return []
+    with sqlite3.connect(db, timeout=10) as conn:
+        try:
+            return conn.execute(sql, args).fetchall()
+        except sqlite3.OperationalError:
+            return []
+
+
+@pytest.fixture
+def hub(kafka_bootstrap, prefix, tmp_path):
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")}
+    env.update(
+        CASEHUB_HOME=str(home), CASEHUB_KAFKA_BOOTSTRAP=kafka_bootstrap, CASEHUB_TOPIC_PREFIX=prefix, CASEHUB_PARTITIONS="2",
+        CASEHUB_REGISTRY_PORT=str(free_port()), CASEHUB_WEB_PORT=str(free_port()), CASEHUB_POLL_INTERVAL="0.2", CASEHUB_HMAC_SECRET="e2e-secret",
+    )
+    log = tmp_path / "up.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "casehub.cli", "up", "--cases", "5"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    status = {}
+
+    def running():
+        res = subprocess.run([sys.executable, "-m", "casehub.cli", "status", "--json"], env=env, capture_output=True, text=True)
+        if res.returncode == 0:
+            status.update(json.loads(res.stdout))
+            return True
+        return False
+
+    try:
+        wait_for(running, "the hub to report running", proc=proc, log=log)
+        yield proc, env, status, log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_row_in_mediation_db_reaches_case_view_and_ctrl_c_stops_everything(hub, kafka_bootstrap, prefix):
+    proc, env, status, log = hub
+    for key in ("kafka_bootstrap", "schema_registry_url", "web_url", "case_view_url", "sample_dir"):
+        assert status[key], key
+    assert status["kafka_bootstrap"] == kafka_bootstrap
+    assert set(status["components"]) >= {"registry", "worker", "sink", "web", "connect", "kafka"}
+    db = status["case_view_url"].removeprefix("sqlite:///")
+    sample_db = os.path.join(status["sample_dir"], "mediation.db")
+
+    # the five sample cases flow through
+    wait_for(lambda: view_rows(db, "SELECT count(*) FROM cases")[0][0] == 5 if view_rows(db, "SELECT count(*) FROM cases") else False, "5 sample cases in the view", proc=proc, log=log)
+
+    # a new row in the agency database
+    id_number, phone = make_id_number(__import__("random").Random(99)), make_phone(__import__("random").Random(99))
+    with sqlite3.connect(sample_db) as conn:
+        conn.execute(
+            "INSERT INTO tj_ajxx (ajid, ajbh, zt, sqr_xm, sqr_sfzh, sqr_sjh, bsqr_mc, tjzz_mc, tjzz_lx, xzqh, qqlx, qqje, nmg, sqsj, gxsj) "
+            "VALUES (1001, '沈和调〔2026〕9001号', '10', '赵敏', ?, ?, '沈阳华锐建筑工程有限公司', '和平区劳动人事争议调解中心', '02', '210102', 'GZ', '8600.50', '1', '2026-11-01 09:00:00', '2026-11-01 09:00:00')",
+            (id_number, phone),
+        )
+    rows = wait_for(lambda: view_rows(db, "SELECT c.case_id, c.stage, c.status, c.record FROM cases c JOIN case_refs r ON r.case_id = c.case_id WHERE r.number = ?", "沈和调〔2026〕9001号"),
+                    "the new case in the view", proc=proc, log=log)
+    case_id, stage, state, record = rows[0]
+    assert (stage, state) == ("MEDIATION", "MEDIATION:APPLIED")
+    record = json.loads(record)
+    worker = next(p for p in record["parties"] if p["role"] == "WORKER")
+    assert worker["name"] == "赵敏" and worker["migrant_worker"] is True
+    assert worker["id_masked"] == id_number[:4] + "*" * 10 + id_number[-4:]
+    assert record["claims"][0]["amount"]["amount_fen"] == 860050
+
+    # the agency updates the row: a new event, the same case, a new version
+    with sqlite3.connect(sample_db) as conn:
+        conn.execute("UPDATE tj_ajxx SET zt = '20', gxsj = '2026-11-02 10:00:00' WHERE ajid = 1001")
+    wait_for(lambda: view_rows(db, "SELECT version FROM cases WHERE case_id = ? AND version = 2", case_id), "version 2 of the case", proc=proc, log=log)
+    assert [r[0] for r in view_rows(db, "SELECT event_type FROM case_events WHERE case_id = ? ORDER BY occurred_at", case_id)] == ["APPLIED", "ACCEPTED"]
+
+    # privacy: the identity travels in clear only on the restricted topic
+    mediation = [m.value for m in asyncio.run(read_topic(kafka_bootstrap, f"{prefix}casehub.mediation.events"))]
+    cases = [m.value for m in asyncio.run(read_topic(kafka_bootstrap, f"{prefix}casehub.cases"))]
+    restricted = [m.value for m in asyncio.run(read_topic(kafka_bootstrap, f"{prefix}casehub.identities.restricted"))]
+    assert len(mediation) >= 7 and cases
+    for value in mediation + cases:
+        assert id_number.encode() not in value and phone.encode() not in value
+    assert any(id_number.encode() in v for v in restricted)
+
+    # Ctrl-C stops every process it started
+    pids = [c["pid"] for name, c in status["components"].items() if name != "kafka"]
+    assert all(_pid_alive(p) for p in pids)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=BOUND) == 0, log.read_text()
+    assert not [p for p in pids if _pid_alive(p)], "components left running after Ctrl-C"
+    assert "stopped" in log.read_text()

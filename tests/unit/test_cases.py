@@ -1,0 +1,70 @@
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.cases import case_id_for, merge, normalise_number
+
+UTC = dt.timezone.utc
+
+
+def event(n: int, etype: str = "APPLIED", minutes: int = 0, number: str = "沈和调〔2024〕0001号", agreement=None, parties=None) -> dict:
+    return {
+        "event_id": f"sys:{n}",
+        "event_type": etype,
+        "source": {"system": "sys", "agency_kind": "MEDIATION", "record_id": str(n), "record_version": str(minutes)},
+        "occurred_at": dt.datetime(2024, 3, 1, 9, tzinfo=UTC) + dt.timedelta(minutes=minutes),
+        "ingested_at": dt.datetime(2024, 3, 2, tzinfo=UTC),
+        "refs": [{"kind": "MEDIATION", "system": "sys", "number": number, "normalised": None}],
+        "parties": parties or [{"role": "WORKER", "party_type": "PERSON", "name": "王伟", "id_hash": "h1"}],
+        "claims": [],
+        "documents": [],
+        "group_dispute": False,
+        "worker_count": None,
+        "agreement": agreement,
+    }
+
+
+EVENTS = [
+    event(1, "APPLIED", 0),
+    event(2, "ACCEPTED", 10),
+    event(3, "AGREEMENT_SIGNED", 20, agreement={"number": "A1", "signed_at": dt.datetime(2024, 3, 1, 9, 20, tzinfo=UTC), "effective_date": dt.date(2024, 3, 1)}),
+    event(4, "AGREEMENT_SIGNED", 30, agreement={"number": "A2", "signed_at": dt.datetime(2024, 3, 1, 9, 30, tzinfo=UTC), "effective_date": dt.date(2024, 3, 2)},
+          parties=[{"role": "EMPLOYER", "party_type": "ORGANISATION", "name": "华锐", "credit_code": "X"}]),
+    event(5, "AGREEMENT_PERFORMED", 40),
+]
+
+
+def fold(events):
+    case = None
+    for e in events:
+        case = merge(case, "MEDIATION", e)
+    return case
+
+
+def test_case_id_ignores_bracket_and_width_variants():
+    a = case_id_for(event(1, number="沈和调〔2024〕0001号"))
+    b = case_id_for(event(2, number="沈和调[2024]０００１号"))
+    assert a == b
+    assert normalise_number("（2024）辽0102民特123号") == "(2024)辽0102民特123号"
+
+
+def test_merge_builds_the_chain():
+    case = fold(EVENTS)
+    assert case["version"] == 5
+    assert case["stage"] == "CLOSED"
+    assert case["status"] == "MEDIATION:AGREEMENT_PERFORMED"
+    assert case["agreement"]["number"] == "A2"
+    assert {p["role"] for p in case["parties"]} == {"WORKER", "EMPLOYER"}
+    assert [e["event_id"] for e in case["timeline"]] == [f"sys:{i}" for i in range(1, 6)]
+
+
+def test_duplicate_event_changes_nothing():
+    case = fold(EVENTS)
+    assert merge(case, "MEDIATION", EVENTS[2]) is case
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.permutations(EVENTS), st.lists(st.sampled_from(EVENTS), max_size=6))
+def test_any_order_and_duplication_gives_the_same_record(order, extra):
+    assert fold(list(order) + extra) == fold(EVENTS)

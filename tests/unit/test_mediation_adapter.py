@@ -1,0 +1,63 @@
+import datetime as dt
+
+import pytest
+
+from connectors.adapters.mediation import MediationPlatformAdapter
+from connectors.base import MappingError
+from connectors.privacy import Protector
+from connectors.sample import mediation_rows
+
+NOW = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def adapter():
+    return MediationPlatformAdapter(Protector("test-secret"))
+
+
+def test_row_maps_to_event_with_identities_protected(adapter):
+    row = mediation_rows(1)[0]
+    mapped = adapter.map_row(row, NOW)
+    event = mapped.event
+    worker = event["parties"][0]
+    assert worker["id_hash"] and worker["id_masked"].startswith(row["sqr_sfzh"][:4])
+    assert row["sqr_sfzh"] not in repr(event) and row["sqr_sjh"] not in repr(event)
+    assert mapped.identities[0]["id_number"] == row["sqr_sfzh"]  # only the restricted record has it
+    assert event["occurred_at"].tzinfo is not None
+    # local time (Asia/Shanghai) becomes UTC: 8 hours earlier
+    local = dt.datetime.strptime(row["gxsj"], "%Y-%m-%d %H:%M:%S")
+    assert event["occurred_at"].replace(tzinfo=None) == local - dt.timedelta(hours=8)
+    assert event["refs"][0]["number"] == row["ajbh"]
+
+
+def test_event_id_is_deterministic_and_changes_with_the_row_version(adapter):
+    row = mediation_rows(1)[0]
+    a = adapter.map_row(row, NOW).event["event_id"]
+    assert adapter.map_row(dict(row), NOW + dt.timedelta(days=1)).event["event_id"] == a
+    assert adapter.map_row({**row, "gxsj": "2024-12-01 10:00:00"}, NOW).event["event_id"] != a
+
+
+@pytest.mark.parametrize(
+    "change, field, kind",
+    [
+        ({"zt": "99"}, "zt", "UNKNOWN_CODE"),
+        ({"gxsj": "2024/13/01"}, "gxsj", "BAD_DATE"),
+        ({"sqr_sfzh": "210102199003071234"}, "sqr_sfzh", "INVALID_ID_NUMBER"),
+        ({"sqr_xm": None}, "sqr_xm", "MISSING_FIELD"),
+        ({"qqje": "twelve"}, "qqje", "OTHER"),
+    ],
+)
+def test_bad_rows_name_the_field(adapter, change, field, kind):
+    row = {**mediation_rows(1)[0], **change}
+    with pytest.raises(MappingError) as err:
+        adapter.map_row(row, NOW)
+    assert err.value.field == field
+    assert err.value.kind == kind
+
+
+def test_credit_code_failing_check_is_flagged(adapter):
+    row = mediation_rows(1)[0]
+    code = row["bsqr_xydm"]
+    row["bsqr_xydm"] = code[:-1] + ("0" if code[-1] != "0" else "1")
+    employer = adapter.map_row(row, NOW).event["parties"][1]
+    assert employer["credit_code_valid"] is False
