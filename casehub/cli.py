@@ -31,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("web", help="serve the web view and JSON API of the case view (foreground)")
     sub.add_parser("connect", help="run the agency database connectors (foreground)")
 
+    sc = sub.add_parser("schemas", help="the Avro contract: check it against released versions, release a new version, list topics")
+    sc.add_argument("action", choices=["check", "release", "list"], help="check: can the current schemas read every released version; "
+                    "release: write schemas/released/<record>/vN.avsc for changed records; list: topic -> record -> subject")
+
     sm = sub.add_parser("sample", help="create sample agency databases with synthetic cases")
     sm.add_argument("--cases", type=int, default=20, help="number of cases (default 20)")
     sm.add_argument("--out", default=None, help="folder for the databases (default: CASEHUB_SAMPLE_DIR or <home>/sample)")
@@ -88,6 +92,33 @@ def main(argv: list[str] | None = None) -> int:
             for name, c in state["components"].items():
                 print(f"{name:20} {'running' if c['running'] else 'stopped'} (pid {c.get('pid')})")
         return 0 if state["running"] else 1
+
+    if args.command == "schemas":
+        from schemas.codec import subject_for
+        from schemas.contract import TOPIC_RECORDS, default_contract
+        from schemas.evolution import check, release, unreleased
+
+        contract = default_contract()
+        if args.action == "list":
+            for topic, record in TOPIC_RECORDS.items():
+                print(f"{settings.topic_prefix + topic:40} {record:32} {subject_for(settings.topic_prefix + topic)}")
+            return 0
+        if args.action == "check":
+            problems = check(contract)
+            for p in problems:
+                print(f"casehub: {p}", file=sys.stderr)
+            pending = unreleased(contract)
+            if pending:
+                print(f"casehub: not yet released (run `casehub schemas release`): {', '.join(pending)}")
+            print("compatible with every released version" if not problems else f"{len(problems)} incompatibilities")
+            return 1 if problems else 0
+        try:
+            written = release(contract)
+        except ValueError as exc:
+            print(f"casehub: {exc}", file=sys.stderr)
+            return 1
+        print("\n".join(str(p) for p in written) or "nothing changed since the last release")
+        return 0
 
     if args.command == "sample":
         from pathlib import Path

@@ -38,6 +38,14 @@ async def _until_signal(stop_callbacks) -> asyncio.Event:
     return stopped
 
 
+def register_contract(settings: Settings) -> dict[str, int]:
+    """Register every casehub schema with the configured registry (embedded or external)."""
+    from schemas.codec import AvroCodec
+    from schemas.registry.client import RegistryClient
+
+    return AvroCodec(RegistryClient(settings.registry_url), prefix=settings.topic_prefix).register_all()
+
+
 def run_registry(settings: Settings) -> None:
     from schemas.registry.server import serve
     from schemas.registry.store import KafkaSchemaStore
@@ -47,6 +55,9 @@ def run_registry(settings: Settings) -> None:
         store = KafkaSchemaStore(settings.bootstrap, settings.topics.schemas, settings.replication_factor)
         runner = await serve(store, settings.registry_host, settings.registry_port)
         log.info("schema registry listening", url=settings.registry_url, topic=settings.topics.schemas)
+        # The hub's own schemas are registered at start, so consumers find them before any data flows.
+        ids = await asyncio.to_thread(register_contract, settings)
+        log.info("contract registered", subjects=len(ids))
         stopped = await _until_signal([])
         await stopped.wait()
         await runner.cleanup()

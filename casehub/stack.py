@@ -127,6 +127,11 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
             children.append(child)
             if name == "registry":
                 _wait_http(settings.registry_url + "/subjects", child)
+            if name == "worker" and not settings.embedded_registry:
+                from casehub.services import register_contract
+
+                ids = register_contract(settings)
+                _say(f"registered {len(ids)} schemas with {settings.registry_url}")
             if name == "web":
                 _wait_http(settings.web_url + "/healthz", child)
         state = {

@@ -50,6 +50,17 @@ if [ ! -f "$kstamp" ] || [ deps/kafka/pom.xml -nt "$kstamp" ]; then
   ls "$libs"/kafka_2.13-"$kv".jar >/dev/null 2>&1 || die "kafka_2.13-$kv.jar missing after resolution."
   touch "$kstamp"
 fi
+# --- Apache Avro's Java reference implementation (tests only) -------------------------------------------------------
+astamp=.cache/avro/.resolved
+if [ ! -f "$astamp" ] || [ deps/avro/pom.xml -nt "$astamp" ]; then
+  command -v mvn >/dev/null 2>&1 || die "Maven (mvn) is required to resolve Apache Avro for the tests."
+  say "resolving Apache Avro (Java reference implementation) with Maven into .cache/avro/libs"
+  rm -rf .cache/avro/libs
+  mvn -q -B -f deps/avro/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$root/.cache/avro/libs" \
+    || die "Maven could not resolve org.apache.avro:avro (is Maven Central reachable?)."
+  touch "$astamp"
+fi
+
 # --- the Compose Specification JSON schema, for the test that validates docker/compose.yaml -----------------------
 # (no Docker engine here; the schema ships inside the docker-compose 1.x wheel on PyPI)
 if [ ! -f .cache/compose/compose_spec.json ]; then

@@ -76,6 +76,12 @@ class AvroCodec:
             self._readers.setdefault(schema_id, self._writers[topic][1])
         return self._writers[topic][0]
 
+    def register_all(self) -> dict[str, int]:
+        """Register every topic's schema (the hub does this at start); returns subject -> id."""
+        from schemas.contract import TOPIC_RECORDS
+
+        return {subject_for(self.prefix + base): self.register(self.prefix + base) for base in TOPIC_RECORDS}
+
     def encode(self, topic: str, value: dict) -> bytes:
         self.register(topic)
         schema_id, parsed = self._writers[topic]

@@ -11,6 +11,7 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 
+import avro.schema
 import fastavro
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -34,7 +35,9 @@ def normalise(schema_str: str) -> str:
         raise RegistryError(422, 42201, f"Invalid schema: not JSON ({exc})") from exc
     try:
         fastavro.parse_schema(parsed, _write_hint=False)
-    except Exception as exc:  # fastavro raises several types for a bad schema
+        # fastavro is lenient (a record without "fields" passes); the Apache implementation is the judge.
+        avro.schema.parse(schema_str)
+    except Exception as exc:  # both libraries raise several types for a bad schema
         raise RegistryError(422, 42201, f"Invalid schema: {exc}") from exc
     return json.dumps(parsed, separators=(",", ":"), ensure_ascii=False)
 

@@ -1,0 +1,109 @@
+"""The embedded schema registry speaks the Confluent REST API, checks compatibility, and keeps ids across restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+
+from casehub.broker import free_port
+from schemas.contract import TOPIC_RECORDS, default_contract
+from tests.conftest import _wait_http
+
+CT = "application/vnd.schemaregistry.v1+json"
+
+
+def call(url: str, method: str = "GET", body: dict | None = None):
+    req = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None, headers={"Content-Type": CT})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def rec(*fields) -> str:
+    return json.dumps({"type": "record", "name": "Probe", "namespace": "t", "fields": list(fields)})
+
+
+def test_register_lookup_and_fetch(registry_url):
+    subject = f"probe-{uuid.uuid4().hex[:6]}-value"
+    schema = rec({"name": "a", "type": "string"})
+    status, body = call(f"{registry_url}/subjects/{subject}/versions", "POST", {"schema": schema})
+    assert status == 200
+    sid = body["id"]
+    assert call(f"{registry_url}/subjects/{subject}/versions", "POST", {"schema": schema})[1]["id"] == sid  # idempotent
+    assert json.loads(call(f"{registry_url}/schemas/ids/{sid}")[1]["schema"]) == json.loads(schema)
+    status, latest = call(f"{registry_url}/subjects/{subject}/versions/latest")
+    assert (latest["version"], latest["id"]) == (1, sid)
+    assert call(f"{registry_url}/subjects/{subject}", "POST", {"schema": schema})[1]["version"] == 1
+    assert subject in call(f"{registry_url}/subjects")[1]
+    assert call(f"{registry_url}/subjects/nope-{subject}/versions")[1]["error_code"] == 40401
+    assert call(f"{registry_url}/schemas/ids/999999")[1]["error_code"] == 40403
+    assert call(f"{registry_url}/config")[1] == {"compatibilityLevel": "BACKWARD"}
+
+
+def test_incompatible_change_is_refused_with_the_field_named(registry_url):
+    subject = f"probe-{uuid.uuid4().hex[:6]}-value"
+    call(f"{registry_url}/subjects/{subject}/versions", "POST", {"schema": rec({"name": "a", "type": "string"})})
+    bad = rec({"name": "a", "type": "string"}, {"name": "b", "type": "int"})
+    status, body = call(f"{registry_url}/compatibility/subjects/{subject}/versions/latest?verbose=true", "POST", {"schema": bad})
+    assert status == 200 and body["is_compatible"] is False and any("b" in m and "default" in m for m in body["messages"])
+    status, body = call(f"{registry_url}/subjects/{subject}/versions", "POST", {"schema": bad})
+    assert status == 409 and "b: field added without a default" in body["message"]
+    good = rec({"name": "a", "type": "string"}, {"name": "b", "type": "int", "default": 0})
+    status, body = call(f"{registry_url}/subjects/{subject}/versions", "POST", {"schema": good})
+    assert status == 200
+    assert call(f"{registry_url}/subjects/{subject}/versions")[1] == [1, 2]
+    # per-subject level
+    assert call(f"{registry_url}/config/{subject}", "PUT", {"compatibility": "NONE"})[0] == 200
+    assert call(f"{registry_url}/subjects/{subject}/versions", "POST", {"schema": rec({"name": "z", "type": "long"})})[0] == 200
+
+
+def test_invalid_schema_is_rejected(registry_url):
+    status, body = call(f"{registry_url}/subjects/x-value/versions", "POST", {"schema": '{"type": "record", "name": "R"}'})
+    assert status == 422 and body["error_code"] == 42201
+
+
+def test_hub_registers_its_contract_at_start_and_ids_survive_restart(kafka_bootstrap, tmp_path):
+    prefix = f"restart-{uuid.uuid4().hex[:6]}."
+    port = free_port()
+    env = {**os.environ, "CASEHUB_KAFKA_BOOTSTRAP": kafka_bootstrap, "CASEHUB_REGISTRY_PORT": str(port), "CASEHUB_HOME": str(tmp_path), "CASEHUB_TOPIC_PREFIX": prefix}
+    url = f"http://127.0.0.1:{port}"
+
+    def start():
+        proc = subprocess.Popen([sys.executable, "-m", "casehub.cli", "registry"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_http(url + "/subjects", proc)
+        return proc
+
+    proc = start()
+    try:
+        expected = {f"{prefix}{t}-value" for t in TOPIC_RECORDS}
+        subjects = set()
+        for _ in range(300):  # registration runs right after the server answers; poll for it, bounded
+            subjects = set(call(f"{url}/subjects")[1])
+            if expected <= subjects:
+                break
+            __import__("time").sleep(0.1)
+        assert expected <= subjects
+        before = {s: call(f"{url}/subjects/{s}/versions/latest")[1]["id"] for s in expected}
+        extra = call(f"{url}/subjects/{prefix}extra-value/versions", "POST", {"schema": rec({"name": "q", "type": "long"})})[1]["id"]
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    proc = start()
+    try:
+        after = {s: call(f"{url}/subjects/{s}/versions/latest")[1]["id"] for s in before}
+        assert after == before
+        assert json.loads(call(f"{url}/schemas/ids/{extra}")[1]["schema"])["fields"][0]["name"] == "q"
+        new = call(f"{url}/subjects/{prefix}new-value/versions", "POST", {"schema": rec({"name": "n", "type": "int"})})[1]["id"]
+        assert new > max([*after.values(), extra])  # ids are never reused
+    finally:
+        proc.terminate()
+        proc.wait(30)
