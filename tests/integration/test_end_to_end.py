@@ -101,6 +101,25 @@ def test_row_in_mediation_db_reaches_case_view_and_ctrl_c_stops_everything(hub, 
     assert worker["id_masked"] == id_number[:4] + "*" * 10 + id_number[-4:]
     assert record["claims"][0]["amount"]["amount_fen"] == 860050
 
+    # a message that is not casehub Avro goes to the dead-letter topic with the reason; the pipeline carries on
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer.produce(f"{prefix}casehub.mediation.events", key=b"junk", value=b"\x07not avro at all")
+    assert producer.flush(30) == 0
+
+    def dead_letter_seen():
+        from schemas.codec import AvroCodec
+        from schemas.registry.client import RegistryClient
+
+        codec = AvroCodec(RegistryClient(status["schema_registry_url"]), prefix=prefix)
+        letters = [codec.decode(m.value) for m in asyncio.run(read_topic(kafka_bootstrap, f"{prefix}casehub.deadletter"))]
+        return [d for d in letters if d["stage"] == "streams:link"]
+
+    letter = wait_for(dead_letter_seen, "the junk message in the dead-letter topic", proc=proc, log=log)[0]
+    assert letter["error_kind"] == "DECODE_ERROR" and "magic byte 7" in letter["reason"]
+    assert letter["topic"] == f"{prefix}casehub.mediation.events" and letter["payload"] == b"\x07not avro at all"
+
     # the agency updates the row: a new event, the same case, a new version
     with sqlite3.connect(sample_db) as conn:
         conn.execute("UPDATE tj_ajxx SET zt = '20', gxsj = '2026-11-02 10:00:00' WHERE ajid = 1001")
