@@ -102,6 +102,7 @@ def run_connect(settings: Settings) -> None:
     from connectors.base import PollingConnector
     from connectors.checkpoints import KafkaCheckpointStore
     from connectors.privacy import Protector
+    from connectors.rowstate import RowState
     from schemas.codec import AvroCodec
     from schemas.registry.client import RegistryClient
 
@@ -121,8 +122,10 @@ def run_connect(settings: Settings) -> None:
         await producer.start()
         checkpoints = KafkaCheckpointStore(settings.bootstrap, t.connector_offsets, settings.replication_factor)
         await checkpoints.start(producer)
-        connector = PollingConnector(MediationPlatformAdapter(Protector(settings.hmac_secret)), engine, codec, producer, checkpoints,
-                                     t.mediation, t.deadletter, t.identities, poll_interval=settings.poll_interval)
+        adapter = MediationPlatformAdapter(Protector(settings.hmac_secret))
+        rowstate = RowState(settings.bootstrap, t.connector_rows, adapter.name, settings.replication_factor)
+        connector = PollingConnector(adapter, engine, codec, producer, checkpoints, rowstate, t.mediation, t.deadletter, t.identities,
+                                     poll_interval=settings.poll_interval, lag_seconds=settings.connector_lag_seconds, reconcile_every=settings.reconcile_every)
         await _until_signal([connector.stop])
         try:
             await connector.run()

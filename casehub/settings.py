@@ -92,6 +92,10 @@ class Topics:
     def connector_offsets(self) -> str:
         return self.name("_casehub_connector_offsets")
 
+    @property
+    def connector_rows(self) -> str:
+        return self.name("_casehub_connector_rows")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -122,6 +126,8 @@ class Settings:
     app_id: str = "casehub"
     hmac_secret: str = dataclasses.field(default=DEV_HMAC_SECRET, repr=False)
     poll_interval: float = 1.0
+    connector_lag_seconds: float = 300.0  # re-read window behind the watermark: longer than any source transaction
+    reconcile_every: float = 300.0  # seconds between full key/version reconciliations (deletes, very late commits)
     log_level: str = "info"
     log_format: str = "json"  # json | console
 

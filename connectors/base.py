@@ -1,7 +1,13 @@
-"""The polling connector: reads new rows after a persisted cursor, maps them, publishes events and dead letters.
+"""The polling connector: snapshot, then incremental reads that survive late commits, restarts and deletes.
 
-Adapters supply a source query and a pure `map_row`; this class owns the loop, batching, retries,
-checkpoints (in Kafka), dead letters and graceful stop.
+Adapters describe their table (cursor column, primary key) and supply a pure `map_row`; this class owns
+the loop, batching, retries, checkpoints and row state (in Kafka), dead letters and graceful stop.
+
+Why not plain timestamp+id polling (Kafka Connect JDBC): a transaction that takes its timestamp early and
+commits late lands behind the cursor and is never read. Here every poll re-reads a *lag window* behind
+the watermark and publishes only row versions not yet published (the row state), and a periodic
+*reconciliation* compares every key and version with the row state, which catches commits later than the
+window and detects deletes.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 from casehub.logs import get_logger
 from connectors.checkpoints import KafkaCheckpointStore
+from connectors.rowstate import RowState
+
+MAX_FIELD_CHARS = 4000
 
 
 class MappingError(Exception):
@@ -38,15 +47,14 @@ class Mapped:
 
 
 class Adapter(Protocol):
-    name: str  # connector name: checkpoint key and consumer of the cursor
+    name: str  # connector name: checkpoint and row-state key
     system: str  # source system id, as written in events
     agency: str  # MEDIATION | ARBITRATION | COURT | INSPECTION
+    table: sa.Table
+    pk: str  # primary-key column
+    cursor: str  # last-change column (timestamp string, epoch ms...)
 
-    def query(self, cursor: tuple | None, limit: int) -> sa.Select: ...
-
-    def cursor_of(self, row: dict) -> tuple: ...
-
-    def record_id(self, row: dict) -> str: ...
+    def window_start(self, watermark, lag_seconds: float): ...
 
     def map_row(self, row: dict, ingested_at: dt.datetime) -> Mapped: ...
 
@@ -61,41 +69,84 @@ def dead_letter(stage: str, topic: str, kind: str, reason: str, *, system=None, 
     """A DeadLetter record (schemas/avro/cn.casehub.DeadLetter.avsc) with a deterministic id."""
     ident = hashlib.sha256(f"{stage}|{topic}|{system}|{record_id}|{field}|{reason}|{partition}|{offset}".encode("utf-8")).hexdigest()[:32]
     return {
-        "dead_letter_id": ident,
-        "failed_at": dt.datetime.now(dt.timezone.utc),
-        "stage": stage,
-        "error_kind": kind,
-        "reason": reason,
-        "source_system": system,
-        "record_id": record_id,
-        "field": field,
-        "topic": topic,
-        "partition": partition,
-        "offset": offset,
-        "payload": payload,
-        "payload_text": payload_text,
+        "dead_letter_id": ident, "failed_at": dt.datetime.now(dt.timezone.utc), "stage": stage, "error_kind": kind, "reason": reason,
+        "source_system": system, "record_id": record_id, "field": field, "topic": topic, "partition": partition, "offset": offset,
+        "payload": payload, "payload_text": payload_text,
     }
+
+
+def check_row(row: dict, max_chars: int = MAX_FIELD_CHARS) -> None:
+    """Checks every adapter gets for free: oversized text fields."""
+    for name, value in row.items():
+        if isinstance(value, (str, bytes)) and len(value) > max_chars:
+            raise MappingError(name, f"{len(value)} characters, more than the {max_chars} allowed", "OVERSIZED")
+
+
+def record_id_of(adapter, row: dict) -> str:
+    return str(row[adapter.pk])
+
+
+def version_of(adapter, row: dict) -> str:
+    return str(row[adapter.cursor])
+
+
+def deleted_event(adapter, record_id: str, state: dict, now: dt.datetime) -> dict:
+    """The event reporting that a published row is gone from the source; it carries the refs the row had."""
+    version = state.get("v", "")
+    return {
+        "event_id": event_id(adapter.system, record_id, f"deleted|{version}"),
+        "event_type": "SOURCE_RECORD_DELETED",
+        "source": {"system": adapter.system, "agency_kind": adapter.agency, "record_id": record_id, "record_version": f"deleted|{version}"},
+        "occurred_at": now, "ingested_at": now, "refs": state.get("refs", []), "parties": [], "claims": [], "documents": [],
+        "group_dispute": False, "worker_count": None,
+    }
+
+
+@dataclass
+class Outcome:
+    """What one row became: an event (with identities) or a dead letter."""
+
+    record_id: str
+    version: str
+    mapped: Mapped | None = None
+    error: MappingError | None = None
+
+
+def map_rows(adapter, rows: list[dict], now: dt.datetime) -> list[Outcome]:
+    """Pure: map rows, turning every failure into an outcome that names the field. Used by run and --dry-run."""
+    out, seen = [], {}
+    for row in rows:
+        rid, version = record_id_of(adapter, row), version_of(adapter, row)
+        if rid in seen and seen[rid] != version:
+            out.append(Outcome(rid, version, error=MappingError(adapter.pk, f"primary key {rid} appears twice in one read with different versions", "DUPLICATE_KEY")))
+            continue
+        seen[rid] = version
+        try:
+            check_row(row)
+            out.append(Outcome(rid, version, mapped=adapter.map_row(row, now)))
+        except MappingError as exc:
+            out.append(Outcome(rid, version, error=exc))
+    return out
 
 
 class PollingConnector:
     """Runs one adapter against one database until stopped.
 
     Args:
-        adapter: what to read and how to map it.
-        engine: SQLAlchemy engine of the agency database.
-        codec: schemas.codec.AvroCodec.
-        topic, deadletter_topic, identity_topic: where events, dead letters and full identities go.
-        checkpoints: KafkaCheckpointStore (started by `run`).
+        lag_seconds: how far behind the watermark each poll re-reads; must exceed the longest write
+            transaction in the source database (default 300 s).
+        reconcile_every: seconds between full key/version comparisons (deletes, very late commits).
     """
 
-    def __init__(self, adapter: Adapter, engine: sa.Engine, codec, producer: AIOKafkaProducer, checkpoints: KafkaCheckpointStore,
-                 topic: str, deadletter_topic: str, identity_topic: str, batch_size: int = 500, poll_interval: float = 1.0,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)):
-        self.adapter, self.engine, self.codec, self.producer, self.checkpoints = adapter, engine, codec, producer, checkpoints
+    def __init__(self, adapter, engine: sa.Engine, codec, producer: AIOKafkaProducer, checkpoints: KafkaCheckpointStore, rowstate: RowState,
+                 topic: str, deadletter_topic: str, identity_topic: str, batch_size: int = 1000, poll_interval: float = 1.0,
+                 lag_seconds: float = 300.0, reconcile_every: float = 300.0, clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)):
+        self.adapter, self.engine, self.codec, self.producer, self.checkpoints, self.rowstate = adapter, engine, codec, producer, checkpoints, rowstate
         self.topic, self.deadletter_topic, self.identity_topic = topic, deadletter_topic, identity_topic
-        self.batch_size, self.poll_interval, self.clock = batch_size, poll_interval, clock
+        self.batch_size, self.poll_interval, self.lag_seconds, self.reconcile_every, self.clock = batch_size, poll_interval, lag_seconds, reconcile_every, clock
         self.log = get_logger("connector").bind(connector=adapter.name, topic=topic)
-        self.stats = {"rows": 0, "events": 0, "dead_letters": 0}
+        self.stats = {"rows": 0, "events": 0, "dead_letters": 0, "deleted": 0, "skipped_seen": 0}
+        self.watermark = None
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -107,51 +158,122 @@ class PollingConnector:
             with attempt:
                 return await fn(*args)
 
-    def _fetch(self, cursor: tuple | None) -> list[dict]:
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(self.adapter.query(cursor, self.batch_size))]
+    # -- reading ---------------------------------------------------------------------------------
+    def _select(self, window_from, after: tuple | None) -> sa.Select:
+        t, cursor, pk = self.adapter.table, self.adapter.table.c[self.adapter.cursor], self.adapter.table.c[self.adapter.pk]
+        q = sa.select(t)
+        if window_from is not None:
+            q = q.where(cursor >= window_from)
+        if after is not None:
+            q = q.where(sa.or_(cursor > after[0], sa.and_(cursor == after[0], pk > after[1])))
+        return q.order_by(cursor, pk).limit(self.batch_size)
 
-    async def run_once(self, cursor: tuple | None) -> tuple[tuple | None, int]:
-        """Read, map and publish one batch after `cursor`; return the new cursor and the number of rows read."""
-        rows = await self._retrying(asyncio.to_thread, self._fetch, cursor)
-        if not rows:
-            return cursor, 0
+    def _fetch(self, window_from, after) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(self._select(window_from, after))]
+
+    def _keys(self) -> dict[str, str]:
+        t = self.adapter.table
+        with self.engine.connect() as conn:
+            return {str(r[0]): str(r[1]) for r in conn.execute(sa.select(t.c[self.adapter.pk], t.c[self.adapter.cursor]))}
+
+    def _rows_by_id(self, ids: list[str]) -> list[dict]:
+        t = self.adapter.table
+        col = t.c[self.adapter.pk]
+        typed = [col.type.python_type(i) if col.type.python_type is not str else i for i in ids]
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(t).where(col.in_(typed)))]
+
+    # -- publishing ------------------------------------------------------------------------------
+    async def publish(self, rows: list[dict]) -> int:
+        """Map and publish the rows whose version is not yet published; returns how many were new."""
         now = self.clock()
-        sends = []
-        for row in rows:
-            rid = self.adapter.record_id(row)
-            try:
-                mapped = self.adapter.map_row(row, now)
-            except MappingError as exc:
+        fresh = [r for r in rows if self.rowstate.is_new(record_id_of(self.adapter, r), version_of(self.adapter, r))]
+        self.stats["skipped_seen"] += len(rows) - len(fresh)
+        if not fresh:
+            return 0
+        sends, changes = [], {}
+        for outcome in map_rows(self.adapter, fresh, now):
+            if outcome.error is not None:
+                exc = outcome.error
                 self.stats["dead_letters"] += 1
-                self.log.warning("row to dead letters", record_id=rid, field=exc.field, reason=exc.reason)
-                letter = dead_letter(f"connector:{self.adapter.name}", self.topic, exc.kind, exc.reason, system=self.adapter.system, record_id=rid, field=exc.field, payload_text=self.adapter.describe(row) if hasattr(self.adapter, "describe") else None)
-                sends.append(await self.producer.send(self.deadletter_topic, key=rid.encode(), value=self.codec.encode(self.deadletter_topic, letter)))
+                self.log.warning("row to dead letters", record_id=outcome.record_id, field=exc.field, reason=exc.reason, kind=exc.kind)
+                row = next((r for r in fresh if record_id_of(self.adapter, r) == outcome.record_id), {})
+                letter = dead_letter(f"connector:{self.adapter.name}", self.topic, exc.kind, exc.reason, system=self.adapter.system,
+                                     record_id=outcome.record_id, field=exc.field, payload_text=self.adapter.describe(row)[:2000])
+                sends.append(await self.producer.send(self.deadletter_topic, key=outcome.record_id.encode(), value=self.codec.encode(self.deadletter_topic, letter)))
+                # a bad version is reported once; a corrected row (new version) is read again
+                changes[outcome.record_id] = {"v": outcome.version, "refs": [], "dead": True}
                 continue
-            key = mapped.event.get("_key") or rid
-            event = {k: v for k, v in mapped.event.items() if not k.startswith("_")}
-            sends.append(await self.producer.send(self.topic, key=key.encode(), value=self.codec.encode(self.topic, event)))
-            for ident in mapped.identities:
+            event = outcome.mapped.event
+            sends.append(await self.producer.send(self.topic, key=outcome.record_id.encode(), value=self.codec.encode(self.topic, event)))
+            for ident in outcome.mapped.identities:
                 sends.append(await self.producer.send(self.identity_topic, key=ident["id_hash"].encode(), value=self.codec.encode(self.identity_topic, ident)))
+            changes[outcome.record_id] = {"v": outcome.version, "refs": event.get("refs", [])}
             self.stats["events"] += 1
-        # Checkpoint only after every send of the batch is acknowledged: a crash re-reads, never skips.
         await asyncio.gather(*sends)
-        new_cursor = self.adapter.cursor_of(rows[-1])
-        await self.checkpoints.save(self.adapter.name, {"cursor": list(new_cursor), "saved_at": now.isoformat()})
-        self.stats["rows"] += len(rows)
-        return new_cursor, len(rows)
+        # Row state only after the events are acknowledged: a crash publishes again (same event ids), never skips.
+        await asyncio.gather(*await self.rowstate.record(changes))
+        return len(changes)
+
+    async def poll(self) -> int:
+        """One sweep from the lag window behind the watermark to the newest row; returns rows published."""
+        window_from = self.adapter.window_start(self.watermark, self.lag_seconds) if self.watermark is not None else None
+        after, published = None, 0
+        while not self._stop.is_set():
+            rows = await self._retrying(asyncio.to_thread, self._fetch, window_from, after)
+            if not rows:
+                break
+            self.stats["rows"] += len(rows)
+            published += await self.publish(rows)
+            last = rows[-1]
+            after = (last[self.adapter.cursor], last[self.adapter.pk])
+            self.watermark = last[self.adapter.cursor] if self.watermark is None else max(self.watermark, last[self.adapter.cursor])
+            if len(rows) < self.batch_size:
+                break
+        await self.checkpoints.save(self.adapter.name, {"watermark": self.watermark, "saved_at": self.clock().isoformat()})
+        return published
+
+    async def reconcile(self) -> dict:
+        """Compare every key and version in the source with what was published: publish missed versions, report deletes."""
+        current = await self._retrying(asyncio.to_thread, self._keys)
+        known = dict(self.rowstate.versions)
+        gone = [rid for rid in known if rid not in current]
+        missed = [rid for rid, v in current.items() if rid not in known or known[rid]["v"] != v]
+        published = 0
+        for i in range(0, len(missed), self.batch_size):
+            published += await self.publish(await asyncio.to_thread(self._rows_by_id, missed[i:i + self.batch_size]))
+        now, sends = self.clock(), []
+        for rid in gone:
+            event = deleted_event(self.adapter, rid, known[rid], now)
+            sends.append(await self.producer.send(self.topic, key=rid.encode(), value=self.codec.encode(self.topic, event)))
+            self.log.warning("source row deleted", record_id=rid)
+        await asyncio.gather(*sends)
+        await asyncio.gather(*await self.rowstate.record({rid: None for rid in gone}))
+        self.stats["deleted"] += len(gone)
+        return {"missed": published, "deleted": len(gone)}
+
+    async def start(self) -> None:
+        await self.rowstate.start(self.producer)
+        saved = await self.checkpoints.load(self.adapter.name)
+        self.watermark = saved.get("watermark") if saved else None
 
     async def run(self) -> None:
-        saved = await self.checkpoints.load(self.adapter.name)
-        cursor = tuple(saved["cursor"]) if saved else None
-        self.log.info("connector started", cursor=cursor)
+        await self.start()
+        self.log.info("connector started", watermark=self.watermark, known_rows=len(self.rowstate.versions))
+        loop = asyncio.get_running_loop()
+        next_reconcile = loop.time()  # reconcile once at start: catches deletes and commits missed while stopped
         while not self._stop.is_set():
-            cursor, n = await self.run_once(cursor)
-            if n:
-                self.log.info("batch published", batch=n, cursor=cursor, **self.stats)
-            if n < self.batch_size:
-                try:
-                    await asyncio.wait_for(self._stop.wait(), self.poll_interval)
-                except asyncio.TimeoutError:
-                    pass
+            published = await self.poll()
+            if published:
+                self.log.info("published", new=published, watermark=self.watermark, **self.stats)
+            if loop.time() >= next_reconcile:
+                result = await self.reconcile()
+                if any(result.values()):
+                    self.log.info("reconciled", **result)
+                next_reconcile = loop.time() + self.reconcile_every
+            try:
+                await asyncio.wait_for(self._stop.wait(), self.poll_interval)
+            except asyncio.TimeoutError:
+                pass
         self.log.info("connector stopped", **self.stats)

@@ -99,6 +99,17 @@ def postgres_url():
     return url
 
 
+@pytest.fixture
+def mariadb_url():
+    """A real MariaDB (CASEHUB_TEST_MARIADB_URL, set by .ci/run). Missing in CI is a failure, not a skip."""
+    url = os.environ.get("CASEHUB_TEST_MARIADB_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CASEHUB_TEST_MARIADB_URL is not set: .ci/run must install and start MariaDB")
+        pytest.skip("no MariaDB configured (set CASEHUB_TEST_MARIADB_URL; .ci/run does)")
+    return url
+
+
 def java_tool(kafka_libs: Path, main_class: str, *args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run one of Kafka's own command-line tools (the standard Java client) from the resolved jars."""
     java = shutil.which("java")

@@ -48,6 +48,7 @@ tj_ajxx = sa.Table(
     sa.Column("nmg", sa.String(1)),
     sa.Column("sqsj", sa.String(19)),
     sa.Column("gxsj", sa.String(19), nullable=False),
+    sa.Column("bz", sa.Text),  # free-text remarks (备注)
 )
 
 
@@ -70,24 +71,21 @@ def yuan_to_fen(value: str | None, field: str) -> int | None:
 
 
 class MediationPlatformAdapter:
-    """Maps tj_ajxx rows to MediationEvent records; cursor is (gxsj, ajid)."""
+    """Maps tj_ajxx rows to MediationEvent records; the cursor is gxsj (then ajid), the version of a row is its gxsj."""
 
     agency = "MEDIATION"
 
     def __init__(self, protector: Protector, system: str = "ln-mediation-platform", name: str = "mediation"):
         self.protector, self.system, self.name = protector, system, name
 
-    def query(self, cursor: tuple | None, limit: int) -> sa.Select:
-        q = sa.select(tj_ajxx)
-        if cursor:
-            q = q.where(sa.tuple_(tj_ajxx.c.gxsj, tj_ajxx.c.ajid) > sa.tuple_(sa.literal(cursor[0]), sa.literal(cursor[1])))
-        return q.order_by(tj_ajxx.c.gxsj, tj_ajxx.c.ajid).limit(limit)
+    table = tj_ajxx
+    pk = "ajid"
+    cursor = "gxsj"
 
-    def cursor_of(self, row: dict) -> tuple:
-        return (row["gxsj"], row["ajid"])
-
-    def record_id(self, row: dict) -> str:
-        return str(row["ajid"])
+    def window_start(self, watermark: str, lag_seconds: float) -> str:
+        """gxsj is a sortable local-time string: step back `lag_seconds` in the same format."""
+        start = dt.datetime.strptime(watermark, "%Y-%m-%d %H:%M:%S") - dt.timedelta(seconds=lag_seconds)
+        return start.strftime("%Y-%m-%d %H:%M:%S")
 
     def describe(self, row: dict) -> str:
         """A readable form of the row for dead letters, with identities masked."""
