@@ -95,42 +95,65 @@ def run_sink(settings: Settings) -> None:
     asyncio.run(main())
 
 
-def run_connect(settings: Settings) -> None:
-    import sqlalchemy as sa
-
-    from connectors.adapters.mediation import MediationPlatformAdapter
-    from connectors.base import PollingConnector
-    from connectors.checkpoints import KafkaCheckpointStore
-    from connectors.privacy import Protector
-    from connectors.rowstate import RowState
-    from schemas.codec import AvroCodec
-    from schemas.registry.client import RegistryClient
+def run_connect(settings: Settings, names: list[str] | None = None) -> None:
+    from connectors.runner import run_connectors
 
     async def main():
         log = get_logger("connect")
-        engine = sa.create_engine(settings.mediation_db)
-        with engine.connect() as conn:
-            if "tj_ajxx" not in sa.inspect(conn).get_table_names():
-                raise SystemExit(f"connect: the mediation database {engine.url.render_as_string(hide_password=True)} has no table tj_ajxx; "
-                                 "set CASEHUB_MEDIATION_DB_URL to the platform's database, or run `casehub sample` to create one")
-        codec = AvroCodec(RegistryClient(settings.registry_url), prefix=settings.topic_prefix)
-        t = settings.topics
-        for topic in (t.mediation, t.deadletter, t.identities):
-            await asyncio.to_thread(codec.register, topic)
-        await ensure_topics(settings.bootstrap, topic_specs(settings), settings.replication_factor)
-        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
-        await producer.start()
-        checkpoints = KafkaCheckpointStore(settings.bootstrap, t.connector_offsets, settings.replication_factor)
-        await checkpoints.start(producer)
-        adapter = MediationPlatformAdapter(Protector(settings.hmac_secret))
-        rowstate = RowState(settings.bootstrap, t.connector_rows, adapter.name, settings.replication_factor)
-        connector = PollingConnector(adapter, engine, codec, producer, checkpoints, rowstate, t.mediation, t.deadletter, t.identities,
-                                     poll_interval=settings.poll_interval, lag_seconds=settings.connector_lag_seconds, reconcile_every=settings.reconcile_every)
-        await _until_signal([connector.stop])
+        stop = asyncio.Event()
+        await _until_signal([stop.set])
         try:
-            await connector.run()
-        finally:
-            await producer.stop()
-            log.info("connect stopped", **connector.stats)
+            stats = await run_connectors(settings, names, stop)
+        except LookupError as exc:
+            raise SystemExit(f"connect: {exc}") from exc
+        log.info("connect stopped", **{k: v for k, v in stats.items()})
 
     asyncio.run(main())
+
+
+async def _producer_and_codec(settings: Settings):
+    from schemas.codec import AvroCodec
+    from schemas.registry.client import RegistryClient
+
+    await ensure_topics(settings.bootstrap, topic_specs(settings), settings.replication_factor)
+    codec = AvroCodec(RegistryClient(settings.registry_url), prefix=settings.topic_prefix)
+    await asyncio.to_thread(codec.register_all)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    return producer, codec
+
+
+def run_intake(settings: Settings) -> None:
+    from connectors.intake import serve
+
+    async def main():
+        log = get_logger("intake")
+        producer, codec = await _producer_and_codec(settings)
+        runner = await serve(settings, codec, producer)
+        log.info("push intake listening", url=f"http://{settings.web_host}:{settings.intake_port}/intake/<source>")
+        stopped = await _until_signal([])
+        await stopped.wait()
+        await runner.cleanup()
+        await producer.stop()
+
+    asyncio.run(main())
+
+
+def run_import(settings: Settings, source: str, path: str, encoding: str, sheet: str | None) -> list[dict]:
+    """Import one spreadsheet through a source's mapping; returns the per-record results."""
+    from connectors.intake import IntakeProcessor, read_table_file
+
+    async def main():
+        rows = read_table_file(path, encoding, sheet)
+        producer, codec = await _producer_and_codec(settings)
+        try:
+            processor = IntakeProcessor(settings, codec, producer)
+            results = []
+            for i in range(0, len(rows), 1000):
+                results += await processor.submit(source, rows[i:i + 1000], "import")
+                print(f"casehub: imported {min(i + 1000, len(rows))}/{len(rows)} rows", flush=True)
+            return results
+        finally:
+            await producer.stop()
+
+    return asyncio.run(main())

@@ -9,7 +9,9 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 
-from connectors.adapters.mediation import MediationPlatformAdapter, metadata, tj_ajxx
+from connectors.adapter import MappedAdapter
+from connectors.adapters.mediation import metadata, tj_ajxx
+from connectors.mapping import builtin_mappings
 from connectors.base import PollingConnector
 from connectors.checkpoints import KafkaCheckpointStore
 from connectors.privacy import Protector
@@ -60,7 +62,7 @@ class Harness:
         self._producers = getattr(self, "_producers", []) + [producer]
         checkpoints = KafkaCheckpointStore(self.bootstrap, f"{self.prefix}_casehub_connector_offsets")
         await checkpoints.start(producer)
-        adapter = MediationPlatformAdapter(Protector("capture-test"))
+        adapter = MappedAdapter(builtin_mappings()["mediation"], Protector("capture-test")).bind(self.engine)
         c = PollingConnector(adapter, self.engine, self.codec, producer, checkpoints, RowState(self.bootstrap, f"{self.prefix}_casehub_connector_rows", adapter.name),
                              self.topic, f"{self.prefix}casehub.deadletter", f"{self.prefix}casehub.identities.restricted",
                              batch_size=self.batch_size, lag_seconds=self.lag_seconds)

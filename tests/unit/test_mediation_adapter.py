@@ -2,8 +2,9 @@ import datetime as dt
 
 import pytest
 
-from connectors.adapters.mediation import MediationPlatformAdapter
+from connectors.adapter import MappedAdapter
 from connectors.base import MappingError
+from connectors.mapping import builtin_mappings
 from connectors.privacy import Protector
 from connectors.sample import mediation_rows
 
@@ -12,7 +13,7 @@ NOW = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
 
 @pytest.fixture
 def adapter():
-    return MediationPlatformAdapter(Protector("test-secret"))
+    return MappedAdapter(builtin_mappings()["mediation"], Protector("test-secret"))
 
 
 def test_row_maps_to_event_with_identities_protected(adapter):
@@ -45,6 +46,9 @@ def test_event_id_is_deterministic_and_changes_with_the_row_version(adapter):
         ({"sqr_sfzh": "210102199003071234"}, "sqr_sfzh", "INVALID_ID_NUMBER"),
         ({"sqr_xm": None}, "sqr_xm", "MISSING_FIELD"),
         ({"qqje": "twelve"}, "qqje", "OTHER"),
+        ({"ajbh": None}, "ajbh", "MISSING_FIELD"),
+        ({"xysxrq": "2024/01/02", "zt": "40"}, "xysxrq", "BAD_DATE"),
+        ({"bsqr_xydm": "NOT-A-CODE"}, "bsqr_xydm", "INVALID_CREDIT_CODE"),
     ],
 )
 def test_bad_rows_name_the_field(adapter, change, field, kind):
@@ -61,3 +65,18 @@ def test_credit_code_failing_check_is_flagged(adapter):
     row["bsqr_xydm"] = code[:-1] + ("0" if code[-1] != "0" else "1")
     employer = adapter.map_row(row, NOW).event["parties"][1]
     assert employer["credit_code_valid"] is False
+
+
+def test_agreement_and_organisation_from_the_hook(adapter):
+    row = {**mediation_rows(1)[0], "zt": "40", "xyje": "1200.50", "xysxrq": "2024-05-06", "sfsqsfqr": "Y", "tjzz_lx": "05"}
+    event = adapter.map_row(row, NOW).event
+    assert event["organisation"]["kind"] == "PRE_ARBITRATION"
+    agreement = event["agreement"]
+    assert agreement["amount"]["amount_fen"] == 120050 and str(agreement["effective_date"]) == "2024-05-06"
+    assert agreement["confirmation_consent_worker"] and agreement["confirmation_consent_employer"]
+
+
+def test_sensitive_columns_are_masked_in_descriptions(adapter):
+    row = mediation_rows(1)[0]
+    text = adapter.describe(row)
+    assert row["sqr_sfzh"] not in text and row["sqr_sjh"] not in text

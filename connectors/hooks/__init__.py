@@ -1,0 +1,1 @@
+"""Python hooks for what a mapping file cannot say (nested records built from several columns)."""

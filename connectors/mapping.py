@@ -1,0 +1,328 @@
+"""Declarative agency mappings (TOML): load and check a mapping file, and turn one source row into a canonical event.
+
+A mapping says where the rows are (table, primary key, cursor), how each event field is computed from
+columns (value specs: text, time, date, amount, code, bool, int, const), and optionally names a Python
+hook for what a table of columns cannot say. See connectors/mappings/*.toml and docs/CONNECTORS.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import importlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from connectors.base import Mapped, MappingError, event_id
+from connectors.privacy import InvalidIdentifier, Protector, credit_code_status
+from streams.cases import normalise_number
+
+BUILTIN_DIR = Path(__file__).resolve().parent / "mappings"
+AGENCIES = {"MEDIATION", "ARBITRATION", "COURT", "INSPECTION", "NEGOTIATION"}
+VALUE_TYPES = {"text", "time", "date", "amount", "code", "bool", "int"}
+CURSOR_TYPES = {"text_time", "epoch_ms", "native", "int"}
+
+
+class MappingFileError(ValueError):
+    """A mapping file is invalid; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Mapping:
+    path: Path
+    name: str
+    system: str
+    agency: str
+    database: str
+    table: str
+    primary_key: str
+    cursor: str
+    cursor_type: str
+    cursor_format: str | None
+    timezone: str
+    encoding: str
+    sensitive: tuple[str, ...]
+    event: dict
+    refs: tuple[dict, ...]
+    parties: tuple[dict, ...]
+    claims: tuple[dict, ...]
+    codes: dict[str, dict[str, str]]
+    fields: dict
+    hook: Callable | None = field(default=None, compare=False)
+    url: str | None = None
+
+
+def _spec(path: Path, where: str, spec: Any, codes: dict) -> None:
+    if isinstance(spec, str):
+        return
+    if not isinstance(spec, dict):
+        raise MappingFileError(f"{path}: {where}: expected a column name or an inline table, got {spec!r}")
+    if "const" in spec:
+        return
+    if "column" not in spec:
+        raise MappingFileError(f"{path}: {where}: needs `column` (or `const`)")
+    kind = spec.get("type", "text")
+    if kind not in VALUE_TYPES:
+        raise MappingFileError(f"{path}: {where}: unknown type {kind!r}; one of {sorted(VALUE_TYPES)}")
+    if kind == "code" and spec.get("codes") not in codes:
+        raise MappingFileError(f"{path}: {where}: code table {spec.get('codes')!r} is not defined under [codes]")
+    if kind == "amount" and spec.get("unit", "yuan") not in ("yuan", "fen"):
+        raise MappingFileError(f"{path}: {where}: unit must be yuan or fen")
+
+
+def load_mapping(path: Path | str) -> Mapping:
+    """Read and check a mapping file.
+
+    Raises:
+        MappingFileError: what is wrong, naming the file and the key.
+    """
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise MappingFileError(f"{path}: {exc}") from exc
+    src = doc.get("source", {})
+    for key in ("name", "system", "agency", "table", "primary_key", "cursor"):
+        if not src.get(key):
+            raise MappingFileError(f"{path}: [source] needs `{key}`")
+    if src["agency"] not in AGENCIES:
+        raise MappingFileError(f"{path}: [source] agency {src['agency']!r} is not one of {sorted(AGENCIES)}")
+    cursor_type = src.get("cursor_type", "native")
+    if cursor_type not in CURSOR_TYPES:
+        raise MappingFileError(f"{path}: [source] cursor_type {cursor_type!r} is not one of {sorted(CURSOR_TYPES)}")
+    if cursor_type == "text_time" and not src.get("cursor_format"):
+        raise MappingFileError(f"{path}: [source] cursor_type text_time needs cursor_format (e.g. %Y-%m-%d %H:%M:%S)")
+    codes = {k: {str(c): v for c, v in table.items()} for k, table in doc.get("codes", {}).items()}
+    event = doc.get("event", {})
+    for key in ("type", "occurred_at"):
+        if key not in event:
+            raise MappingFileError(f"{path}: [event] needs `{key}`")
+    for key, spec in event.items():
+        _spec(path, f"event.{key}", spec, codes)
+    for i, ref in enumerate(doc.get("refs", [])):
+        _spec(path, f"refs[{i}].number", ref.get("number"), codes)
+    for i, party in enumerate(doc.get("parties", [])):
+        for key, spec in party.items():
+            if key not in ("role", "party_type", "required"):
+                _spec(path, f"parties[{i}].{key}", spec, codes)
+    for i, claim in enumerate(doc.get("claims", [])):
+        for key, spec in claim.items():
+            _spec(path, f"claims[{i}].{key}", spec, codes)
+    for key, spec in doc.get("fields", {}).items():
+        _spec(path, f"fields.{key}", spec, codes)
+    hook = None
+    if src.get("hook"):
+        module, _, func = src["hook"].partition(":")
+        try:
+            hook = getattr(importlib.import_module(module), func or "extra")
+        except (ImportError, AttributeError) as exc:
+            raise MappingFileError(f"{path}: [source] hook {src['hook']!r} cannot be loaded: {exc}") from exc
+    try:
+        ZoneInfo(src.get("timezone", "Asia/Shanghai"))
+    except Exception as exc:
+        raise MappingFileError(f"{path}: [source] unknown timezone {src.get('timezone')!r}") from exc
+    return Mapping(
+        path=path, name=src["name"], system=src["system"], agency=src["agency"], database=src.get("database", src["name"]),
+        table=src["table"], primary_key=src["primary_key"], cursor=src["cursor"], cursor_type=cursor_type,
+        cursor_format=src.get("cursor_format"), timezone=src.get("timezone", "Asia/Shanghai"), encoding=src.get("encoding", "utf-8"),
+        sensitive=tuple(src.get("sensitive", [])), event=event, refs=tuple(doc.get("refs", [])), parties=tuple(doc.get("parties", [])),
+        claims=tuple(doc.get("claims", [])), codes=codes, fields=doc.get("fields", {}), hook=hook, url=src.get("url"),
+    )
+
+
+def builtin_mappings() -> dict[str, Mapping]:
+    """The reference adapters shipped with casehub, by connector name."""
+    return {m.name: m for m in (load_mapping(p) for p in sorted(BUILTIN_DIR.glob("*.toml")))}
+
+
+class RowContext:
+    """Evaluates value specs against one row; every failure is a MappingError naming the column."""
+
+    def __init__(self, mapping: Mapping, row: dict):
+        self.mapping, self.row = mapping, row
+        self.tz = ZoneInfo(mapping.timezone)
+
+    def text(self, column: str) -> str | None:
+        if column not in self.row:
+            raise MappingError(column, f"column {column!r} is not in table {self.mapping.table}", "MISSING_FIELD")
+        value = self.row[column]
+        if value is None:
+            return None
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            try:
+                value = bytes(value).decode(self.mapping.encoding)
+            except UnicodeDecodeError as exc:
+                raise MappingError(column, f"text is not valid {self.mapping.encoding}: {exc.reason} at byte {exc.start}", "BAD_ENCODING") from exc
+        value = str(value).strip()
+        if "\ufffd" in value:
+            raise MappingError(column, "text contains U+FFFD replacement characters: it was decoded with the wrong encoding upstream", "BAD_ENCODING")
+        return value or None
+
+    def value(self, spec, where: str = ""):
+        if isinstance(spec, str):
+            spec = {"column": spec}
+        if "const" in spec:
+            return spec["const"]
+        column = spec["column"]
+        if column not in self.row:
+            raise MappingError(column, f"column {column!r} is not in table {self.mapping.table}", "MISSING_FIELD")
+        raw = self.row[column]
+        if isinstance(raw, (str, bytes, bytearray, memoryview)):
+            raw = self.text(column)  # decoded and stripped; numbers and native times pass as they are
+        if raw is None or raw == "":
+            if spec.get("required"):
+                raise MappingError(column, f"{where or column} is required but the column is empty", "MISSING_FIELD")
+            return spec.get("default")
+        kind = spec.get("type", "text")
+        try:
+            return getattr(self, f"_{kind}")(raw, spec)
+        except MappingError:
+            raise
+        except (ValueError, TypeError, decimal.InvalidOperation, OverflowError) as exc:
+            error_kind = "BAD_DATE" if kind in ("time", "date") else "OTHER"
+            raise MappingError(column, f"cannot read {raw!r} as {kind}{' (' + spec['format'] + ')' if spec.get('format') else ''}: {exc}", error_kind) from exc
+
+    def _text(self, raw, spec):
+        return raw
+
+    def _int(self, raw, spec):
+        return int(raw)
+
+    def _bool(self, raw, spec):
+        return str(raw) in [str(t) for t in spec.get("true", ["1", "Y", "y", "true", "True", "是"])]
+
+    def _code(self, raw, spec):
+        table = self.mapping.codes[spec["codes"]]
+        key = str(raw)
+        if key not in table:
+            raise MappingError(spec["column"], f"unknown code {key!r} in code table {spec['codes']} (known: {', '.join(sorted(table))})", "UNKNOWN_CODE")
+        return table[key]
+
+    def _amount(self, raw, spec):
+        if spec.get("unit", "yuan") == "fen":
+            return int(raw)
+        return int((decimal.Decimal(str(raw).replace(",", "")) * 100).quantize(decimal.Decimal(1)))
+
+    def _time(self, raw, spec) -> dt.datetime:
+        fmt = spec.get("format", "iso")
+        if fmt == "epoch_ms":
+            return dt.datetime.fromtimestamp(int(raw) / 1000, dt.timezone.utc)
+        if isinstance(raw, dt.datetime):
+            value = raw
+        elif fmt == "iso":
+            value = dt.datetime.fromisoformat(str(raw))
+        else:
+            value = dt.datetime.strptime(str(raw), fmt)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=self.tz)
+        return value.astimezone(dt.timezone.utc)
+
+    def _date(self, raw, spec) -> dt.date:
+        if isinstance(raw, dt.date):
+            return raw
+        fmt = spec.get("format", "%Y-%m-%d")
+        return dt.datetime.strptime(str(raw), fmt).date()
+
+
+def map_with(mapping: Mapping, protector: Protector, row: dict, ingested_at: dt.datetime) -> Mapped:
+    """Turn one row into an event and the identities it carries. Pure (the hook must be too).
+
+    Raises:
+        MappingError: the first problem, naming the column and the dead-letter error kind.
+    """
+    ctx = RowContext(mapping, row)
+    record_id = str(row[mapping.primary_key])
+    version = str(row[mapping.cursor])
+    source = {"system": mapping.system, "agency_kind": mapping.agency, "record_id": record_id, "record_version": version}
+    event_type = ctx.value({**_as_spec(mapping.event["type"]), "required": True}, "event type")
+    occurred = ctx.value({**_as_spec(mapping.event["occurred_at"]), "required": True}, "occurred_at")
+    refs = []
+    for ref in mapping.refs:
+        spec = _as_spec(ref["number"])
+        spec.setdefault("required", ref.get("required", False))
+        number = ctx.value(spec, f"{ref['kind']} reference")
+        if number:
+            refs.append({"kind": ref["kind"], "system": ref.get("system", mapping.system), "number": number, "normalised": normalise_number(number)})
+    parties, identities = [], []
+    for spec in mapping.parties:
+        party, identity = _party(ctx, protector, spec, source, ingested_at)
+        if party:
+            parties.append(party)
+        if identity:
+            identities.append(identity)
+    claims = []
+    for spec in mapping.claims:
+        ctype = ctx.value(spec["type"]) if "type" in spec else "OTHER"
+        if not ctype:
+            continue
+        fen = ctx.value(spec["amount"]) if "amount" in spec else None
+        claims.append({"type": ctype, "amount": {"amount_fen": fen, "currency": "CNY"} if fen is not None else None,
+                       "description": ctx.value(spec["description"]) if "description" in spec else None})
+    event = {
+        "event_id": event_id(mapping.system, record_id, version), "event_type": event_type, "source": source,
+        "occurred_at": occurred, "ingested_at": ingested_at, "refs": refs, "parties": parties, "claims": claims, "documents": [],
+        "group_dispute": bool(ctx.value(mapping.event["group_dispute"])) if "group_dispute" in mapping.event else False,
+        "worker_count": ctx.value(mapping.event["worker_count"]) if "worker_count" in mapping.event else None,
+    }
+    if event["worker_count"] is not None and event["worker_count"] >= 10:
+        event["group_dispute"] = True  # 10 or more workers with a common claim (art 7)
+    for key, spec in mapping.fields.items():
+        event[key] = ctx.value(spec, key)
+    if mapping.hook:
+        mapping.hook(ctx, event)
+    return Mapped(event=event, identities=identities)
+
+
+def _as_spec(spec) -> dict:
+    return {"column": spec} if isinstance(spec, str) else dict(spec)
+
+
+def _party(ctx: RowContext, protector: Protector, spec: dict, source: dict, now: dt.datetime):
+    name = ctx.value(spec["name"], f"{spec.get('role', 'party')} name") if "name" in spec else None
+    if not name:
+        if spec.get("required"):
+            raise MappingError(_column(spec["name"]), f"{spec.get('role', 'party')} name is required but empty", "MISSING_FIELD")
+        return None, None
+    party = {"role": spec.get("role", "UNKNOWN"), "party_type": spec.get("party_type", "UNKNOWN"), "name": name}
+    for flag in ("migrant_worker", "dispatched_worker", "new_employment_form"):
+        if flag in spec:
+            party[flag] = bool(ctx.value({**_as_spec(spec[flag]), "type": _as_spec(spec[flag]).get("type", "bool")}))
+    if "new_employment_kind" in spec:
+        party["new_employment_kind"] = ctx.value(spec["new_employment_kind"]) or "NONE"
+    identity = None
+    if "id_number" in spec:
+        raw = ctx.value(spec["id_number"])
+        if raw:
+            column = _column(spec["id_number"])
+            try:
+                number, id_hash, masked = protector.id_number(raw, column)
+            except InvalidIdentifier as exc:
+                raise MappingError(column, exc.reason, "INVALID_ID_NUMBER") from exc
+            party.update(id_hash=id_hash, id_masked=masked)
+            identity = {"id_hash": id_hash, "party_type": party["party_type"], "name": name, "id_number": number, "source": source, "recorded_at": now}
+    if "phone" in spec:
+        raw = ctx.value(spec["phone"])
+        if raw:
+            phone, phone_hash, phone_masked = protector.phone(raw)
+            party.update(phone_hash=phone_hash, phone_masked=phone_masked)
+            if identity:
+                identity.update(phone_hash=phone_hash, phone=phone)
+    if "credit_code" in spec:
+        raw = ctx.value(spec["credit_code"])
+        if raw:
+            column = _column(spec["credit_code"])
+            try:
+                code, valid = credit_code_status(raw)
+            except InvalidIdentifier as exc:
+                raise MappingError(column, exc.reason, "INVALID_CREDIT_CODE") from exc
+            party.update(credit_code=code, credit_code_valid=valid, division_code=code[2:8])
+    if "division_code" in spec:
+        party["division_code"] = ctx.value(spec["division_code"]) or party.get("division_code")
+    return party, identity
+
+
+def _column(spec) -> str:
+    return spec if isinstance(spec, str) else spec.get("column", "?")
