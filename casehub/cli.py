@@ -29,7 +29,18 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run the faust stream worker that links and merges cases (foreground)")
     sub.add_parser("sink", help="run the case-view sink: unified case topic to SQL (foreground)")
     sub.add_parser("web", help="serve the web view and JSON API of the case view (foreground)")
-    sub.add_parser("connect", help="run the agency database connectors (foreground)")
+    cn = sub.add_parser("connect", help="run the agency database connectors (foreground), or check a mapping with --dry-run")
+    cn.add_argument("--source", action="append", help="connector name (mapping); repeat for several (default: every mapping with a database)")
+    cn.add_argument("--dry-run", action="store_true", help="map the first rows and print every event and every error; publish nothing")
+    cn.add_argument("--limit", type=int, default=20, help="rows per source for --dry-run (default 20)")
+    cn.add_argument("--json", action="store_true", help="--dry-run output as JSON")
+
+    sub.add_parser("intake", help="serve the authenticated push endpoint POST /intake/<source> (needs CASEHUB_INTAKE_TOKENS)")
+    im = sub.add_parser("import", help="import an .xlsx or .csv file through a source's mapping (small mediation organisations)")
+    im.add_argument("--source", required=True, help="connector name whose mapping reads the file (columns = the mapping's column names)")
+    im.add_argument("file", help="path of the .xlsx or .csv file")
+    im.add_argument("--encoding", default="utf-8-sig", help="text encoding of a .csv (default utf-8-sig; gbk for files saved by Chinese Excel)")
+    im.add_argument("--sheet", default=None, help="worksheet name in an .xlsx (default: the first)")
 
     sc = sub.add_parser("schemas", help="the Avro contract: check it against released versions, release a new version, list topics")
     sc.add_argument("action", choices=["check", "release", "list"], help="check: can the current schemas read every released version; "
@@ -143,8 +154,35 @@ def main(argv: list[str] | None = None) -> int:
         services.run_sink(settings)
     elif args.command == "web":
         services.run_web(settings)
+    elif args.command == "intake":
+        services.run_intake(settings)
+    elif args.command == "import":
+        from connectors.intake import IntakeError
+
+        try:
+            results = services.run_import(settings, args.source, args.file, args.encoding, args.sheet)
+        except IntakeError as exc:
+            print(f"casehub: {exc}", file=sys.stderr)
+            return 2
+        for r in results:
+            if not r["ok"]:
+                print(f"casehub: record {r['record_id']}: field {r['field']}: {r['reason']} [{r['kind']}] -> dead-letter topic")
+        bad = sum(not r["ok"] for r in results)
+        print(f"casehub: {len(results)} records: {len(results) - bad} published, {bad} to the dead-letter topic")
+        return 1 if bad else 0
     elif args.command == "connect":
-        services.run_connect(settings)
+        if args.dry_run:
+            from connectors.mapping import MappingFileError
+            from connectors.runner import dry_run, dry_run_json, render_dry_run
+
+            try:
+                report = dry_run(settings, args.source, args.limit)
+            except (LookupError, MappingFileError) as exc:
+                print(f"casehub: {exc}", file=sys.stderr)
+                return 2
+            print(dry_run_json(report) if args.json else render_dry_run(report))
+            return 0 if all(line["ok"] for line in report) else 1
+        services.run_connect(settings, args.source)
     return 0
 
 

@@ -119,6 +119,13 @@ class Settings:
     web_port: int = 18080
     case_view_url: str | None = None  # None: sqlite file under home
     mediation_db_url: str | None = None  # None: the sample mediation database under home
+    arbitration_db_url: str | None = None
+    court_db_url: str | None = None
+    inspection_db_url: str | None = None
+    connectors: str | None = None  # comma-separated connector names to run; None: every mapping with a database
+    mapping_dir: Path | None = None  # extra mapping files (*.toml) beside the built-in ones
+    intake_tokens: str | None = dataclasses.field(default=None, repr=False)  # "source:token,source:token" for push intake
+    intake_port: int = 18082
     sample_dir: Path | None = None
     topic_prefix: str = ""
     partitions: int = 3
@@ -168,6 +175,18 @@ class Settings:
     def mediation_db(self) -> str:
         return self.mediation_db_url or f"sqlite:///{self.samples / 'mediation.db'}"
 
+    def database_url(self, database: str) -> str | None:
+        """The configured URL of an agency database (CASEHUB_<NAME>_DB_URL), or the sample file if it exists."""
+        configured = getattr(self, f"{database}_db_url", None)
+        if configured:
+            return configured
+        sample = self.samples / f"{database}.db"
+        return f"sqlite:///{sample}" if sample.exists() else None
+
+    @property
+    def uses_samples(self) -> bool:
+        return not any((self.mediation_db_url, self.arbitration_db_url, self.court_db_url, self.inspection_db_url))
+
     @property
     def kafka_libs_dir(self) -> Path:
         return self.kafka_libs or (PROJECT_ROOT / ".cache" / "kafka" / self.kafka_version / "libs")
@@ -188,7 +207,7 @@ class Settings:
         """The settings as plain values with secrets left out, for status output."""
         out = {}
         for f in dataclasses.fields(self):
-            if f.name == "hmac_secret":
+            if f.name in ("hmac_secret", "intake_tokens"):
                 continue
             value = getattr(self, f.name)
             out[f.name] = str(value) if isinstance(value, Path) else value
