@@ -42,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     im.add_argument("--encoding", default="utf-8-sig", help="text encoding of a .csv (default utf-8-sig; gbk for files saved by Chinese Excel)")
     im.add_argument("--sheet", default=None, help="worksheet name in an .xlsx (default: the first)")
 
+    bn = sub.add_parser("bench", help="benchmarks (figures, not tests): `bench connector` times a snapshot into Kafka")
+    bn.add_argument("what", choices=["connector"])
+    bn.add_argument("--rows", type=int, default=100000, help="rows in the generated source table (default 100000)")
+    bn.add_argument("--batch-size", type=int, default=5000, help="rows per read and publish batch (default 5000)")
+    bn.add_argument("--profile", action="store_true", help="profile with pyinstrument and write the report beside the data")
+
     sc = sub.add_parser("schemas", help="the Avro contract: check it against released versions, release a new version, list topics")
     sc.add_argument("action", choices=["check", "release", "list"], help="check: can the current schemas read every released version; "
                     "release: write schemas/released/<record>/vN.avsc for changed records; list: topic -> record -> subject")
@@ -103,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             for name, c in state["components"].items():
                 print(f"{name:20} {'running' if c['running'] else 'stopped'} (pid {c.get('pid')})")
         return 0 if state["running"] else 1
+
+    if args.command == "bench":
+        from casehub.bench import bench_connector
+
+        print(json.dumps(bench_connector(settings, args.rows, args.batch_size, args.profile), indent=2))
+        return 0
 
     if args.command == "schemas":
         from schemas.codec import subject_for

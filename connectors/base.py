@@ -24,6 +24,7 @@ from aiokafka.errors import KafkaError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from casehub.logs import get_logger
+from connectors.batches import BatchPublisher
 from connectors.checkpoints import KafkaCheckpointStore
 from connectors.rowstate import RowState
 
@@ -192,7 +193,7 @@ class PollingConnector:
         self.stats["skipped_seen"] += len(rows) - len(fresh)
         if not fresh:
             return 0
-        sends, changes = [], {}
+        out, changes = BatchPublisher(self.producer), {}
         for outcome in map_rows(self.adapter, fresh, now):
             if outcome.error is not None:
                 exc = outcome.error
@@ -201,19 +202,19 @@ class PollingConnector:
                 row = next((r for r in fresh if record_id_of(self.adapter, r) == outcome.record_id), {})
                 letter = dead_letter(f"connector:{self.adapter.name}", self.topic, exc.kind, exc.reason, system=self.adapter.system,
                                      record_id=outcome.record_id, field=exc.field, payload_text=self.adapter.describe(row)[:2000])
-                sends.append(await self.producer.send(self.deadletter_topic, key=outcome.record_id.encode(), value=self.codec.encode(self.deadletter_topic, letter)))
+                await out.add(self.deadletter_topic, outcome.record_id.encode(), self.codec.encode(self.deadletter_topic, letter))
                 # a bad version is reported once; a corrected row (new version) is read again
                 changes[outcome.record_id] = {"v": outcome.version, "refs": [], "dead": True}
                 continue
             event = outcome.mapped.event
-            sends.append(await self.producer.send(self.topic, key=outcome.record_id.encode(), value=self.codec.encode(self.topic, event)))
+            await out.add(self.topic, outcome.record_id.encode(), self.codec.encode(self.topic, event))
             for ident in outcome.mapped.identities:
-                sends.append(await self.producer.send(self.identity_topic, key=ident["id_hash"].encode(), value=self.codec.encode(self.identity_topic, ident)))
+                await out.add(self.identity_topic, ident["id_hash"].encode(), self.codec.encode(self.identity_topic, ident))
             changes[outcome.record_id] = {"v": outcome.version, "refs": event.get("refs", [])}
             self.stats["events"] += 1
-        await asyncio.gather(*sends)
+        await out.flush()
         # Row state only after the events are acknowledged: a crash publishes again (same event ids), never skips.
-        await asyncio.gather(*await self.rowstate.record(changes))
+        await self.rowstate.record(changes)
         return len(changes)
 
     async def poll(self) -> int:
@@ -243,13 +244,13 @@ class PollingConnector:
         published = 0
         for i in range(0, len(missed), self.batch_size):
             published += await self.publish(await asyncio.to_thread(self._rows_by_id, missed[i:i + self.batch_size]))
-        now, sends = self.clock(), []
+        now, out = self.clock(), BatchPublisher(self.producer)
         for rid in gone:
             event = deleted_event(self.adapter, rid, known[rid], now)
-            sends.append(await self.producer.send(self.topic, key=rid.encode(), value=self.codec.encode(self.topic, event)))
+            await out.add(self.topic, rid.encode(), self.codec.encode(self.topic, event))
             self.log.warning("source row deleted", record_id=rid)
-        await asyncio.gather(*sends)
-        await asyncio.gather(*await self.rowstate.record({rid: None for rid in gone}))
+        await out.flush()
+        await self.rowstate.record({rid: None for rid in gone})
         self.stats["deleted"] += len(gone)
         return {"missed": published, "deleted": len(gone)}
 

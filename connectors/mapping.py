@@ -212,8 +212,12 @@ class RowContext:
             return dt.datetime.fromtimestamp(int(raw) / 1000, dt.timezone.utc)
         if isinstance(raw, dt.datetime):
             value = raw
-        elif fmt == "iso":
-            value = dt.datetime.fromisoformat(str(raw))
+        elif fmt in ("iso", "%Y-%m-%d %H:%M:%S"):
+            # fromisoformat reads "YYYY-MM-DD HH:MM:SS" too, at a tenth of strptime's cost
+            text = str(raw)
+            if fmt != "iso" and len(text) != 19:
+                raise ValueError(f"expected {fmt}")
+            value = dt.datetime.fromisoformat(text)
         else:
             value = dt.datetime.strptime(str(raw), fmt)
         if value.tzinfo is None:
@@ -224,6 +228,8 @@ class RowContext:
         if isinstance(raw, dt.date):
             return raw
         fmt = spec.get("format", "%Y-%m-%d")
+        if fmt == "%Y-%m-%d" and len(str(raw)) == 10:
+            return dt.date.fromisoformat(str(raw))
         return dt.datetime.strptime(str(raw), fmt).date()
 
 

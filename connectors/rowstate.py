@@ -50,16 +50,18 @@ class RowState:
         state = self.versions.get(record_id)
         return state is None or state["v"] != version
 
-    async def record(self, changes: dict[str, dict | None]):
-        """Persist published versions (None: deleted); returns the send futures to await with the batch."""
+    async def record(self, changes: dict[str, dict | None]) -> None:
+        """Persist published versions (None: deleted) and wait until Kafka has them."""
+        from connectors.batches import BatchPublisher
+
         assert self._producer is not None, "row state not started"
-        futures = []
+        out = BatchPublisher(self._producer)
         for record_id, version in changes.items():
-            key = (self.connector + SEP + record_id).encode()
             value = None if version is None else json.dumps(version, ensure_ascii=False).encode()
-            futures.append(await self._producer.send(self.topic, key=key, value=value))
+            await out.add(self.topic, (self.connector + SEP + record_id).encode(), value)
+        await out.flush()
+        for record_id, version in changes.items():
             if version is None:
                 self.versions.pop(record_id, None)
             else:
                 self.versions[record_id] = version
-        return futures

@@ -1,0 +1,143 @@
+"""`casehub bench connector`: snapshot throughput of one connector into Kafka (a benchmark, not a test)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from casehub.broker import free_port
+from casehub.settings import Settings
+
+
+def _rows(n: int) -> list[dict]:
+    from connectors.sample import mediation_rows
+
+    base = mediation_rows(min(n, 2000), seed=11)
+    start = dt.datetime(2024, 1, 1)
+    rows = []
+    for i in range(n):
+        row = dict(base[i % len(base)])
+        row.update(ajid=i + 1, ajbh=f"沈和调〔2024〕{i + 1:07d}号", gxsj=(start + dt.timedelta(seconds=i)).strftime("%Y-%m-%d %H:%M:%S"), bz=None)
+        rows.append(row)
+    return rows
+
+
+def make_db(path: Path, n: int) -> str:
+    from connectors.adapters.mediation import metadata, tj_ajxx
+
+    url = f"sqlite:///{path}"
+    engine = sa.create_engine(url)
+    metadata.create_all(engine)
+    rows = _rows(n)
+    with engine.begin() as conn:
+        for i in range(0, n, 20000):
+            conn.execute(tj_ajxx.insert(), rows[i:i + 20000])
+    engine.dispose()
+    return url
+
+
+def bench_connector(settings: Settings, rows: int, batch_size: int, profile: bool = False) -> dict:
+    """Create a SQLite mediation database with `rows` rows and time the connector's snapshot into Kafka."""
+    from casehub.stack import local_broker
+    from connectors.adapter import MappedAdapter
+    from connectors.base import PollingConnector, map_rows
+    from connectors.checkpoints import KafkaCheckpointStore
+    from connectors.mapping import builtin_mappings
+    from connectors.privacy import Protector
+    from connectors.rowstate import RowState
+    from schemas.codec import AvroCodec
+    from schemas.registry.client import RegistryClient
+
+    work = Path(tempfile.mkdtemp(prefix="casehub-bench-"))
+    started_broker = None
+    if settings.kafka_bootstrap:
+        bootstrap = settings.kafka_bootstrap
+    else:
+        lb = local_broker(settings)
+        started_broker = None if lb.info() else lb
+        bootstrap = lb.start().bootstrap
+    prefix = f"bench-{uuid.uuid4().hex[:6]}."
+    registry = None
+    registry_url = settings.schema_registry_url
+    if not registry_url:
+        port = free_port()
+        env = {**os.environ, "CASEHUB_KAFKA_BOOTSTRAP": bootstrap, "CASEHUB_REGISTRY_PORT": str(port), "CASEHUB_TOPIC_PREFIX": prefix, "CASEHUB_HOME": str(work)}
+        registry = subprocess.Popen([sys.executable, "-m", "casehub.cli", "registry"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        registry_url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(registry_url + "/subjects", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+    print(f"bench: creating {rows} rows in SQLite", file=sys.stderr)
+    url = make_db(work / "mediation.db", rows)
+    engine = sa.create_engine(url)
+    adapter = MappedAdapter(builtin_mappings()["mediation"], Protector("bench")).bind(engine)
+    result = {"rows": rows, "batch_size": batch_size, "bootstrap": bootstrap}
+
+    # mapping alone (pure CPU), on the first 20,000 rows
+    with engine.connect() as conn:
+        sample = [dict(r._mapping) for r in conn.execute(sa.select(adapter.table).limit(20000))]
+    t = time.perf_counter()
+    map_rows(adapter, sample, dt.datetime.now(dt.timezone.utc))
+    result["map_only_rows_per_s"] = round(len(sample) / (time.perf_counter() - t))
+
+    async def snapshot():
+        from aiokafka import AIOKafkaProducer
+
+        from casehub.kafka_admin import TopicSpec, ensure_topics
+
+        codec = AvroCodec(RegistryClient(registry_url), prefix=prefix)
+        topic = f"{prefix}casehub.mediation.events"
+        await ensure_topics(bootstrap, [TopicSpec(topic, settings.partitions), TopicSpec(f"{prefix}casehub.deadletter"), TopicSpec(f"{prefix}casehub.identities.restricted")])
+        for tp in (topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"):
+            await asyncio.to_thread(codec.register, tp)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=256 * 1024)
+        await producer.start()
+        checkpoints = KafkaCheckpointStore(bootstrap, f"{prefix}_casehub_connector_offsets")
+        await checkpoints.start(producer)
+        connector = PollingConnector(adapter, engine, codec, producer, checkpoints, RowState(bootstrap, f"{prefix}_casehub_connector_rows", adapter.name),
+                                     topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted", batch_size=batch_size)
+        await connector.start()
+        t0 = time.perf_counter()
+        done = 0
+        while done < rows:
+            n = await connector.poll()
+            done += n
+            print(f"bench: {done}/{rows} rows published", file=sys.stderr)
+            if n == 0:
+                break
+        elapsed = time.perf_counter() - t0
+        await producer.stop()
+        return done, elapsed, connector.stats
+
+    try:
+        if profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(async_mode="enabled")
+            profiler.start()
+        done, elapsed, stats = asyncio.run(snapshot())
+        if profile:
+            profiler.stop()
+            (work / "profile.txt").write_text(profiler.output_text(unicode=True, color=False))
+            result["profile"] = str(work / "profile.txt")
+        result.update(published=done, seconds=round(elapsed, 2), rows_per_s=round(done / elapsed), dead_letters=stats["dead_letters"])
+    finally:
+        if registry:
+            registry.terminate()
+            registry.wait(30)
+        if started_broker:
+            started_broker.stop()
+    return result
