@@ -1,0 +1,103 @@
+"""The journey kinds: how each kind of case moves between mediation, arbitration, court and inspection."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from connectors.samples.steps import FINAL_AWARD_CAP_FEN, Context, Proceeding, arbitration, close_handoff, court, inspection, mediation
+from connectors.samples.numbering import workdays_later
+
+
+def _after(c: Context, at: dt.datetime, low: int, high: int) -> dt.datetime:
+    return workdays_later(at, c.rng.randrange(low, high), c.rng)
+
+
+def _award(c: Context) -> str:
+    """Final only where the law allows it (each claim within 12 months' minimum wage)."""
+    return "final" if c.claim_fen <= FINAL_AWARD_CAP_FEN and c.rng.random() < 0.6 else "non_final"
+
+
+def _lawsuit(c: Context, award: Proceeding) -> Proceeding:
+    """Worker sues within 15 days of a non-final award (court first instance, 民初)."""
+    outcome = c.rng.choice(("CP", "CP", "CP", "TJ", "CS"))
+    return court(c, _after(c, award.last.at, 2, 11), "民初", outcome, refs=[c.ref("arbitration", award.number)])
+
+
+def mediation_arbitration_court(c: Context, at: dt.datetime) -> list[Proceeding]:
+    m = mediation(c, at, "referred")
+    a = arbitration(c, _after(c, m.last.at, 1, 10), "non_final", refs=[c.ref("mediation", m.number)])
+    return [m, a, _lawsuit(c, a)]
+
+
+def negotiation_arbitration_court(c: Context, at: dt.datetime) -> list[Proceeding]:
+    """Negotiation leaves no record: the first agency to see the case is arbitration."""
+    a = arbitration(c, at, "non_final")
+    return [a, _lawsuit(c, a)]
+
+
+def inspection_to_arbitration(c: Context, at: dt.datetime) -> list[Proceeding]:
+    i = inspection(c, at, "to_arbitration")
+    a = arbitration(c, _after(c, i.last.at, 0, 3), _award(c), refs=[c.ref("inspection", i.number)])
+    return [close_handoff(c, i, a), a]
+
+
+def inspection_to_mediation(c: Context, at: dt.datetime) -> list[Proceeding]:
+    i = inspection(c, at, "to_mediation")
+    m = mediation(c, _after(c, i.last.at, 0, 2), c.rng.choice(("agreement", "failed")), org_kind="02")
+    return [close_handoff(c, i, m), m]
+
+
+def inspection_order(c: Context, at: dt.datetime) -> list[Proceeding]:
+    """Wage order issued; obeyed (closed) or, for suspected refusal to pay, sent to the police."""
+    return [inspection(c, at, "police" if c.rng.random() < 0.25 else "order")]
+
+
+def confirmation(outcome: str):
+    def journey(c: Context, at: dt.datetime) -> list[Proceeding]:
+        m = mediation(c, at, "confirm")
+        # joint application within 30 days of the agreement taking effect
+        k = court(c, _after(c, m.last.at, 1, 18), "民特", outcome, refs=[c.ref("mediation", m.number)])
+        return [m, k]
+    return journey
+
+
+def payment_order(c: Context, at: dt.datetime) -> list[Proceeding]:
+    m = mediation(c, at, "defaulted")
+    return [m, court(c, _after(c, m.last.at, 1, 10), "民督", "ZF", refs=[c.ref("mediation", m.number)])]
+
+
+def pre_arbitration_mediation(c: Context, at: dt.datetime) -> list[Proceeding]:
+    """Commission refers the application to its pre-arbitration mediation room (org kind 05) before accepting it."""
+    settle = c.rng.random() < 0.7
+    m = mediation(c, _after(c, at, 1, 3), "settle" if settle else "failed", org_kind="05")
+    a = arbitration(c, at, "settled" if settle else _award(c), refs=[c.ref("mediation", m.number)], mediated=m)
+    return [a, m]
+
+
+def group_dispute(c: Context, at: dt.datetime) -> list[Proceeding]:
+    """10+ workers against one employer: one mediation record per worker, or one complaint; then one group arbitration."""
+    if c.rng.random() < 0.5:
+        ms = [mediation(c, _after(c, at, 0, 2), "referred", org_kind="04", workers=(w,)) for w in c.workers]
+        start = _after(c, max(m.last.at for m in ms), 1, 5)
+        return ms + [arbitration(c, start, _award(c), refs=[c.ref("mediation", ms[0].number)])]
+    return inspection_to_arbitration(c, at)
+
+
+JOURNEYS = {
+    "mediation_agreement": lambda c, at: [mediation(c, at, "agreement")],
+    "mediation_failed": lambda c, at: [mediation(c, at, "failed")],
+    "mediation_withdrawn": lambda c, at: [mediation(c, at, "withdrawn")],
+    "mediation_arbitration_court": mediation_arbitration_court,
+    "negotiation_arbitration_court": negotiation_arbitration_court,
+    "inspection_to_arbitration": inspection_to_arbitration,
+    "inspection_to_mediation": inspection_to_mediation,
+    "inspection_order": inspection_order,
+    "confirmation_valid": confirmation("YX"),
+    "confirmation_rejected": confirmation("BH"),
+    "payment_order": payment_order,
+    "arbitration_final": lambda c, at: [arbitration(c, at, "final")],
+    "arbitration_non_final": lambda c, at: [arbitration(c, at, "non_final")],
+    "pre_arbitration_mediation": pre_arbitration_mediation,
+    "arbitration_refused": lambda c, at: [arbitration(c, at, "refused")],
+    "group_dispute": group_dispute,
+}
