@@ -252,4 +252,8 @@ def _random_cluster_id() -> str:
     # Kafka cluster ids are 16 random bytes in URL-safe base64 without padding (what StorageTool random-uuid prints).
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # Like Kafka's own Uuid, never start with "-": the storage tool would read it as an option.
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if cluster_id[0] != "-":
+            return cluster_id

@@ -52,9 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("action", choices=["check", "release", "list"], help="check: can the current schemas read every released version; "
                     "release: write schemas/released/<record>/vN.avsc for changed records; list: topic -> record -> subject")
 
-    sm = sub.add_parser("sample", help="create sample agency databases with synthetic cases")
+    sm = sub.add_parser("sample", help="create the four sample agency databases (mediation, arbitration, court, inspection) and ground_truth.json")
     sm.add_argument("--cases", type=int, default=20, help="number of cases (default 20)")
-    sm.add_argument("--out", default=None, help="folder for the databases (default: CASEHUB_SAMPLE_DIR or <home>/sample)")
+    sm.add_argument("--out", default=None, help="folder for the databases (default: CASEHUB_SAMPLE_DIR or <home>/sample); existing sample files there are replaced")
+    sm.add_argument("--seed", type=int, default=7, help="random seed: the same seed and count give the same databases (default 7)")
     return p
 
 
@@ -146,12 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sample":
         from pathlib import Path
 
-        from connectors.sample import create_mediation_db
+        from connectors.samples.databases import create_sample_databases
 
         out = Path(args.out) if args.out else settings.samples
-        url = f"sqlite:///{out / 'mediation.db'}"
-        create_mediation_db(url, args.cases)
-        print(f"casehub: sample mediation platform database: {out / 'mediation.db'} ({args.cases} cases)")
+        summary = create_sample_databases(out, args.cases, args.seed)
+        for system, path in summary["paths"].items():
+            counts = ", ".join(f"{table} {n}" for table, n in summary["rows"].get(system, {}).items())
+            print(f"casehub: {system:12} {path}" + (f" ({counts})" if counts else ""))
         return 0
 
     from casehub import services

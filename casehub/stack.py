@@ -66,7 +66,7 @@ def endpoints(settings: Settings, bootstrap: str) -> dict:
         "schema_registry_url": settings.registry_url,
         "web_url": settings.web_url,
         "case_view_url": settings.case_view,
-        "sample_dir": str(settings.samples) if settings.mediation_db_url is None else None,
+        "sample_dir": str(settings.samples) if settings.uses_samples else None,
         "logs": str(settings.log_dir),
         "topic_prefix": settings.topic_prefix,
     }
@@ -74,7 +74,7 @@ def endpoints(settings: Settings, bootstrap: str) -> dict:
 
 def up(settings: Settings, sample_cases: int = 20) -> int:
     """Run the stack until Ctrl-C (SIGINT) or SIGTERM; returns the exit code."""
-    from connectors.sample import create_mediation_db
+    from connectors.samples.databases import create_sample_databases
 
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     settings.log_dir.mkdir(parents=True, exist_ok=True)
@@ -108,9 +108,12 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
             broker = None if already else lb  # stop only a broker this command started
             bootstrap = info.bootstrap
             _say(f"Kafka broker {'found running' if already else 'started'} at {bootstrap} (logs: {info.log_file})")
-        if settings.mediation_db_url is None:
-            create_mediation_db(settings.mediation_db, sample_cases)
-            _say(f"sample agency databases in {settings.samples}")
+        if settings.uses_samples:
+            if not (settings.samples / "ground_truth.json").exists():
+                create_sample_databases(settings.samples, sample_cases)
+                _say(f"sample agency databases created in {settings.samples} ({sample_cases} cases)")
+            else:
+                _say(f"sample agency databases in {settings.samples}")
         asyncio.run(ensure_topics(bootstrap, topic_specs(settings), settings.replication_factor))
 
         env = {**os.environ, "CASEHUB_KAFKA_BOOTSTRAP": bootstrap, "CASEHUB_HOME": str(settings.home)}

@@ -41,6 +41,9 @@ class MappedAdapter:
         if kind == "text_time":
             fmt = self.mapping.cursor_format
             return (dt.datetime.strptime(watermark, fmt) - dt.timedelta(seconds=lag_seconds)).strftime(fmt)
+        if kind == "iso_text":
+            # ISO-8601 text with a fixed offset sorts as text; step back in the same form
+            return (dt.datetime.fromisoformat(watermark) - dt.timedelta(seconds=lag_seconds)).isoformat()
         if kind == "epoch_ms":
             return int(watermark) - int(lag_seconds * 1000)
         if kind == "native" and isinstance(watermark, dt.datetime):

@@ -23,7 +23,7 @@ from streams.cases import normalise_number
 BUILTIN_DIR = Path(__file__).resolve().parent / "mappings"
 AGENCIES = {"MEDIATION", "ARBITRATION", "COURT", "INSPECTION", "NEGOTIATION"}
 VALUE_TYPES = {"text", "time", "date", "amount", "code", "bool", "int"}
-CURSOR_TYPES = {"text_time", "epoch_ms", "native", "int"}
+CURSOR_TYPES = {"text_time", "iso_text", "epoch_ms", "native", "int"}
 
 
 class MappingFileError(ValueError):

@@ -17,7 +17,40 @@ from casehub.broker import _pid_alive, free_port
 from connectors.sample import make_id_number, make_phone
 from tests.conftest import read_topic
 
-BOUND = 120.0  # seconds any single wait below may take at most
+BOUND = 120.0
+MAIN_TABLES = {"mediation": "tj_ajxx", "arbitration": "arb_case", "court": "AJ_JBXX", "inspection": "complaints"}
+IDENTITY_COLUMNS = {
+    "mediation": ("tj_ajxx", ["sqr_sfzh", "sqr_sjh"]),
+    "arbitration": ("arb_case", ["claimant_id_no", "claimant_phone"]),
+    "court": ("AJ_JBXX", ["YG_ZJHM", "YG_LXDH"]),
+    "inspection": ("complaints", ["complainant_idcard", "complainantMobile"]),
+}
+
+
+def count(path: str, table: str) -> int:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def sample_identities(sample_dir: str) -> set[str]:
+    found = set()
+    for name, (table, columns) in IDENTITY_COLUMNS.items():
+        with sqlite3.connect(os.path.join(sample_dir, f"{name}.db")) as conn:
+            for row in conn.execute(f"SELECT {', '.join(columns)} FROM {table}"):
+                found.update(v for v in row if v)
+    assert len(found) > 10
+    return found
+
+
+async def list_topics(bootstrap: str) -> list[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return await admin.list_topics()
+    finally:
+        await admin.close()  # seconds any single wait below may take at most
 
 
 def wait_for(predicate, what: str, timeout: float = BOUND, proc: subprocess.Popen | None = None, log=None):
@@ -52,7 +85,7 @@ def hub(kafka_bootstrap, prefix, tmp_path):
     )
     log = tmp_path / "up.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "casehub.cli", "up", "--cases", "5"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, "-m", "casehub.cli", "up", "--cases", "12"], env=env, stdout=out, stderr=subprocess.STDOUT)
     status = {}
 
     def running():
@@ -71,7 +104,7 @@ def hub(kafka_bootstrap, prefix, tmp_path):
             proc.wait()
 
 
-def test_row_in_mediation_db_reaches_case_view_and_ctrl_c_stops_everything(hub, kafka_bootstrap, prefix):
+def test_agency_rows_reach_case_view_and_ctrl_c_stops_everything(hub, kafka_bootstrap, prefix):
     proc, env, status, log = hub
     for key in ("kafka_bootstrap", "schema_registry_url", "web_url", "case_view_url", "sample_dir"):
         assert status[key], key
@@ -80,8 +113,18 @@ def test_row_in_mediation_db_reaches_case_view_and_ctrl_c_stops_everything(hub, 
     db = status["case_view_url"].removeprefix("sqlite:///")
     sample_db = os.path.join(status["sample_dir"], "mediation.db")
 
-    # the five sample cases flow through
-    wait_for(lambda: view_rows(db, "SELECT count(*) FROM cases")[0][0] == 5 if view_rows(db, "SELECT count(*) FROM cases") else False, "5 sample cases in the view", proc=proc, log=log)
+    # every row of the four sample agency databases becomes one timeline event in the case view
+    sample_rows = sum(count(os.path.join(status["sample_dir"], f"{name}.db"), table) for name, table in MAIN_TABLES.items())
+    assert sample_rows >= 5
+
+    def all_events_in_view():
+        rows = view_rows(db, "SELECT count(*) FROM case_events")
+        return rows and rows[0][0] == sample_rows
+
+    wait_for(all_events_in_view, f"{sample_rows} sample events in the view", proc=proc, log=log)
+    agencies = {r[0] for r in view_rows(db, "SELECT DISTINCT agency_kind FROM case_events")}
+    present = {name.upper() for name, table in MAIN_TABLES.items() if count(os.path.join(status["sample_dir"], f"{name}.db"), table)}
+    assert agencies == present and len(present) >= 3
 
     # a new row in the agency database
     id_number, phone = make_id_number(__import__("random").Random(99)), make_phone(__import__("random").Random(99))
@@ -126,13 +169,17 @@ def test_row_in_mediation_db_reaches_case_view_and_ctrl_c_stops_everything(hub, 
     wait_for(lambda: view_rows(db, "SELECT version FROM cases WHERE case_id = ? AND version = 2", case_id), "version 2 of the case", proc=proc, log=log)
     assert [r[0] for r in view_rows(db, "SELECT event_type FROM case_events WHERE case_id = ? ORDER BY occurred_at", case_id)] == ["APPLIED", "ACCEPTED"]
 
-    # privacy: the identity travels in clear only on the restricted topic
-    mediation = [m.value for m in asyncio.run(read_topic(kafka_bootstrap, f"{prefix}casehub.mediation.events"))]
-    cases = [m.value for m in asyncio.run(read_topic(kafka_bootstrap, f"{prefix}casehub.cases"))]
+    # privacy: no resident ID or phone number of any sample person is in clear on any topic but the restricted one
+    secrets = sample_identities(status["sample_dir"]) | {id_number, phone}
+    topics = [t for t in asyncio.run(list_topics(kafka_bootstrap)) if t.startswith(prefix) and not t.endswith("identities.restricted")]
+    assert f"{prefix}casehub.court.events" in topics and f"{prefix}casehub.cases" in topics
+    for topic in topics:
+        for message in asyncio.run(read_topic(kafka_bootstrap, topic)):
+            blob = (message.key or b"") + (message.value or b"")
+            leaked = [s for s in secrets if s.encode() in blob]
+            assert not leaked, f"{topic} carries identities in clear"
+    # the identity travels in clear only on the restricted topic
     restricted = [m.value for m in asyncio.run(read_topic(kafka_bootstrap, f"{prefix}casehub.identities.restricted"))]
-    assert len(mediation) >= 7 and cases
-    for value in mediation + cases:
-        assert id_number.encode() not in value and phone.encode() not in value
     assert any(id_number.encode() in v for v in restricted)
 
     # Ctrl-C stops every process it started

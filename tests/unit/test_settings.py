@@ -42,3 +42,10 @@ def test_settings_are_frozen():
     s = load_settings({})
     with pytest.raises(Exception):
         s.partitions = 9  # type: ignore[misc]
+
+
+def test_cluster_ids_never_look_like_options():
+    from casehub.broker import _random_cluster_id
+
+    ids = [_random_cluster_id() for _ in range(2000)]
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
