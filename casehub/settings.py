@@ -126,6 +126,7 @@ class Settings:
     mapping_dir: Path | None = None  # extra mapping files (*.toml) beside the built-in ones
     intake_tokens: str | None = dataclasses.field(default=None, repr=False)  # "source:token,source:token" for push intake
     intake_port: int = 18082
+    metrics_port: int = 18083  # Prometheus /metrics of `casehub connect`; 0 turns it off
     sample_dir: Path | None = None
     topic_prefix: str = ""
     partitions: int = 3

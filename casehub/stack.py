@@ -19,7 +19,7 @@ from casehub.services import topic_specs
 from casehub.settings import DEV_HMAC_SECRET, Settings
 
 # Start order; they stop in the reverse order (producers of data first, the registry last).
-COMPONENTS = ("registry", "worker", "sink", "web", "connect")
+COMPONENTS = ("registry", "worker", "sink", "web", "connect", "intake")
 
 
 def status_file(settings: Settings) -> Path:
@@ -68,6 +68,8 @@ def endpoints(settings: Settings, bootstrap: str) -> dict:
         "case_view_url": settings.case_view,
         "sample_dir": str(settings.samples) if settings.uses_samples else None,
         "logs": str(settings.log_dir),
+        "connector_metrics_url": f"http://{settings.web_host}:{settings.metrics_port}/metrics" if settings.metrics_port else None,
+        "intake_url": f"http://{settings.web_host}:{settings.intake_port}/intake/<source>" if settings.intake_tokens else None,
         "topic_prefix": settings.topic_prefix,
     }
 
@@ -122,6 +124,8 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
         for name in COMPONENTS:
             if name == "registry" and not settings.embedded_registry:
                 continue
+            if name == "intake" and not settings.intake_tokens:
+                continue  # the push endpoint runs only once tokens are configured
             log = settings.log_dir / f"{name}.log"
             with open(log, "ab") as out:
                 proc = subprocess.Popen([sys.executable, "-m", "casehub.cli", name], env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -146,7 +150,7 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
         }
         status_file(settings).write_text(json.dumps(state, indent=2, ensure_ascii=False))
         _say("up. Where to look:")
-        for key in ("kafka_bootstrap", "schema_registry_url", "web_url", "case_view_url", "sample_dir", "logs"):
+        for key in ("kafka_bootstrap", "schema_registry_url", "web_url", "case_view_url", "sample_dir", "connector_metrics_url", "intake_url", "logs"):
             if state.get(key):
                 _say(f"  {key:20} {state[key]}")
         _say("press Ctrl-C to stop everything")

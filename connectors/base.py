@@ -24,6 +24,7 @@ from aiokafka.errors import KafkaError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from casehub.logs import get_logger
+from connectors import metrics
 from connectors.batches import BatchPublisher
 from connectors.checkpoints import KafkaCheckpointStore
 from connectors.rowstate import RowState
@@ -198,6 +199,7 @@ class PollingConnector:
             if outcome.error is not None:
                 exc = outcome.error
                 self.stats["dead_letters"] += 1
+                metrics.DEAD.labels(self.adapter.name, exc.kind).inc()
                 self.log.warning("row to dead letters", record_id=outcome.record_id, field=exc.field, reason=exc.reason, kind=exc.kind)
                 row = next((r for r in fresh if record_id_of(self.adapter, r) == outcome.record_id), {})
                 letter = dead_letter(f"connector:{self.adapter.name}", self.topic, exc.kind, exc.reason, system=self.adapter.system,
@@ -212,6 +214,7 @@ class PollingConnector:
                 await out.add(self.identity_topic, ident["id_hash"].encode(), self.codec.encode(self.identity_topic, ident))
             changes[outcome.record_id] = {"v": outcome.version, "refs": event.get("refs", [])}
             self.stats["events"] += 1
+            metrics.EVENTS.labels(self.adapter.name).inc()
         await out.flush()
         # Row state only after the events are acknowledged: a crash publishes again (same event ids), never skips.
         await self.rowstate.record(changes)
@@ -226,6 +229,7 @@ class PollingConnector:
             if not rows:
                 break
             self.stats["rows"] += len(rows)
+            metrics.ROWS.labels(self.adapter.name).inc(len(rows))
             published += await self.publish(rows)
             last = rows[-1]
             after = (last[self.adapter.cursor], last[self.adapter.pk])
@@ -233,6 +237,7 @@ class PollingConnector:
             if len(rows) < self.batch_size:
                 break
         await self.checkpoints.save(self.adapter.name, {"watermark": self.watermark, "saved_at": self.clock().isoformat()})
+        metrics.LAST_POLL.labels(self.adapter.name).set_to_current_time()
         return published
 
     async def reconcile(self) -> dict:
@@ -252,6 +257,7 @@ class PollingConnector:
         await out.flush()
         await self.rowstate.record({rid: None for rid in gone})
         self.stats["deleted"] += len(gone)
+        metrics.DELETED.labels(self.adapter.name).inc(len(gone))
         return {"missed": published, "deleted": len(gone)}
 
     async def start(self) -> None:

@@ -133,6 +133,11 @@ async def run_connectors(settings: Settings, names: list[str] | None = None, sto
             agency_topic(settings, adapter.agency), t.deadletter, t.identities,
             poll_interval=settings.poll_interval, lag_seconds=settings.connector_lag_seconds, reconcile_every=settings.reconcile_every))
         log.info("connector configured", connector=adapter.name, url=engine.url.render_as_string(hide_password=True), table=source.mapping.table)
+    if settings.metrics_port:
+        from connectors import metrics
+
+        metrics.serve(settings.web_host, settings.metrics_port)
+        log.info("connector metrics", url=f"http://{settings.web_host}:{settings.metrics_port}/metrics")
     stop = stop or asyncio.Event()
 
     async def stopper():

@@ -81,7 +81,7 @@ def hub(kafka_bootstrap, prefix, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")}
     env.update(
         CASEHUB_HOME=str(home), CASEHUB_KAFKA_BOOTSTRAP=kafka_bootstrap, CASEHUB_TOPIC_PREFIX=prefix, CASEHUB_PARTITIONS="2",
-        CASEHUB_REGISTRY_PORT=str(free_port()), CASEHUB_WEB_PORT=str(free_port()), CASEHUB_POLL_INTERVAL="0.2", CASEHUB_HMAC_SECRET="e2e-secret",
+        CASEHUB_REGISTRY_PORT=str(free_port()), CASEHUB_WEB_PORT=str(free_port()), CASEHUB_METRICS_PORT=str(free_port()), CASEHUB_POLL_INTERVAL="0.2", CASEHUB_HMAC_SECRET="e2e-secret",
     )
     log = tmp_path / "up.log"
     with open(log, "wb") as out:
@@ -123,6 +123,11 @@ def test_agency_rows_reach_case_view_and_ctrl_c_stops_everything(hub, kafka_boot
 
     wait_for(all_events_in_view, f"{sample_rows} sample events in the view", proc=proc, log=log)
     agencies = {r[0] for r in view_rows(db, "SELECT DISTINCT agency_kind FROM case_events")}
+    import urllib.request
+
+    with urllib.request.urlopen(status["connector_metrics_url"], timeout=10) as resp:
+        metrics = resp.read().decode()
+    assert 'casehub_connector_events_total{connector="court"}' in metrics
     present = {name.upper() for name, table in MAIN_TABLES.items() if count(os.path.join(status["sample_dir"], f"{name}.db"), table)}
     assert agencies == present and len(present) >= 3
 
