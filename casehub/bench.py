@@ -46,7 +46,7 @@ def make_db(path: Path, n: int) -> str:
     return url
 
 
-def bench_connector(settings: Settings, rows: int, batch_size: int, profile: bool = False) -> dict:
+def bench_connector(settings: Settings, rows: int, batch_size: int, profile: bool = False, workers: int = 0) -> dict:
     """Create a SQLite mediation database with `rows` rows and time the connector's snapshot into Kafka."""
     from casehub.stack import local_broker
     from connectors.adapter import MappedAdapter
@@ -84,7 +84,7 @@ def bench_connector(settings: Settings, rows: int, batch_size: int, profile: boo
     url = make_db(work / "mediation.db", rows)
     engine = sa.create_engine(url)
     adapter = MappedAdapter(builtin_mappings()["mediation"], Protector("bench")).bind(engine)
-    result = {"rows": rows, "batch_size": batch_size, "bootstrap": bootstrap}
+    result = {"rows": rows, "batch_size": batch_size, "workers": workers, "bootstrap": bootstrap}
 
     # mapping alone (pure CPU), on the first 20,000 rows
     with engine.connect() as conn:
@@ -109,6 +109,10 @@ def bench_connector(settings: Settings, rows: int, batch_size: int, profile: boo
         await checkpoints.start(producer)
         connector = PollingConnector(adapter, engine, codec, producer, checkpoints, RowState(bootstrap, f"{prefix}_casehub_connector_rows", adapter.name),
                                      topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted", batch_size=batch_size)
+        if workers:
+            from connectors.parallel import MappingPool
+
+            connector.pool = MappingPool(workers, str(adapter.mapping.path), "bench", codec, (topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"))
         await connector.start()
         t0 = time.perf_counter()
         done = 0
@@ -119,6 +123,8 @@ def bench_connector(settings: Settings, rows: int, batch_size: int, profile: boo
             if n == 0:
                 break
         elapsed = time.perf_counter() - t0
+        if connector.pool:
+            connector.pool.close()
         await producer.stop()
         return done, elapsed, connector.stats
 

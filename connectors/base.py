@@ -131,6 +131,36 @@ def map_rows(adapter, rows: list[dict], now: dt.datetime) -> list[Outcome]:
     return out
 
 
+@dataclass
+class Prepared:
+    """One row, ready to publish: its messages (topic, key, value), its row-state entry, and the error if it failed."""
+
+    record_id: str
+    change: dict
+    messages: list[tuple[str, bytes, bytes]]
+    error: tuple[str | None, str, str] | None = None  # field, kind, reason
+
+
+def prepare_rows(adapter, codec, rows: list[dict], now: dt.datetime, topic: str, deadletter_topic: str, identity_topic: str) -> list[Prepared]:
+    """Map and encode rows (CPU only, no I/O once the codec's schemas are registered): runs in worker processes too."""
+    out = []
+    for row, outcome in zip(rows, map_rows(adapter, rows, now)):
+        rid = outcome.record_id
+        if outcome.error is not None:
+            exc = outcome.error
+            letter = dead_letter(f"connector:{adapter.name}", topic, exc.kind, exc.reason, system=adapter.system,
+                                 record_id=rid, field=exc.field, payload_text=adapter.describe(row)[:2000])
+            # a bad version is reported once; a corrected row (new version) is read again
+            out.append(Prepared(rid, {"v": outcome.version, "refs": [], "dead": True},
+                                [(deadletter_topic, rid.encode(), codec.encode(deadletter_topic, letter))], (exc.field, exc.kind, exc.reason)))
+            continue
+        event = outcome.mapped.event
+        messages = [(topic, rid.encode(), codec.encode(topic, event))]
+        messages += [(identity_topic, i["id_hash"].encode(), codec.encode(identity_topic, i)) for i in outcome.mapped.identities]
+        out.append(Prepared(rid, {"v": outcome.version, "refs": event.get("refs", [])}, messages))
+    return out
+
+
 class PollingConnector:
     """Runs one adapter against one database until stopped.
 
@@ -149,6 +179,7 @@ class PollingConnector:
         self.log = get_logger("connector").bind(connector=adapter.name, topic=topic)
         self.stats = {"rows": 0, "events": 0, "dead_letters": 0, "deleted": 0, "skipped_seen": 0}
         self.watermark = None
+        self.pool = None  # connectors.parallel.MappingPool: map and encode in worker processes
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -194,27 +225,24 @@ class PollingConnector:
         self.stats["skipped_seen"] += len(rows) - len(fresh)
         if not fresh:
             return 0
-        out, changes = BatchPublisher(self.producer), {}
-        for outcome in map_rows(self.adapter, fresh, now):
-            if outcome.error is not None:
-                exc = outcome.error
+        if self.pool is not None:
+            prepared = await self.pool.prepare(fresh, now)
+        else:
+            prepared = prepare_rows(self.adapter, self.codec, fresh, now, self.topic, self.deadletter_topic, self.identity_topic)
+        out, changes, events = BatchPublisher(self.producer), {}, 0
+        for item in prepared:
+            for topic, key, value in item.messages:
+                await out.add(topic, key, value)
+            changes[item.record_id] = item.change
+            if item.error:
+                field, kind, reason = item.error
                 self.stats["dead_letters"] += 1
-                metrics.DEAD.labels(self.adapter.name, exc.kind).inc()
-                self.log.warning("row to dead letters", record_id=outcome.record_id, field=exc.field, reason=exc.reason, kind=exc.kind)
-                row = next((r for r in fresh if record_id_of(self.adapter, r) == outcome.record_id), {})
-                letter = dead_letter(f"connector:{self.adapter.name}", self.topic, exc.kind, exc.reason, system=self.adapter.system,
-                                     record_id=outcome.record_id, field=exc.field, payload_text=self.adapter.describe(row)[:2000])
-                await out.add(self.deadletter_topic, outcome.record_id.encode(), self.codec.encode(self.deadletter_topic, letter))
-                # a bad version is reported once; a corrected row (new version) is read again
-                changes[outcome.record_id] = {"v": outcome.version, "refs": [], "dead": True}
-                continue
-            event = outcome.mapped.event
-            await out.add(self.topic, outcome.record_id.encode(), self.codec.encode(self.topic, event))
-            for ident in outcome.mapped.identities:
-                await out.add(self.identity_topic, ident["id_hash"].encode(), self.codec.encode(self.identity_topic, ident))
-            changes[outcome.record_id] = {"v": outcome.version, "refs": event.get("refs", [])}
-            self.stats["events"] += 1
-            metrics.EVENTS.labels(self.adapter.name).inc()
+                metrics.DEAD.labels(self.adapter.name, kind).inc()
+                self.log.warning("row to dead letters", record_id=item.record_id, field=field, reason=reason, kind=kind)
+            else:
+                events += 1
+        self.stats["events"] += events
+        metrics.EVENTS.labels(self.adapter.name).inc(events)
         await out.flush()
         # Row state only after the events are acknowledged: a crash publishes again (same event ids), never skips.
         await self.rowstate.record(changes)

@@ -132,6 +132,11 @@ async def run_connectors(settings: Settings, names: list[str] | None = None, sto
             adapter, engine, codec, producer, checkpoints, RowState(settings.bootstrap, t.connector_rows, adapter.name, settings.replication_factor),
             agency_topic(settings, adapter.agency), t.deadletter, t.identities,
             poll_interval=settings.poll_interval, lag_seconds=settings.connector_lag_seconds, reconcile_every=settings.reconcile_every))
+        if settings.connector_workers:
+            from connectors.parallel import MappingPool
+
+            connectors[-1].pool = MappingPool(settings.connector_workers, str(source.mapping.path), settings.hmac_secret, codec,
+                                              (connectors[-1].topic, t.deadletter, t.identities))
         log.info("connector configured", connector=adapter.name, url=engine.url.render_as_string(hide_password=True), table=source.mapping.table)
     if settings.metrics_port:
         from connectors import metrics
@@ -150,5 +155,8 @@ async def run_connectors(settings: Settings, names: list[str] | None = None, sto
         await asyncio.gather(*(c.run() for c in connectors))
     finally:
         watcher.cancel()
+        for c in connectors:
+            if c.pool:
+                c.pool.close()
         await producer.stop()
     return {c.adapter.name: c.stats for c in connectors}

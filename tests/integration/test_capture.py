@@ -184,3 +184,26 @@ async def test_bad_rows_go_to_dead_letters_and_the_connector_carries_on(harness)
         conn.execute(tj_ajxx.update().where(tj_ajxx.c.ajid == 2).values(zt="10", gxsj=(T0 + dt.timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S")))
     await c.poll()
     assert "2" in {e["source"]["record_id"] for e in await harness.events()}
+
+
+async def test_worker_processes_publish_what_the_connector_would(tmp_path, kafka_bootstrap, registry_url, prefix):
+    from connectors.parallel import MappingPool
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    metadata.create_all(engine)
+    insert(engine, *[row(i, T0 + dt.timedelta(seconds=i)) for i in range(1, 41)], row(41, T0 + dt.timedelta(minutes=5), zt="77"))
+    h = Harness(engine, kafka_bootstrap, registry_url, prefix, batch_size=16)
+    c = await h.connector()
+    c.pool = MappingPool(2, str(c.adapter.mapping.path), "capture-test", h.codec, (h.topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"))
+    try:
+        assert await c.poll() == 41
+    finally:
+        c.pool.close()
+        await h.close()
+    events = await h.events()
+    assert sorted(int(e["source"]["record_id"]) for e in events) == list(range(1, 41))
+    # the same ids a connector mapping in its own process gives: deterministic across processes
+    local = MappedAdapter(builtin_mappings()["mediation"], Protector("capture-test"))
+    assert {e["event_id"] for e in events} == {local.map_row(row(i, T0 + dt.timedelta(seconds=i)), T0).event["event_id"] for i in range(1, 41)}
+    letters = await h.events(f"{prefix}casehub.deadletter")
+    assert [(d["record_id"], d["field"]) for d in letters] == [("41", "zt")]

@@ -1,0 +1,68 @@
+"""Map and encode rows in worker processes (CASEHUB_CONNECTOR_WORKERS), so a snapshot uses more than one core.
+
+Workers rebuild the adapter from its mapping file and get the registered schema ids, so they do no I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from concurrent.futures import ProcessPoolExecutor
+
+from connectors.base import Prepared, prepare_rows
+
+_worker: dict = {}
+
+
+class _StaticRegistry:
+    """The ids the parent registered, so a worker's codec never calls the registry."""
+
+    def __init__(self, ids: dict[str, tuple[int, str]]):
+        self.ids = ids
+        self.by_id = {i: s for i, s in ids.values()}
+
+    def register(self, subject: str, schema: str) -> int:
+        return self.ids[subject][0]
+
+    def schema(self, schema_id: int) -> str:
+        return self.by_id[schema_id]
+
+
+def _init(mapping_path: str, secret: str, prefix: str, ids: dict, topics: tuple[str, str, str]) -> None:
+    from connectors.adapter import MappedAdapter
+    from connectors.mapping import load_mapping
+    from connectors.privacy import Protector
+    from schemas.codec import AvroCodec
+
+    _worker["adapter"] = MappedAdapter(load_mapping(mapping_path), Protector(secret))
+    _worker["codec"] = AvroCodec(_StaticRegistry(ids), prefix=prefix)
+    _worker["topics"] = topics
+
+
+def _prepare(rows: list[dict], now: dt.datetime) -> list[Prepared]:
+    return prepare_rows(_worker["adapter"], _worker["codec"], rows, now, *_worker["topics"])
+
+
+class MappingPool:
+    """A process pool bound to one connector's mapping and topics."""
+
+    def __init__(self, workers: int, mapping_path: str, secret: str, codec, topics: tuple[str, str, str]):
+        from schemas.codec import subject_for
+
+        ids = {}
+        for topic in topics:
+            schema_id = codec.register(topic)
+            ids[subject_for(topic)] = (schema_id, json.dumps(codec.contract.expanded(codec.contract.record_for_topic(topic, codec.prefix)), ensure_ascii=False, separators=(",", ":")))
+        self.workers = workers
+        self.executor = ProcessPoolExecutor(workers, initializer=_init, initargs=(mapping_path, secret, codec.prefix, ids, topics))
+
+    async def prepare(self, rows: list[dict], now: dt.datetime) -> list[Prepared]:
+        loop = asyncio.get_running_loop()
+        size = max(1, -(-len(rows) // self.workers))
+        chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
+        results = await asyncio.gather(*(loop.run_in_executor(self.executor, _prepare, chunk, now) for chunk in chunks))
+        return [p for chunk in results for p in chunk]
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
