@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -79,3 +80,29 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec], replication: int
     finally:
         await admin.close()
 
+
+
+async def read_to_end(bootstrap: str, topic: str, partitions: list[int] | None = None):
+    """Yield every message now in `topic` (given partitions, default all), from the beginning to the current end.
+
+    How the hub rebuilds state kept in compacted topics (registry, checkpoints, row state) at start.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        if partitions is None:
+            cluster = await consumer._client.fetch_all_metadata()
+            partitions = sorted(cluster.partitions_for_topic(topic) or [])
+        parts = [TopicPartition(topic, p) for p in partitions]
+        if not parts:
+            raise LookupError(f"topic {topic} does not exist")
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        ends = await consumer.end_offsets(parts)
+        for tp in parts:
+            while await consumer.position(tp) < ends[tp]:
+                for msg in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
+                    if msg.offset < ends[tp]:
+                        yield msg
+    finally:
+        await consumer.stop()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
-from casehub.kafka_admin import TopicSpec, ensure_topics
+from casehub.kafka_admin import TopicSpec, ensure_topics, read_to_end
 
 
 class KafkaCheckpointStore:
@@ -22,20 +22,10 @@ class KafkaCheckpointStore:
 
     async def load(self, name: str) -> dict | None:
         """The newest checkpoint saved under `name`, or None (read to the end of the topic)."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
-        await consumer.start()
         latest = None
-        try:
-            tp = TopicPartition(self.topic, 0)
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            while await consumer.position(tp) < end:
-                for msg in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
-                    if msg.key and msg.key.decode() == name:
-                        latest = json.loads(msg.value) if msg.value is not None else None
-        finally:
-            await consumer.stop()
+        async for msg in read_to_end(self.bootstrap, self.topic, [0]):
+            if msg.key and msg.key.decode() == name:
+                latest = json.loads(msg.value) if msg.value is not None else None
         return latest
 
     async def save(self, name: str, checkpoint: dict) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
-from casehub.kafka_admin import TopicSpec, ensure_topics
+from casehub.kafka_admin import TopicSpec, ensure_topics, read_to_end
 
 SEP = "\x1f"
 
@@ -26,25 +26,15 @@ class RowState:
     async def start(self, producer: AIOKafkaProducer) -> None:
         await ensure_topics(self.bootstrap, [TopicSpec(self.topic, 1, {"cleanup.policy": "compact"})], self.replication)
         self._producer = producer
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            tp = TopicPartition(self.topic, 0)
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            mine = self.connector + SEP
-            while await consumer.position(tp) < end:
-                for msg in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
-                    key = msg.key.decode()
-                    if not key.startswith(mine):
-                        continue
-                    if msg.value is None:
-                        self.versions.pop(key[len(mine):], None)
-                    else:
-                        self.versions[key[len(mine):]] = json.loads(msg.value)
-        finally:
-            await consumer.stop()
+        mine = self.connector + SEP
+        async for msg in read_to_end(self.bootstrap, self.topic, [0]):
+            key = msg.key.decode()
+            if not key.startswith(mine):
+                continue
+            if msg.value is None:
+                self.versions.pop(key[len(mine):], None)
+            else:
+                self.versions[key[len(mine):]] = json.loads(msg.value)
 
     def is_new(self, record_id: str, version: str) -> bool:
         state = self.versions.get(record_id)

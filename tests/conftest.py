@@ -88,26 +88,31 @@ def registry_url(kafka_bootstrap, tmp_path_factory):
         log.close()
 
 
+# Real databases: .ci/run installs and starts them and sets these variables. Outside CI, tests that need a
+# database nobody configured are skipped by these marks (in CI, with CI set, they run and fail loudly instead).
+needs_postgres = pytest.mark.skipif(not (os.environ.get("CASEHUB_TEST_POSTGRES_URL") or os.environ.get("CI")),
+                                    reason="no PostgreSQL configured (set CASEHUB_TEST_POSTGRES_URL; .ci/run does)")
+needs_mariadb = pytest.mark.skipif(not (os.environ.get("CASEHUB_TEST_MARIADB_URL") or os.environ.get("CI")),
+                                   reason="no MariaDB configured (set CASEHUB_TEST_MARIADB_URL; .ci/run does)")
+
+
+def _database_url(variable: str, what: str) -> str:
+    url = os.environ.get(variable)
+    if not url:
+        pytest.fail(f"{variable} is not set: .ci/run must install and start {what}")
+    return url
+
+
 @pytest.fixture
 def postgres_url():
-    """A real PostgreSQL (CASEHUB_TEST_POSTGRES_URL, set by .ci/run). Missing in CI is a failure, not a skip."""
-    url = os.environ.get("CASEHUB_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("CASEHUB_TEST_POSTGRES_URL is not set: .ci/run must install and start PostgreSQL")
-        pytest.skip("no PostgreSQL configured (set CASEHUB_TEST_POSTGRES_URL; .ci/run does)")
-    return url
+    """A real PostgreSQL (CASEHUB_TEST_POSTGRES_URL); use with @needs_postgres."""
+    return _database_url("CASEHUB_TEST_POSTGRES_URL", "PostgreSQL")
 
 
 @pytest.fixture
 def mariadb_url():
-    """A real MariaDB (CASEHUB_TEST_MARIADB_URL, set by .ci/run). Missing in CI is a failure, not a skip."""
-    url = os.environ.get("CASEHUB_TEST_MARIADB_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("CASEHUB_TEST_MARIADB_URL is not set: .ci/run must install and start MariaDB")
-        pytest.skip("no MariaDB configured (set CASEHUB_TEST_MARIADB_URL; .ci/run does)")
-    return url
+    """A real MariaDB (CASEHUB_TEST_MARIADB_URL); use with @needs_mariadb."""
+    return _database_url("CASEHUB_TEST_MARIADB_URL", "MariaDB")
 
 
 def java_tool(kafka_libs: Path, main_class: str, *args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -118,21 +123,9 @@ def java_tool(kafka_libs: Path, main_class: str, *args: str, input: str | None =
 
 async def read_topic(bootstrap: str, topic: str) -> list:
     """Every message now in `topic` (all partitions, from the beginning to the current end)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from casehub.kafka_admin import read_to_end
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
     try:
-        partitions = await consumer._client.fetch_all_metadata()
-        parts = [TopicPartition(topic, p) for p in sorted(partitions.partitions_for_topic(topic) or [])]
-        assert parts, f"topic {topic} does not exist"
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        ends = await consumer.end_offsets(parts)
-        messages = []
-        for tp in parts:
-            while await consumer.position(tp) < ends[tp]:
-                messages.extend((await consumer.getmany(tp, timeout_ms=1000)).get(tp, []))
-        return messages
-    finally:
-        await consumer.stop()
+        return [m async for m in read_to_end(bootstrap, topic)]
+    except LookupError as exc:
+        raise AssertionError(str(exc)) from exc

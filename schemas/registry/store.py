@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import avro.schema
 import fastavro
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
-from casehub.kafka_admin import TopicSpec, ensure_topics
+from casehub.kafka_admin import TopicSpec, ensure_topics, read_to_end
 from schemas.compat import COMPATIBILITY_LEVELS, Incompatibility, check_level
 
 
@@ -116,19 +116,8 @@ class KafkaSchemaStore:
             await self._producer.stop()
 
     async def _replay(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
-        await consumer.start()
-        try:
-            tp = TopicPartition(self.topic, 0)
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            while await consumer.position(tp) < end:
-                batch = await consumer.getmany(tp, timeout_ms=1000)
-                for msg in batch.get(tp, []):
-                    self.state.apply(json.loads(msg.key), json.loads(msg.value) if msg.value is not None else None)
-        finally:
-            await consumer.stop()
+        async for msg in read_to_end(self.bootstrap, self.topic, [0]):
+            self.state.apply(json.loads(msg.key), json.loads(msg.value) if msg.value is not None else None)
 
     async def _write(self, key: dict, value: dict) -> None:
         assert self._producer is not None, "store not started"

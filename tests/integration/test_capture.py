@@ -19,12 +19,12 @@ from connectors.rowstate import RowState
 from connectors.sample import mediation_rows
 from schemas.codec import AvroCodec
 from schemas.registry.client import RegistryClient
-from tests.conftest import read_topic
+from tests.conftest import needs_mariadb, needs_postgres, read_topic
 
 T0 = dt.datetime(2026, 5, 1, 9, 0, 0)
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_postgres), pytest.param("mariadb", marks=needs_mariadb)])
 def source(request, tmp_path):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'mediation.db'}"

@@ -5,11 +5,12 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import needs_postgres
 from sinks.case_view import case_events, cases, create_engine, load_case, upsert_cases
 from tests.unit.test_cases import EVENTS, fold
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_postgres)])
 def engine(request, tmp_path):
     if request.param == "sqlite":
         eng = create_engine(f"sqlite:///{tmp_path / 'view.db'}")
