@@ -129,7 +129,7 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
             log = settings.log_dir / f"{name}.log"
             with open(log, "ab") as out:
                 proc = subprocess.Popen([sys.executable, "-m", "casehub.cli", name], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+                                        stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
             child = Child(name, proc, log)
             children.append(child)
             if name == "registry":
@@ -175,6 +175,20 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
         status_file(settings).unlink(missing_ok=True)
         _say("stopped")
     return code
+
+
+def _die_with_parent() -> None:
+    """In a component, before exec: ask Linux to send SIGTERM when the supervisor dies, even by SIGKILL.
+
+    Components run in sessions of their own (so a terminal's Ctrl-C reaches only the supervisor); without
+    this, a supervisor killed hard would leave them running.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: the supervisor's own shutdown path still stops them
 
 
 def _stop_child(child: Child, timeout: float = 30.0) -> None:

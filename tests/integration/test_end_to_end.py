@@ -99,9 +99,13 @@ def hub(kafka_bootstrap, prefix, tmp_path):
         wait_for(running, "the hub to report running", proc=proc, log=log)
         yield proc, env, status, log
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:  # a failed test: stop the hub the way a user would, then make sure
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=BOUND)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def test_agency_rows_reach_case_view_and_ctrl_c_stops_everything(hub, kafka_bootstrap, prefix):
@@ -194,3 +198,11 @@ def test_agency_rows_reach_case_view_and_ctrl_c_stops_everything(hub, kafka_boot
     assert proc.wait(timeout=BOUND) == 0, log.read_text()
     assert not [p for p in pids if _pid_alive(p)], "components left running after Ctrl-C"
     assert "stopped" in log.read_text()
+
+
+def test_components_die_with_a_killed_supervisor(hub):
+    proc, env, status, log = hub
+    pids = [c["pid"] for name, c in status["components"].items() if name != "kafka"]
+    proc.kill()  # no chance to clean up: the kernel's parent-death signal must stop the components
+    proc.wait()
+    wait_for(lambda: not [p for p in pids if _pid_alive(p)], "components to stop after the supervisor was killed")
