@@ -105,9 +105,17 @@ class LocalBroker:
             state = json.loads(self.state_file.read_text())
         except (OSError, ValueError):
             return None
-        if not _pid_alive(int(state["pid"])):
+        if not _pid_alive(int(state["pid"])) or not self._is_our_broker(int(state["pid"])):
             return None
         return BrokerInfo(**state)
+
+    def _is_our_broker(self, pid: int) -> bool:
+        """The pid still runs this folder's broker (not another process that reused the pid)."""
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            return True  # no /proc (not Linux): trust the pid file
+        return "kafka.Kafka" in cmdline and str(self.config_file) in cmdline
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, timeout: float = 90.0) -> BrokerInfo:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from zoneinfo import ZoneInfo
+
 import sqlalchemy as sa
 
 from connectors.base import Mapped
 from connectors.mapping import Mapping, map_with
-from connectors.privacy import Protector, mask_id
+from connectors.privacy import Protector, mask_id, mask_phone
 
 
 class MappedAdapter:
@@ -36,29 +38,61 @@ class MappedAdapter:
                                   f"columns: {', '.join(self.table.c.keys())}")
         return self
 
+    def cursor_value(self, raw, now: dt.datetime | None):
+        """The cursor as a comparable value of the cursor type, or None when it is missing, malformed, or
+        more than a day in the future (a typo must not move the watermark past every real change)."""
+        if raw is None:
+            return None
+        kind = self.mapping.cursor_type
+        try:
+            if kind == "text_time":
+                text = str(raw)
+                moment = dt.datetime.strptime(text, self.mapping.cursor_format).replace(tzinfo=ZoneInfo(self.mapping.timezone))
+                value = text
+            elif kind == "iso_text":
+                text = str(raw)
+                moment = dt.datetime.fromisoformat(text)
+                moment = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(self.mapping.timezone))
+                value = text
+            elif kind == "epoch_ms":
+                value = int(raw)
+                moment = dt.datetime.fromtimestamp(value / 1000, dt.timezone.utc)
+            elif kind == "native":
+                value = raw if isinstance(raw, dt.datetime) else dt.datetime.fromisoformat(str(raw))
+                moment = value if value.tzinfo else value.replace(tzinfo=ZoneInfo(self.mapping.timezone))
+            else:  # an increasing integer
+                return int(raw)
+        except (ValueError, TypeError, OverflowError, OSError):
+            return None
+        if now is not None and moment - now > dt.timedelta(days=1):
+            return None
+        return value
+
     def window_start(self, watermark, lag_seconds: float):
+        """The cursor value `lag_seconds` before the watermark, in the form the column stores."""
         kind = self.mapping.cursor_type
         if kind == "text_time":
             fmt = self.mapping.cursor_format
             return (dt.datetime.strptime(watermark, fmt) - dt.timedelta(seconds=lag_seconds)).strftime(fmt)
         if kind == "iso_text":
-            # ISO-8601 text with a fixed offset sorts as text; step back in the same form
-            return (dt.datetime.fromisoformat(watermark) - dt.timedelta(seconds=lag_seconds)).isoformat()
+            # ISO-8601 text with a fixed offset sorts as text; keep the separator the source writes
+            sep = watermark[10] if len(watermark) > 10 else "T"
+            return (dt.datetime.fromisoformat(watermark) - dt.timedelta(seconds=lag_seconds)).isoformat(sep=sep)
         if kind == "epoch_ms":
             return int(watermark) - int(lag_seconds * 1000)
-        if kind == "native" and isinstance(watermark, dt.datetime):
+        if kind == "native":
             return watermark - dt.timedelta(seconds=lag_seconds)
-        if kind == "native" and isinstance(watermark, str):
-            return (dt.datetime.fromisoformat(watermark) - dt.timedelta(seconds=lag_seconds)).isoformat()
-        return watermark  # an increasing id has no time: rows cannot commit late "behind" it by time; reconciliation covers it
+        return watermark  # an increasing id has no time: reconciliation covers rows that commit late
 
     def describe(self, row: dict) -> str:
-        """The row as text for dead letters and dry runs, with the mapping's sensitive columns masked."""
+        """The row as text for dead letters and dry runs, with identity columns masked."""
         shown = {}
         for key, value in row.items():
             if isinstance(value, (bytes, bytearray, memoryview)):
                 value = bytes(value).decode(self.mapping.encoding, errors="replace")
-            if key in self.mapping.sensitive and value:
+            if value and key in self.mapping.phone_columns:
+                value = mask_phone(str(value))
+            elif value and key in self.mapping.sensitive:
                 value = mask_id(str(value))
             shown[key] = value
         return repr(shown)

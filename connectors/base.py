@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import decimal
 import hashlib
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
@@ -28,6 +29,7 @@ from connectors import metrics
 from connectors.batches import BatchPublisher
 from connectors.checkpoints import KafkaCheckpointStore
 from connectors.rowstate import RowState
+from schemas.codec import EncodeError
 
 MAX_FIELD_CHARS = 4000
 
@@ -88,8 +90,19 @@ def record_id_of(adapter, row: dict) -> str:
     return str(row[adapter.pk])
 
 
+def canonical(value) -> str:
+    """A row version as text that does not depend on the driver or the session time zone."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).isoformat() if value.tzinfo else value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(int(value)) if value == value.to_integral_value() else str(value.normalize())
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def version_of(adapter, row: dict) -> str:
-    return str(row[adapter.cursor])
+    return canonical(row[adapter.cursor])
 
 
 def deleted_event(adapter, record_id: str, state: dict, now: dt.datetime) -> dict:
@@ -155,9 +168,18 @@ def prepare_rows(adapter, codec, rows: list[dict], now: dt.datetime, topic: str,
                                 [(deadletter_topic, rid.encode(), codec.encode(deadletter_topic, letter))], (exc.field, exc.kind, exc.reason)))
             continue
         event = outcome.mapped.event
-        messages = [(topic, rid.encode(), codec.encode(topic, event))]
-        messages += [(identity_topic, i["id_hash"].encode(), codec.encode(identity_topic, i)) for i in outcome.mapped.identities]
-        out.append(Prepared(rid, {"v": outcome.version, "refs": event.get("refs", [])}, messages))
+        try:
+            messages = [(topic, rid.encode(), codec.encode(topic, event))]
+            messages += [(identity_topic, i["id_hash"].encode(), codec.encode(identity_topic, i)) for i in outcome.mapped.identities]
+        except EncodeError as exc:
+            # e.g. an amount beyond Avro's long: the reason names the record type, never the row's values
+            reason = f"the mapped event does not fit {exc.record} ({exc.cause})"
+            letter = dead_letter(f"connector:{adapter.name}", topic, "SCHEMA_MISMATCH", reason, system=adapter.system,
+                                 record_id=rid, payload_text=adapter.describe(row)[:2000])
+            out.append(Prepared(rid, {"v": outcome.version, "refs": [], "dead": True},
+                                [(deadletter_topic, rid.encode(), codec.encode(deadletter_topic, letter))], (None, "SCHEMA_MISMATCH", reason)))
+            continue
+        out.append(Prepared(rid, {"v": outcome.version, "refs": event.get("refs", []), "published": True}, messages))
     return out
 
 
@@ -194,7 +216,7 @@ class PollingConnector:
     # -- reading ---------------------------------------------------------------------------------
     def _select(self, window_from, after: tuple | None) -> sa.Select:
         t, cursor, pk = self.adapter.table, self.adapter.table.c[self.adapter.cursor], self.adapter.table.c[self.adapter.pk]
-        q = sa.select(t)
+        q = sa.select(t).where(cursor.is_not(None))  # rows without a cursor value are left to reconciliation
         if window_from is not None:
             q = q.where(cursor >= window_from)
         if after is not None:
@@ -205,17 +227,16 @@ class PollingConnector:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(self._select(window_from, after))]
 
-    def _keys(self) -> dict[str, str]:
+    def _keys(self) -> dict[str, tuple]:
+        """Every row's key: text id -> (the key as the driver returned it, canonical version)."""
         t = self.adapter.table
         with self.engine.connect() as conn:
-            return {str(r[0]): str(r[1]) for r in conn.execute(sa.select(t.c[self.adapter.pk], t.c[self.adapter.cursor]))}
+            return {str(r[0]): (r[0], canonical(r[1])) for r in conn.execute(sa.select(t.c[self.adapter.pk], t.c[self.adapter.cursor]))}
 
-    def _rows_by_id(self, ids: list[str]) -> list[dict]:
+    def _rows_by_key(self, keys: list) -> list[dict]:
         t = self.adapter.table
-        col = t.c[self.adapter.pk]
-        typed = [col.type.python_type(i) if col.type.python_type is not str else i for i in ids]
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(sa.select(t).where(col.in_(typed)))]
+            return [dict(r._mapping) for r in conn.execute(sa.select(t).where(t.c[self.adapter.pk].in_(keys)))]
 
     # -- publishing ------------------------------------------------------------------------------
     async def publish(self, rows: list[dict]) -> int:
@@ -233,6 +254,10 @@ class PollingConnector:
         for item in prepared:
             for topic, key, value in item.messages:
                 await out.add(topic, key, value)
+            if item.change.get("dead"):
+                # keep what the last good version told: a later delete must still find its case
+                before = self.rowstate.versions.get(item.record_id) or {}
+                item.change.update(refs=before.get("refs", []), published=before.get("published", False))
             changes[item.record_id] = item.change
             if item.error:
                 field, kind, reason = item.error
@@ -250,7 +275,12 @@ class PollingConnector:
 
     async def poll(self) -> int:
         """One sweep from the lag window behind the watermark to the newest row; returns rows published."""
-        window_from = self.adapter.window_start(self.watermark, self.lag_seconds) if self.watermark is not None else None
+        window_from = None
+        if self.watermark is not None:
+            try:
+                window_from = self.adapter.window_start(self.watermark, self.lag_seconds)
+            except (ValueError, TypeError) as exc:
+                self.log.error("watermark unusable, sweeping the whole table", watermark=str(self.watermark), error=str(exc))
         after, published = None, 0
         while not self._stop.is_set():
             rows = await self._retrying(asyncio.to_thread, self._fetch, window_from, after)
@@ -258,40 +288,61 @@ class PollingConnector:
                 break
             self.stats["rows"] += len(rows)
             metrics.ROWS.labels(self.adapter.name).inc(len(rows))
-            published += await self.publish(rows)
+            published += await self._retrying(self.publish, rows)
             last = rows[-1]
             after = (last[self.adapter.cursor], last[self.adapter.pk])
-            self.watermark = last[self.adapter.cursor] if self.watermark is None else max(self.watermark, last[self.adapter.cursor])
+            self._advance(rows)
             if len(rows) < self.batch_size:
                 break
-        await self.checkpoints.save(self.adapter.name, {"watermark": self.watermark, "saved_at": self.clock().isoformat()})
+        await self._retrying(self.checkpoints.save, self.adapter.name, {"watermark": canonical(self.watermark) if self.watermark is not None else None,
+                                                                       "saved_at": self.clock().isoformat()})
         metrics.LAST_POLL.labels(self.adapter.name).set_to_current_time()
         return published
+
+    def _advance(self, rows: list[dict]) -> None:
+        """Move the watermark to the newest cursor that is a valid value and not in the future.
+
+        A malformed cursor (dead-lettered anyway) or a typo far in the future must not move the window
+        past every real change, nor make the next poll fail.
+        """
+        for row in rows:
+            value = self.adapter.cursor_value(row[self.adapter.cursor], self.clock())
+            if value is None:
+                self.stats["bad_cursors"] = self.stats.get("bad_cursors", 0) + 1
+                continue
+            if self.watermark is None or value > self.watermark:
+                self.watermark = value
 
     async def reconcile(self) -> dict:
         """Compare every key and version in the source with what was published: publish missed versions, report deletes."""
         current = await self._retrying(asyncio.to_thread, self._keys)
         known = dict(self.rowstate.versions)
         gone = [rid for rid in known if rid not in current]
-        missed = [rid for rid, v in current.items() if rid not in known or known[rid]["v"] != v]
+        missed = [current[rid][0] for rid, (_, v) in current.items() if rid not in known or known[rid]["v"] != v]
         published = 0
         for i in range(0, len(missed), self.batch_size):
-            published += await self.publish(await asyncio.to_thread(self._rows_by_id, missed[i:i + self.batch_size]))
+            rows = await self._retrying(asyncio.to_thread, self._rows_by_key, missed[i:i + self.batch_size])
+            published += await self._retrying(self.publish, rows)
         now, out = self.clock(), BatchPublisher(self.producer)
+        reported = 0
         for rid in gone:
+            if not known[rid].get("published", True):
+                continue  # only ever dead-lettered: nothing downstream to tell
             event = deleted_event(self.adapter, rid, known[rid], now)
             await out.add(self.topic, rid.encode(), self.codec.encode(self.topic, event))
+            reported += 1
             self.log.warning("source row deleted", record_id=rid)
         await out.flush()
-        await self.rowstate.record({rid: None for rid in gone})
-        self.stats["deleted"] += len(gone)
-        metrics.DELETED.labels(self.adapter.name).inc(len(gone))
-        return {"missed": published, "deleted": len(gone)}
+        await self._retrying(self.rowstate.record, {rid: None for rid in gone})
+        self.stats["deleted"] += reported
+        metrics.DELETED.labels(self.adapter.name).inc(reported)
+        return {"missed": published, "deleted": reported}
 
     async def start(self) -> None:
         await self.rowstate.start(self.producer)
         saved = await self.checkpoints.load(self.adapter.name)
-        self.watermark = saved.get("watermark") if saved else None
+        restored = saved.get("watermark") if saved else None
+        self.watermark = self.adapter.cursor_value(restored, None) if restored is not None else None
 
     async def run(self) -> None:
         await self.start()

@@ -117,6 +117,17 @@ def build_app(processor: IntakeProcessor, tokens: dict[str, str]) -> web.Applica
     return app
 
 
+def _cell(value) -> str:
+    """An xlsx cell as the text a database would hold: 123.0 (Excel stores numbers as floats) is "123"."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def read_table_file(path: Path, encoding: str = "utf-8-sig", sheet: str | None = None) -> list[dict]:
     """Rows of an .xlsx or .csv file as dicts keyed by the header row (values as text, empty cells None).
 
@@ -132,7 +143,7 @@ def read_table_file(path: Path, encoding: str = "utf-8-sig", sheet: str | None =
         except Exception as exc:  # openpyxl raises several types for a broken file
             raise IntakeError(f"{path}: not a readable xlsx workbook: {exc}") from exc
         ws = book[sheet] if sheet else book.worksheets[0]
-        rows = [["" if v is None else (v.strftime("%Y-%m-%d %H:%M:%S") if isinstance(v, dt.datetime) else str(v)) for v in r] for r in ws.iter_rows(values_only=True)]
+        rows = [[_cell(v) for v in r] for r in ws.iter_rows(values_only=True)]
     elif path.suffix.lower() == ".csv":
         data = path.read_bytes()
         try:

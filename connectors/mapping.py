@@ -53,6 +53,7 @@ class Mapping:
     fields: dict
     hook: Callable | None = field(default=None, compare=False)
     url: str | None = None
+    phone_columns: frozenset = frozenset()
 
 
 def _spec(path: Path, where: str, spec: Any, codes: dict) -> None:
@@ -124,11 +125,15 @@ def load_mapping(path: Path | str) -> Mapping:
         ZoneInfo(src.get("timezone", "Asia/Shanghai"))
     except Exception as exc:
         raise MappingFileError(f"{path}: [source] unknown timezone {src.get('timezone')!r}") from exc
+    # Identity columns are always masked when a row is shown, listed in `sensitive` or not.
+    id_columns = {_column(p["id_number"]) for p in doc.get("parties", []) if "id_number" in p}
+    phone_columns = frozenset(_column(p["phone"]) for p in doc.get("parties", []) if "phone" in p)
+    sensitive = tuple(sorted(set(src.get("sensitive", [])) | id_columns | phone_columns))
     return Mapping(
         path=path, name=src["name"], system=src["system"], agency=src["agency"], database=src.get("database", src["name"]),
         table=src["table"], primary_key=src["primary_key"], cursor=src["cursor"], cursor_type=cursor_type,
         cursor_format=src.get("cursor_format"), timezone=src.get("timezone", "Asia/Shanghai"), encoding=src.get("encoding", "utf-8"),
-        sensitive=tuple(src.get("sensitive", [])), event=event, refs=tuple(doc.get("refs", [])), parties=tuple(doc.get("parties", [])),
+        sensitive=sensitive, phone_columns=phone_columns, event=event, refs=tuple(doc.get("refs", [])), parties=tuple(doc.get("parties", [])),
         claims=tuple(doc.get("claims", [])), codes=codes, fields=doc.get("fields", {}), hook=hook, url=src.get("url"),
     )
 
@@ -183,7 +188,9 @@ class RowContext:
             raise
         except (ValueError, TypeError, decimal.InvalidOperation, OverflowError) as exc:
             error_kind = "BAD_DATE" if kind in ("time", "date") else "OTHER"
-            raise MappingError(column, f"cannot read {raw!r} as {kind}{' (' + spec['format'] + ')' if spec.get('format') else ''}: {exc}", error_kind) from exc
+            secret = column in self.mapping.sensitive  # never repeat an identity in an error
+            shown, detail = ("the value", "") if secret else (repr(raw), f": {exc}")
+            raise MappingError(column, f"cannot read {shown} as {kind}{' (' + spec['format'] + ')' if spec.get('format') else ''}{detail}", error_kind) from exc
 
     def _text(self, raw, spec):
         return raw
@@ -198,7 +205,8 @@ class RowContext:
         table = self.mapping.codes[spec["codes"]]
         key = str(raw)
         if key not in table:
-            raise MappingError(spec["column"], f"unknown code {key!r} in code table {spec['codes']} (known: {', '.join(sorted(table))})", "UNKNOWN_CODE")
+            shown = "a value" if spec["column"] in self.mapping.sensitive else repr(key)
+            raise MappingError(spec["column"], f"unknown code {shown} in code table {spec['codes']} (known: {', '.join(sorted(table))})", "UNKNOWN_CODE")
         return table[key]
 
     def _amount(self, raw, spec):

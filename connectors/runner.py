@@ -65,6 +65,25 @@ def resolve(settings: Settings, names: list[str] | None = None) -> list[Source]:
     return out
 
 
+async def supervise(connector: PollingConnector, stop: asyncio.Event, log, max_backoff: float = 60.0) -> None:
+    """Run one connector; if it fails, log why and start it again (it resumes from Kafka) after a growing pause.
+
+    One connector's broken database or unexpected row must not stop the others.
+    """
+    backoff = 1.0
+    while not stop.is_set():
+        try:
+            await connector.run()
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure: report it and restart from the checkpoint
+            log.error("connector failed; restarting", connector=connector.adapter.name, error=f"{type(exc).__name__}: {exc}", retry_in=backoff)
+            try:
+                await asyncio.wait_for(stop.wait(), backoff)
+            except asyncio.TimeoutError:
+                pass
+            backoff = min(backoff * 2, max_backoff)
+
+
 def dry_run(settings: Settings, names: list[str] | None, limit: int) -> list[dict]:
     """Map the first `limit` rows of each source without publishing; one report line per row."""
     protector = Protector(settings.hmac_secret)
@@ -152,7 +171,7 @@ async def run_connectors(settings: Settings, names: list[str] | None = None, sto
 
     watcher = asyncio.create_task(stopper())
     try:
-        await asyncio.gather(*(c.run() for c in connectors))
+        await asyncio.gather(*(supervise(c, stop, log) for c in connectors))
     finally:
         watcher.cancel()
         for c in connectors:

@@ -28,7 +28,12 @@ class DecodeError(Exception):
 
 
 class EncodeError(Exception):
-    """A value does not fit the schema of its topic; the message names the field when fastavro tells it."""
+    """A value does not fit the schema of its topic. `record` names the type, `cause` the kind of failure;
+    the message never repeats the value (it may hold personal data)."""
+
+    def __init__(self, topic: str, record: str, cause: str):
+        super().__init__(f"value for {topic} does not fit {record}: {cause}")
+        self.topic, self.record, self.cause = topic, record, cause
 
 
 def subject_for(topic: str, is_key: bool = False) -> str:
@@ -89,8 +94,9 @@ class AvroCodec:
         buf.write(HEADER.pack(MAGIC, schema_id))
         try:
             fastavro.schemaless_writer(buf, parsed, value)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise EncodeError(f"value for {topic} does not fit {self.contract.record_for_topic(topic, self.prefix)}: {exc}") from exc
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            cause = f"missing field {exc}" if isinstance(exc, KeyError) else type(exc).__name__
+            raise EncodeError(topic, self.contract.record_for_topic(topic, self.prefix), cause) from None
         return buf.getvalue()
 
     def writer_schema(self, schema_id: int):

@@ -58,10 +58,38 @@ def case_id_for(event: dict) -> str:
     return "CH" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16].upper()
 
 
+_PLACEHOLDERS = {"NONE", "UNKNOWN", "OTHER"}
+
+
+def _rank(value):
+    # a real value beats a placeholder; then any fixed order, so the choice never depends on arrival
+    return (value not in _PLACEHOLDERS if isinstance(value, str) else True, type(value).__name__, repr(value))
+
+
+def combine(a: dict, b: dict) -> dict:
+    """Merge two versions of the same party, document... field by field, independent of order:
+    a value beats nothing, flags are OR-ed, nested records merge, and of two values the higher rank wins."""
+    out = {}
+    for k in sorted(set(a) | set(b)):
+        x, y = a.get(k), b.get(k)
+        if x is None or x == y:
+            out[k] = y if x is None else x
+        elif y is None:
+            out[k] = x
+        elif isinstance(x, bool) and isinstance(y, bool):
+            out[k] = x or y
+        elif isinstance(x, dict) and isinstance(y, dict):
+            out[k] = combine(x, y)
+        else:
+            out[k] = max(x, y, key=_rank)
+    return out
+
+
 def _union(items, key) -> list:
     out: dict = {}
     for item in items:
-        out.setdefault(key(item), item)
+        k = key(item)
+        out[k] = combine(out[k], item) if k in out else item
     return [out[k] for k in sorted(out, key=lambda k: tuple("" if x is None else str(x) for x in k))]
 
 
@@ -149,7 +177,7 @@ def _agreement_order(agreement: dict):
         agreement.get("signed_at") or dt.datetime.min.replace(tzinfo=dt.timezone.utc),
         agreement.get("effective_date") or dt.date.min,
         agreement.get("number") or "",
-        agreement.get("terms") or "",
+        repr(sorted(agreement.items(), key=lambda kv: kv[0])),  # a total order: equal dates never fall back to arrival
     )
 
 

@@ -19,10 +19,17 @@ def _error(exc: RegistryError) -> web.Response:
     return _json({"error_code": exc.code, "message": exc.message}, exc.status)
 
 
+def _schema_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError as exc:
+        raise RegistryError(404, 40403, f"Schema {request.match_info['id']!r} not found") from exc
+
+
 async def _body(request: web.Request) -> dict:
     try:
         data = await request.json(loads=json.loads)
-    except ValueError as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
         raise RegistryError(422, 42201, f"Invalid request body: not JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise RegistryError(422, 42201, "Invalid request body: expected a JSON object")
@@ -76,7 +83,7 @@ def build_app(store: KafkaSchemaStore) -> web.Application:
 
     @routes.get("/schemas/ids/{id}")
     async def by_id(request):
-        schema_id = int(request.match_info["id"])
+        schema_id = _schema_id(request)
         schema = state().schemas.get(schema_id)
         if schema is None:
             raise RegistryError(404, 40403, f"Schema {schema_id} not found")
@@ -84,14 +91,14 @@ def build_app(store: KafkaSchemaStore) -> web.Application:
 
     @routes.get("/schemas/ids/{id}/schema")
     async def raw_by_id(request):
-        schema = state().schemas.get(int(request.match_info["id"]))
+        schema = state().schemas.get(_schema_id(request))
         if schema is None:
             raise RegistryError(404, 40403, "Schema not found")
         return web.Response(text=schema, content_type="application/json")
 
     @routes.get("/schemas/ids/{id}/versions")
     async def versions_of_id(request):
-        schema_id = int(request.match_info["id"])
+        schema_id = _schema_id(request)
         return _json([{"subject": v.subject, "version": v.version} for vs in state().subjects.values() for v in vs if v.id == schema_id and not v.deleted])
 
     @routes.get("/subjects/{subject}/versions")

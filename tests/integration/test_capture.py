@@ -207,3 +207,88 @@ async def test_worker_processes_publish_what_the_connector_would(tmp_path, kafka
     assert {e["event_id"] for e in events} == {local.map_row(row(i, T0 + dt.timedelta(seconds=i)), T0).event["event_id"] for i in range(1, 41)}
     letters = await h.events(f"{prefix}casehub.deadletter")
     assert [(d["record_id"], d["field"]) for d in letters] == [("41", "zt")]
+
+
+NATIVE_MAPPING = """
+[source]
+name = "native"
+system = "test-native"
+agency = "MEDIATION"
+table = "t_native"
+primary_key = "id"
+cursor = "changed"
+cursor_type = "native"
+timezone = "Asia/Shanghai"
+[event]
+type = { column = "status", type = "code", codes = "status" }
+occurred_at = { column = "changed", type = "time", required = true }
+[[refs]]
+kind = "MEDIATION"
+number = { column = "case_no", required = true }
+[[parties]]
+role = "WORKER"
+party_type = "PERSON"
+name = "name"
+[codes.status]
+A = "APPLIED"
+B = "ACCEPTED"
+"""
+
+native_meta = sa.MetaData()
+t_native = sa.Table("t_native", native_meta, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False), sa.Column("changed", sa.DateTime, nullable=True),
+                    sa.Column("status", sa.String(4)), sa.Column("name", sa.String(40)), sa.Column("case_no", sa.String(40)))
+
+
+async def test_native_timestamp_cursor_survives_restart_and_null_cursors(source, kafka_bootstrap, registry_url, prefix, tmp_path):
+    from connectors.mapping import load_mapping
+
+    (tmp_path / "native.toml").write_text(NATIVE_MAPPING, encoding="utf-8")
+    mapping = load_mapping(tmp_path / "native.toml")
+    native_meta.drop_all(source)
+    native_meta.create_all(source)
+    rows = [{"id": i, "changed": T0 + dt.timedelta(seconds=i), "status": "A", "name": "王伟", "case_no": f"N{i}"} for i in range(1, 6)]
+    rows += [{"id": 6, "changed": None, "status": "A", "name": "李娜", "case_no": "N6"}]
+    with source.begin() as conn:
+        conn.execute(t_native.insert(), rows)
+    h = Harness(source, kafka_bootstrap, registry_url, prefix, batch_size=2)
+
+    async def connector():
+        c = await h.connector()
+        c.adapter = MappedAdapter(mapping, Protector("capture-test")).bind(source)
+        c.rowstate.connector = "native"
+        c.rowstate.versions = {}
+        await c.rowstate.start(c.producer)
+        saved = await c.checkpoints.load("native")
+        c.watermark = c.adapter.cursor_value(saved["watermark"], None) if saved and saved["watermark"] else None
+        return c
+
+    try:
+        first = await connector()
+        assert await first.poll() == 5  # the row without a cursor value is not polled...
+        again = await connector()  # ...and a restart restores a datetime watermark from its checkpoint
+        assert again.watermark == first.watermark and isinstance(again.watermark, dt.datetime)
+        with source.begin() as conn:
+            conn.execute(t_native.insert(), [{"id": 7, "changed": T0 + dt.timedelta(minutes=1), "status": "B", "name": "赵敏", "case_no": "N7"}])
+        assert await again.poll() == 1
+        result = await again.reconcile()  # ...reconciliation reads it, and the mapping dead-letters its missing time
+        assert result == {"missed": 1, "deleted": 0}
+    finally:
+        native_meta.drop_all(source)
+        await h.close()
+    assert sorted(int(e["source"]["record_id"]) for e in await h.events()) == [1, 2, 3, 4, 5, 7]
+    letters = await h.events(f"{prefix}casehub.deadletter")
+    assert [(d["record_id"], d["field"], d["error_kind"]) for d in letters] == [("6", "changed", "MISSING_FIELD")]
+
+
+async def test_malformed_or_future_cursors_and_unencodable_rows_do_not_stop_the_connector(harness):
+    insert(harness.engine, row(1, T0), row(2, T0, gxsj="2026-05-01 09:0O:00"), row(3, T0 + dt.timedelta(seconds=1), qqje="99999999999999999999"),
+           row(4, dt.datetime(2099, 1, 1)))
+    c = await harness.connector()
+    await c.poll()
+    assert c.watermark == "2026-05-01 09:00:01"  # neither the malformed value nor the far future moved it
+    insert(harness.engine, row(5, T0 + dt.timedelta(minutes=1)))
+    await c.poll()
+    assert {e["source"]["record_id"] for e in await harness.events()} == {"1", "4", "5"}
+    letters = {d["record_id"]: d for d in await harness.events(f"{harness.prefix}casehub.deadletter")}
+    assert letters["2"]["error_kind"] == "BAD_DATE"
+    assert letters["3"]["error_kind"] == "SCHEMA_MISMATCH" and "99999999999999999999" not in letters["3"]["reason"]

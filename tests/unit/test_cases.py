@@ -68,3 +68,25 @@ def test_duplicate_event_changes_nothing():
 @given(st.permutations(EVENTS), st.lists(st.sampled_from(EVENTS), max_size=6))
 def test_any_order_and_duplication_gives_the_same_record(order, extra):
     assert fold(list(order) + extra) == fold(EVENTS)
+
+
+def party(**flags) -> dict:
+    return {"role": "WORKER", "party_type": "PERSON", "name": "王伟", "id_hash": "h1", **flags}
+
+
+FLAG_EVENTS = [
+    event(1, "APPLIED", 0, parties=[party(migrant_worker=False)]),
+    event(2, "ACCEPTED", 10, parties=[party(migrant_worker=True, phone_masked="138****5678")]),
+    event(3, "SESSION_HELD", 20, parties=[party(new_employment_kind="NONE")]),
+    event(4, "FAILED", 30, parties=[party(new_employment_kind="DELIVERY_RIDER", division_code="210102")]),
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.permutations(FLAG_EVENTS), st.lists(st.sampled_from(FLAG_EVENTS), max_size=4))
+def test_party_details_merge_the_same_in_any_order(order, extra):
+    case = fold(list(order) + extra)
+    assert case == fold(FLAG_EVENTS)
+    worker = case["parties"][0]
+    assert worker["migrant_worker"] is True and case["migrant_worker"] is True
+    assert worker["new_employment_kind"] == "DELIVERY_RIDER" and worker["phone_masked"] == "138****5678"
