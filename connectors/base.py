@@ -303,15 +303,18 @@ class PollingConnector:
         """Move the watermark to the newest cursor that is a valid value and not in the future.
 
         A malformed cursor (dead-lettered anyway) or a typo far in the future must not move the window
-        past every real change, nor make the next poll fail.
+        past every real change, nor make the next poll fail. Rows come in cursor order, so the newest
+        acceptable value is the first one found from the end: usually one parse per batch.
         """
-        for row in rows:
-            value = self.adapter.cursor_value(row[self.adapter.cursor], self.clock())
+        now = self.clock()
+        for row in reversed(rows):
+            value = self.adapter.cursor_value(row[self.adapter.cursor], now)
             if value is None:
                 self.stats["bad_cursors"] = self.stats.get("bad_cursors", 0) + 1
                 continue
             if self.watermark is None or value > self.watermark:
                 self.watermark = value
+            return
 
     async def reconcile(self) -> dict:
         """Compare every key and version in the source with what was published: publish missed versions, report deletes."""

@@ -22,6 +22,7 @@ from streams.cases import normalise_number
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "mappings"
 AGENCIES = {"MEDIATION", "ARBITRATION", "COURT", "INSPECTION", "NEGOTIATION"}
+DEFAULT_TRUE = ("1", "Y", "y", "true", "True", "是")
 VALUE_TYPES = {"text", "time", "date", "amount", "code", "bool", "int"}
 CURSOR_TYPES = {"text_time", "iso_text", "epoch_ms", "native", "int"}
 
@@ -125,6 +126,24 @@ def load_mapping(path: Path | str) -> Mapping:
         ZoneInfo(src.get("timezone", "Asia/Shanghai"))
     except Exception as exc:
         raise MappingFileError(f"{path}: [source] unknown timezone {src.get('timezone')!r}") from exc
+    # Specs in one form (inline tables), decided once here rather than for every row.
+    event = {k: _normalise(v) for k, v in event.items()}
+    event["type"]["required"] = event["occurred_at"]["required"] = True
+    refs = []
+    for ref in doc.get("refs", []):
+        number = _normalise(ref["number"])
+        number.setdefault("required", ref.get("required", False))
+        refs.append({**ref, "number": number})
+    parties = []
+    for party in doc.get("parties", []):
+        norm = {k: (_normalise(v) if k not in ("role", "party_type", "required") else v) for k, v in party.items()}
+        for flag in ("migrant_worker", "dispatched_worker", "new_employment_form"):
+            if flag in norm:
+                norm[flag].setdefault("type", "bool")
+                norm[flag]["_true"] = frozenset(str(t) for t in norm[flag].get("true", DEFAULT_TRUE))
+        parties.append(norm)
+    claims = [{k: _normalise(v) for k, v in claim.items()} for claim in doc.get("claims", [])]
+    fields = {k: _normalise(v) for k, v in doc.get("fields", {}).items()}
     # Identity columns are always masked when a row is shown, listed in `sensitive` or not.
     id_columns = {_column(p["id_number"]) for p in doc.get("parties", []) if "id_number" in p}
     phone_columns = frozenset(_column(p["phone"]) for p in doc.get("parties", []) if "phone" in p)
@@ -133,8 +152,8 @@ def load_mapping(path: Path | str) -> Mapping:
         path=path, name=src["name"], system=src["system"], agency=src["agency"], database=src.get("database", src["name"]),
         table=src["table"], primary_key=src["primary_key"], cursor=src["cursor"], cursor_type=cursor_type,
         cursor_format=src.get("cursor_format"), timezone=src.get("timezone", "Asia/Shanghai"), encoding=src.get("encoding", "utf-8"),
-        sensitive=sensitive, phone_columns=phone_columns, event=event, refs=tuple(doc.get("refs", [])), parties=tuple(doc.get("parties", [])),
-        claims=tuple(doc.get("claims", [])), codes=codes, fields=doc.get("fields", {}), hook=hook, url=src.get("url"),
+        sensitive=sensitive, phone_columns=phone_columns, event=event, refs=tuple(refs), parties=tuple(parties),
+        claims=tuple(claims), codes=codes, fields=fields, hook=hook, url=src.get("url"),
     )
 
 
@@ -199,7 +218,8 @@ class RowContext:
         return int(raw)
 
     def _bool(self, raw, spec):
-        return str(raw) in [str(t) for t in spec.get("true", ["1", "Y", "y", "true", "True", "是"])]
+        truths = spec.get("_true") or frozenset(str(t) for t in spec.get("true", DEFAULT_TRUE))
+        return str(raw) in truths
 
     def _code(self, raw, spec):
         table = self.mapping.codes[spec["codes"]]
@@ -251,13 +271,11 @@ def map_with(mapping: Mapping, protector: Protector, row: dict, ingested_at: dt.
     record_id = str(row[mapping.primary_key])
     version = str(row[mapping.cursor])
     source = {"system": mapping.system, "agency_kind": mapping.agency, "record_id": record_id, "record_version": version}
-    event_type = ctx.value({**_as_spec(mapping.event["type"]), "required": True}, "event type")
-    occurred = ctx.value({**_as_spec(mapping.event["occurred_at"]), "required": True}, "occurred_at")
+    event_type = ctx.value(mapping.event["type"], "event type")  # both marked required when the file was loaded
+    occurred = ctx.value(mapping.event["occurred_at"], "occurred_at")
     refs = []
     for ref in mapping.refs:
-        spec = _as_spec(ref["number"])
-        spec.setdefault("required", ref.get("required", False))
-        number = ctx.value(spec, f"{ref['kind']} reference")
+        number = ctx.value(ref["number"], f"{ref['kind']} reference")
         if number:
             refs.append({"kind": ref["kind"], "system": ref.get("system", mapping.system), "number": number, "normalised": normalise_number(number)})
     parties, identities = [], []
@@ -290,6 +308,14 @@ def map_with(mapping: Mapping, protector: Protector, row: dict, ingested_at: dt.
     return Mapped(event=event, identities=identities)
 
 
+def _normalise(spec) -> dict:
+    """A value spec as an inline table (a copy); bool specs get their set of true values precomputed."""
+    spec = {"column": spec} if isinstance(spec, str) else dict(spec)
+    if spec.get("type") == "bool":
+        spec["_true"] = frozenset(str(t) for t in spec.get("true", DEFAULT_TRUE))
+    return spec
+
+
 def _as_spec(spec) -> dict:
     return {"column": spec} if isinstance(spec, str) else dict(spec)
 
@@ -303,7 +329,7 @@ def _party(ctx: RowContext, protector: Protector, spec: dict, source: dict, now:
     party = {"role": spec.get("role", "UNKNOWN"), "party_type": spec.get("party_type", "UNKNOWN"), "name": name}
     for flag in ("migrant_worker", "dispatched_worker", "new_employment_form"):
         if flag in spec:
-            party[flag] = bool(ctx.value({**_as_spec(spec[flag]), "type": _as_spec(spec[flag]).get("type", "bool")}))
+            party[flag] = bool(ctx.value(spec[flag]))
     if "new_employment_kind" in spec:
         party["new_employment_kind"] = ctx.value(spec["new_employment_kind"]) or "NONE"
     identity = None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import hashlib
 import hmac
 import re
 import unicodedata
@@ -110,7 +109,7 @@ class Protector:
 
     def hash(self, kind: str, value: str) -> str:
         # The kind is part of the message so an ID number and a phone number never collide.
-        return hmac.new(self._key, f"{kind}:{value}".encode("utf-8"), hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, f"{kind}:{value}".encode("utf-8"), "sha256").hex()
 
     def id_number(self, raw: str, field: str = "id_number") -> tuple[str, str, str]:
         """(normalised, hash, masked) of a resident ID number. Raises InvalidIdentifier."""
