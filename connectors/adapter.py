@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from connectors.base import Mapped
-from connectors.mapping import Mapping, map_with
+from connectors.mapping import RELATED, Mapping, map_with
 from connectors.privacy import Protector, mask_id, mask_phone
 
 
@@ -24,6 +24,7 @@ class MappedAdapter:
         self.name, self.system, self.agency = mapping.name, mapping.system, mapping.agency
         self.pk, self.cursor = mapping.primary_key, mapping.cursor
         self.table: sa.Table | None = None
+        self.related: dict[str, sa.Table] = {}
 
     def bind(self, engine: sa.Engine) -> "MappedAdapter":
         """Reflect the source table; raises a clear error when it is missing."""
@@ -32,11 +33,36 @@ class MappedAdapter:
         except sa.exc.NoSuchTableError as exc:
             raise LookupError(f"{self.name}: table {self.mapping.table!r} not found in {engine.url.render_as_string(hide_password=True)} "
                               f"(mapping {self.mapping.path})") from exc
+        for rel in self.mapping.related:
+            try:
+                self.related[rel["name"]] = sa.Table(rel["table"], sa.MetaData(), autoload_with=engine)
+            except sa.exc.NoSuchTableError as exc:
+                raise LookupError(f"{self.name}: related table {rel['table']!r} not found (mapping {self.mapping.path})") from exc
         for column in (self.pk, self.cursor):
             if column not in self.table.c:
                 raise LookupError(f"{self.name}: column {column!r} not in table {self.mapping.table} (mapping {self.mapping.path}); "
                                   f"columns: {', '.join(self.table.c.keys())}")
         return self
+
+    def attach_related(self, conn: sa.Connection, rows: list[dict]) -> list[dict]:
+        """Read the child rows of `rows` (one query per related table) and attach them under RELATED.
+
+        A change only in a child table is seen when the parent row's cursor moves.
+        """
+        if not self.mapping.related or not rows:
+            return rows
+        keys = [r[self.pk] for r in rows]
+        for rel in self.mapping.related:
+            table = self.related[rel["name"]]
+            fk = table.c[rel["foreign_key"]]
+            children: dict = {}
+            order = list(table.primary_key.columns) or [fk]
+            for child in conn.execute(sa.select(table).where(fk.in_(keys)).order_by(*order)):
+                child = dict(child._mapping)
+                children.setdefault(child[rel["foreign_key"]], []).append(child)
+            for r in rows:
+                r.setdefault(RELATED, {})[rel["name"]] = children.get(r[self.pk], [])
+        return rows
 
     def cursor_value(self, raw, now: dt.datetime | None):
         """The cursor as a comparable value of the cursor type, or None when it is missing, malformed, or
@@ -88,6 +114,8 @@ class MappedAdapter:
         """The row as text for dead letters and dry runs, with identity columns masked."""
         shown = {}
         for key, value in row.items():
+            if key == RELATED:
+                continue
             if isinstance(value, (bytes, bytearray, memoryview)):
                 value = bytes(value).decode(self.mapping.encoding, errors="replace")
             if value and key in self.mapping.phone_columns:

@@ -82,7 +82,11 @@ def dead_letter(stage: str, topic: str, kind: str, reason: str, *, system=None, 
 def check_row(row: dict, max_chars: int = MAX_FIELD_CHARS) -> None:
     """Checks every adapter gets for free: oversized text fields."""
     for name, value in row.items():
-        if isinstance(value, (str, bytes)) and len(value) > max_chars:
+        if isinstance(value, dict):  # child rows of related tables
+            for children in value.values():
+                for child in children:
+                    check_row(child, max_chars)
+        elif isinstance(value, (str, bytes)) and len(value) > max_chars:
             raise MappingError(name, f"{len(value)} characters, more than the {max_chars} allowed", "OVERSIZED")
 
 
@@ -225,7 +229,12 @@ class PollingConnector:
 
     def _fetch(self, window_from, after) -> list[dict]:
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(self._select(window_from, after))]
+            rows = [dict(r._mapping) for r in conn.execute(self._select(window_from, after))]
+            return self._related(conn, rows)
+
+    def _related(self, conn, rows: list[dict]) -> list[dict]:
+        attach = getattr(self.adapter, "attach_related", None)
+        return attach(conn, rows) if attach else rows
 
     def _keys(self) -> dict[str, tuple]:
         """Every row's key: text id -> (the key as the driver returned it, canonical version)."""
@@ -236,7 +245,8 @@ class PollingConnector:
     def _rows_by_key(self, keys: list) -> list[dict]:
         t = self.adapter.table
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(sa.select(t).where(t.c[self.adapter.pk].in_(keys)))]
+            rows = [dict(r._mapping) for r in conn.execute(sa.select(t).where(t.c[self.adapter.pk].in_(keys)))]
+            return self._related(conn, rows)
 
     # -- publishing ------------------------------------------------------------------------------
     async def publish(self, rows: list[dict]) -> int:

@@ -21,6 +21,7 @@ from connectors.privacy import InvalidIdentifier, Protector, credit_code_status
 from streams.cases import normalise_number
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "mappings"
+RELATED = "_related"  # key under which a row carries its child rows (never a column name)
 AGENCIES = {"MEDIATION", "ARBITRATION", "COURT", "INSPECTION", "NEGOTIATION"}
 DEFAULT_TRUE = ("1", "Y", "y", "true", "True", "是")
 VALUE_TYPES = {"text", "time", "date", "amount", "code", "bool", "int"}
@@ -55,6 +56,7 @@ class Mapping:
     hook: Callable | None = field(default=None, compare=False)
     url: str | None = None
     phone_columns: frozenset = frozenset()
+    related: tuple[dict, ...] = ()  # child tables read with each row (e.g. the workers of a group dispute)
 
 
 def _spec(path: Path, where: str, spec: Any, codes: dict) -> None:
@@ -144,16 +146,29 @@ def load_mapping(path: Path | str) -> Mapping:
         parties.append(norm)
     claims = [{k: _normalise(v) for k, v in claim.items()} for claim in doc.get("claims", [])]
     fields = {k: _normalise(v) for k, v in doc.get("fields", {}).items()}
+    related = []
+    for i, rel in enumerate(doc.get("related", [])):
+        for key in ("name", "table", "foreign_key"):
+            if not rel.get(key):
+                raise MappingFileError(f"{path}: related[{i}] needs `{key}`")
+        rel_parties = []
+        for j, party in enumerate(rel.get("parties", [])):
+            for key, spec in party.items():
+                if key not in ("role", "party_type", "required"):
+                    _spec(path, f"related[{i}].parties[{j}].{key}", spec, codes)
+            rel_parties.append({k: (_normalise(v) if k not in ("role", "party_type", "required") else v) for k, v in party.items()})
+        related.append({"name": rel["name"], "table": rel["table"], "foreign_key": rel["foreign_key"], "parties": rel_parties})
     # Identity columns are always masked when a row is shown, listed in `sensitive` or not.
-    id_columns = {_column(p["id_number"]) for p in doc.get("parties", []) if "id_number" in p}
-    phone_columns = frozenset(_column(p["phone"]) for p in doc.get("parties", []) if "phone" in p)
+    all_parties = [*doc.get("parties", []), *(p for rel in doc.get("related", []) for p in rel.get("parties", []))]
+    id_columns = {_column(p["id_number"]) for p in all_parties if "id_number" in p}
+    phone_columns = frozenset(_column(p["phone"]) for p in all_parties if "phone" in p)
     sensitive = tuple(sorted(set(src.get("sensitive", [])) | id_columns | phone_columns))
     return Mapping(
         path=path, name=src["name"], system=src["system"], agency=src["agency"], database=src.get("database", src["name"]),
         table=src["table"], primary_key=src["primary_key"], cursor=src["cursor"], cursor_type=cursor_type,
         cursor_format=src.get("cursor_format"), timezone=src.get("timezone", "Asia/Shanghai"), encoding=src.get("encoding", "utf-8"),
         sensitive=sensitive, phone_columns=phone_columns, event=event, refs=tuple(refs), parties=tuple(parties),
-        claims=tuple(claims), codes=codes, fields=fields, hook=hook, url=src.get("url"),
+        claims=tuple(claims), codes=codes, fields=fields, hook=hook, url=src.get("url"), related=tuple(related),
     )
 
 
@@ -285,6 +300,16 @@ def map_with(mapping: Mapping, protector: Protector, row: dict, ingested_at: dt.
             parties.append(party)
         if identity:
             identities.append(identity)
+    for rel in mapping.related:
+        for child in row.get(RELATED, {}).get(rel["name"], []):
+            child_ctx = RowContext(mapping, child)
+            for spec in rel["parties"]:
+                party, identity = _party(child_ctx, protector, spec, source, ingested_at)
+                # the representative is often also on the main row: keep one party per identity
+                if party and not (party.get("id_hash") and any(p.get("id_hash") == party["id_hash"] for p in parties)):
+                    parties.append(party)
+                    if identity:
+                        identities.append(identity)
     claims = []
     for spec in mapping.claims:
         ctype = ctx.value(spec["type"]) if "type" in spec else "OTHER"

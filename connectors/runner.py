@@ -93,6 +93,7 @@ def dry_run(settings: Settings, names: list[str] | None, limit: int) -> list[dic
         adapter = MappedAdapter(source.mapping, protector).bind(engine)
         with engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(sa.select(adapter.table).order_by(adapter.table.c[adapter.cursor], adapter.table.c[adapter.pk]).limit(limit))]
+            adapter.attach_related(conn, rows)
         for row, outcome in zip(rows, map_rows(adapter, rows, dt.datetime.now(dt.timezone.utc))):
             line = {"connector": source.mapping.name, "record_id": outcome.record_id, "version": outcome.version}
             if outcome.error:

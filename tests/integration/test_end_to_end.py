@@ -19,12 +19,13 @@ from tests.conftest import read_topic
 
 BOUND = 120.0
 MAIN_TABLES = {"mediation": "tj_ajxx", "arbitration": "arb_case", "court": "AJ_JBXX", "inspection": "complaints"}
-IDENTITY_COLUMNS = {
-    "mediation": ("tj_ajxx", ["sqr_sfzh", "sqr_sjh"]),
-    "arbitration": ("arb_case", ["claimant_id_no", "claimant_phone"]),
-    "court": ("AJ_JBXX", ["YG_ZJHM", "YG_LXDH"]),
-    "inspection": ("complaints", ["complainant_idcard", "complainantMobile"]),
-}
+IDENTITY_COLUMNS = [
+    ("mediation", "tj_ajxx", ["sqr_sfzh", "sqr_sjh"]),
+    ("arbitration", "arb_case", ["claimant_id_no", "claimant_phone"]),
+    ("arbitration", "arb_case_party", ["id_no", "phone"]),
+    ("court", "AJ_JBXX", ["YG_ZJHM", "YG_LXDH"]),
+    ("inspection", "complaints", ["complainant_idcard", "complainantMobile"]),
+]
 
 
 def count(path: str, table: str) -> int:
@@ -34,7 +35,7 @@ def count(path: str, table: str) -> int:
 
 def sample_identities(sample_dir: str) -> set[str]:
     found = set()
-    for name, (table, columns) in IDENTITY_COLUMNS.items():
+    for name, table, columns in IDENTITY_COLUMNS:
         with sqlite3.connect(os.path.join(sample_dir, f"{name}.db")) as conn:
             for row in conn.execute(f"SELECT {', '.join(columns)} FROM {table}"):
                 found.update(v for v in row if v)

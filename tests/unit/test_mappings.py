@@ -36,6 +36,7 @@ def outcomes(sample_dir: Path, name: str):
     adapter = MappedAdapter(mapping, Protector("k")).bind(engine)
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(sa.select(adapter.table))]
+        adapter.attach_related(conn, rows)
     engine.dispose()
     return adapter, rows, map_rows(adapter, rows, NOW)
 
@@ -127,3 +128,14 @@ def test_broken_mapping_files_name_the_key(tmp_path, change, message):
 
 def test_a_minimal_mapping_loads(tmp_path):
     assert load_mapping(write(tmp_path, BASE)).name == "x"
+
+
+def test_group_disputes_carry_every_worker(sample_dir):
+    _, rows, results = outcomes(sample_dir, "arbitration")
+    groups = [o.mapped for o in results if o.mapped.event["group_dispute"]]
+    assert groups, "the sample has group disputes"
+    for mapped in groups:
+        workers = [p for p in mapped.event["parties"] if p["role"] == "WORKER"]
+        assert len(workers) >= 10 and len(workers) == mapped.event["worker_count"]
+        assert len({w["id_hash"] for w in workers}) == len(workers)  # the representative is not counted twice
+        assert len(mapped.identities) == len(workers)  # each worker's full identity goes to the restricted topic only
