@@ -173,10 +173,6 @@ class Settings:
     def samples(self) -> Path:
         return self.sample_dir or (self.home / "sample")
 
-    @property
-    def mediation_db(self) -> str:
-        return self.mediation_db_url or f"sqlite:///{self.samples / 'mediation.db'}"
-
     def database_url(self, database: str) -> str | None:
         """The configured URL of an agency database (CASEHUB_<NAME>_DB_URL), or the sample file if it exists."""
         configured = getattr(self, f"{database}_db_url", None)

@@ -1,15 +1,12 @@
-"""Synthetic agency databases for the local stack and the tests (valid-looking identities, check digits right)."""
+"""Synthetic identities (check digits right) and mediation rows for tests and the benchmark; the four sample databases are in connectors/samples."""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
-from pathlib import Path
 
-import sqlalchemy as sa
 from stdnum.cn import ric, uscc
 
-from connectors.adapters import mediation
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂"
@@ -82,15 +79,3 @@ def mediation_rows(n: int, seed: int = 7, start: dt.datetime = dt.datetime(2024,
             "gxsj": local(updated),
         })
     return rows
-
-
-def create_mediation_db(url: str, cases: int = 20, seed: int = 7) -> sa.Engine:
-    """Create tj_ajxx in the database at `url` (if missing) and fill it with `cases` synthetic rows once."""
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url)
-    mediation.metadata.create_all(engine)
-    with engine.begin() as conn:
-        if conn.execute(sa.select(sa.func.count()).select_from(mediation.tj_ajxx)).scalar_one() == 0 and cases:
-            conn.execute(mediation.tj_ajxx.insert(), mediation_rows(cases, seed))
-    return engine
