@@ -76,17 +76,49 @@ def view_rows(db: str, sql: str, *args):
             return []
 
 
-@pytest.fixture
-def hub(kafka_bootstrap, prefix, tmp_path):
-    home = tmp_path / "home"
+def hub_env(kafka_bootstrap: str, prefix: str, home) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")}
     env.update(
         CASEHUB_HOME=str(home), CASEHUB_KAFKA_BOOTSTRAP=kafka_bootstrap, CASEHUB_TOPIC_PREFIX=prefix, CASEHUB_PARTITIONS="2",
         CASEHUB_REGISTRY_PORT=str(free_port()), CASEHUB_WEB_PORT=str(free_port()), CASEHUB_METRICS_PORT=str(free_port()), CASEHUB_POLL_INTERVAL="0.2", CASEHUB_HMAC_SECRET="e2e-secret",
     )
+    return env
+
+
+def start_up(env: dict, log) -> subprocess.Popen:
+    with open(log, "ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "casehub.cli", "up", "--cases", "12"], env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop_up(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=BOUND)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_running(env: dict, proc, log) -> dict:
+    status = {}
+
+    def running():
+        res = subprocess.run([sys.executable, "-m", "casehub.cli", "status", "--json"], env=env, capture_output=True, text=True)
+        if res.returncode == 0:
+            status.update(json.loads(res.stdout))
+            return True
+        return False
+
+    wait_for(running, "the hub to report running", proc=proc, log=log)
+    return status
+
+
+@pytest.fixture
+def hub(kafka_bootstrap, prefix, tmp_path):
+    env = hub_env(kafka_bootstrap, prefix, tmp_path / "home")
     log = tmp_path / "up.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "casehub.cli", "up", "--cases", "12"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    proc = start_up(env, log)
     status = {}
 
     def running():
@@ -97,16 +129,10 @@ def hub(kafka_bootstrap, prefix, tmp_path):
         return False
 
     try:
-        wait_for(running, "the hub to report running", proc=proc, log=log)
+        status.update(wait_running(env, proc, log))
         yield proc, env, status, log
     finally:
-        if proc.poll() is None:  # a failed test: stop the hub the way a user would, then make sure
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=BOUND)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_up(proc)  # a failed test: stop the hub the way a user would
 
 
 def test_agency_rows_reach_case_view_and_ctrl_c_stops_everything(hub, kafka_bootstrap, prefix):
@@ -207,3 +233,37 @@ def test_components_die_with_a_killed_supervisor(hub):
     proc.kill()  # no chance to clean up: the kernel's parent-death signal must stop the components
     proc.wait()
     wait_for(lambda: not [p for p in pids if _pid_alive(p)], "components to stop after the supervisor was killed")
+
+
+def test_restart_resumes_without_duplicating_or_dropping(kafka_bootstrap, prefix, tmp_path):
+    """Stop the whole hub and start it again on the same topics: connectors resume, the worker recovers its
+    table from the changelog, and the case view neither loses nor doubles anything."""
+    env, log = hub_env(kafka_bootstrap, prefix, tmp_path / "home"), tmp_path / "up.log"
+    proc = start_up(env, log)
+    try:
+        status = wait_running(env, proc, log)
+        db = status["case_view_url"].removeprefix("sqlite:///")
+        sample_dir = status["sample_dir"]
+        total = sum(count(os.path.join(sample_dir, f"{name}.db"), table) for name, table in MAIN_TABLES.items())
+        wait_for(lambda: (view_rows(db, "SELECT count(*) FROM case_events") or [[0]])[0][0] == total, "every sample event in the view", proc=proc, log=log)
+        case_id, version = view_rows(db, "SELECT c.case_id, c.version FROM cases c JOIN case_refs r ON r.case_id = c.case_id WHERE r.kind = 'MEDIATION' ORDER BY c.case_id LIMIT 1")[0]
+        number = view_rows(db, "SELECT number FROM case_refs WHERE case_id = ? AND kind = 'MEDIATION' AND system = 'ln-mediation-platform'", case_id)[0][0]
+    finally:
+        stop_up(proc)
+    assert proc.returncode == 0, log.read_text()
+
+    with sqlite3.connect(os.path.join(sample_dir, "mediation.db")) as conn:  # changed while the hub was down
+        changed = conn.execute("UPDATE tj_ajxx SET zt = '60', gxsj = '2026-11-20 10:00:00' WHERE ajbh = ?", (number,)).rowcount
+    assert changed == 1
+    proc = start_up(env, log)
+    try:
+        wait_running(env, proc, log)
+        wait_for(lambda: view_rows(db, "SELECT version FROM cases WHERE case_id = ? AND version = ?", case_id, version + 1), "the case's next version", proc=proc, log=log)
+        # the connector's re-read window and the restart published nothing twice: one more event in all
+        wait_for(lambda: (view_rows(db, "SELECT count(*) FROM case_events") or [[0]])[0][0] == total + 1, "exactly one new event", proc=proc, log=log)
+        events = [m for m in asyncio.run(read_topic(kafka_bootstrap, f"{prefix}casehub.mediation.events"))]
+        assert len(events) == count(os.path.join(sample_dir, "mediation.db"), "tj_ajxx") + 1
+    finally:
+        stop_up(proc)
+    stage = view_rows(db, "SELECT stage, status FROM cases WHERE case_id = ?", case_id)[0]
+    assert stage == ("CLOSED", "MEDIATION:WITHDRAWN")
