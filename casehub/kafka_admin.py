@@ -82,12 +82,13 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec], replication: int
 
 
 
-async def read_to_end(bootstrap: str, topic: str, partitions: list[int] | None = None):
+async def read_to_end(bootstrap: str, topic: str, partitions: list[int] | None = None, committed_only: bool = False):
     """Yield every message now in `topic` (given partitions, default all), from the beginning to the current end.
 
     How the hub rebuilds state kept in compacted topics (registry, checkpoints, row state) at start.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                isolation_level="read_committed" if committed_only else "read_uncommitted")
     await consumer.start()
     try:
         if partitions is None:
@@ -100,9 +101,15 @@ async def read_to_end(bootstrap: str, topic: str, partitions: list[int] | None =
         await consumer.seek_to_beginning(*parts)
         ends = await consumer.end_offsets(parts)
         for tp in parts:
+            idle = 0
             while await consumer.position(tp) < ends[tp]:
-                for msg in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
+                batch = (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
+                for msg in batch:
                     if msg.offset < ends[tp]:
                         yield msg
+                # transaction markers take offsets but are never returned: stop once nothing more comes
+                idle = 0 if batch else idle + 1
+                if idle >= 3:
+                    break
     finally:
         await consumer.stop()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import avro.schema
 import fastavro
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import ProducerFenced
 
 from casehub.kafka_admin import TopicSpec, ensure_topics, read_to_end
 from schemas.compat import COMPATIBILITY_LEVELS, Incompatibility, check_level
@@ -107,21 +108,28 @@ class KafkaSchemaStore:
 
     async def start(self) -> None:
         await ensure_topics(self.bootstrap, [TopicSpec(self.topic, 1, {"cleanup.policy": "compact"})], self.replication)
-        await self._replay()
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True)
+        # One writer per registry topic, enforced by Kafka: starting a transactional producer with the topic's
+        # transactional id fences any registry that wrote before, and replaying only afterwards includes
+        # everything that one wrote. Two registries can then never hand out the same id.
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, transactional_id=f"{self.topic}.writer", acks="all", enable_idempotence=True)
         await self._producer.start()
+        await self._replay()
 
     async def stop(self) -> None:
         if self._producer:
             await self._producer.stop()
 
     async def _replay(self) -> None:
-        async for msg in read_to_end(self.bootstrap, self.topic, [0]):
+        async for msg in read_to_end(self.bootstrap, self.topic, [0], committed_only=True):
             self.state.apply(json.loads(msg.key), json.loads(msg.value) if msg.value is not None else None)
 
     async def _write(self, key: dict, value: dict) -> None:
         assert self._producer is not None, "store not started"
-        await self._producer.send_and_wait(self.topic, key=json.dumps(key).encode(), value=json.dumps(value, ensure_ascii=False).encode())
+        try:
+            async with self._producer.transaction():
+                await self._producer.send_and_wait(self.topic, key=json.dumps(key).encode(), value=json.dumps(value, ensure_ascii=False).encode())
+        except ProducerFenced as exc:
+            raise RegistryError(503, 50003, f"another schema registry process took over {self.topic}; this one no longer writes (restart it or use the other)") from exc
         self.state.apply(key, value)
 
     # -- operations --------------------------------------------------------------------------

@@ -107,3 +107,26 @@ def test_hub_registers_its_contract_at_start_and_ids_survive_restart(kafka_boots
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_a_second_registry_fences_the_first(kafka_bootstrap, tmp_path):
+    """Two registry processes on one topic: the newer one takes over, the older refuses to write (no id handed out twice)."""
+    prefix = f"fence-{uuid.uuid4().hex[:6]}."
+    procs, urls = [], []
+    try:
+        for _ in range(2):
+            port = free_port()
+            env = {**os.environ, "CASEHUB_KAFKA_BOOTSTRAP": kafka_bootstrap, "CASEHUB_REGISTRY_PORT": str(port), "CASEHUB_HOME": str(tmp_path), "CASEHUB_TOPIC_PREFIX": prefix}
+            proc = subprocess.Popen([sys.executable, "-m", "casehub.cli", "registry"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(proc)
+            urls.append(f"http://127.0.0.1:{port}")
+            _wait_http(urls[-1] + "/subjects", proc)
+        old, new = urls
+        status, body = call(f"{old}/subjects/{prefix}a-value/versions", "POST", {"schema": rec({"name": "a", "type": "int"})})
+        assert status == 503 and "took over" in body["message"]
+        status, body = call(f"{new}/subjects/{prefix}b-value/versions", "POST", {"schema": rec({"name": "b", "type": "int"})})
+        assert status == 200
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(30)
