@@ -117,6 +117,9 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
             else:
                 _say(f"sample agency databases in {settings.samples}")
         asyncio.run(ensure_topics(bootstrap, topic_specs(settings), settings.replication_factor))
+        from sinks.case_view import create_engine
+
+        create_engine(settings.case_view).dispose()  # tables exist before the sink and the web view both open them
 
         env = {**os.environ, "CASEHUB_KAFKA_BOOTSTRAP": bootstrap, "CASEHUB_HOME": str(settings.home)}
         if settings.embedded_registry:

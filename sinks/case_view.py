@@ -85,7 +85,13 @@ def create_engine(url: str) -> sa.Engine:
         def _wal(dbapi_conn, _):  # readers (the web view) and the writer (the sink) work side by side
             dbapi_conn.execute("PRAGMA journal_mode=WAL")
             dbapi_conn.execute("PRAGMA busy_timeout=10000")
-    metadata.create_all(engine)
+    try:
+        metadata.create_all(engine)
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+        # the sink and the web view start together: the other one may have created the tables in between
+        if "already exists" not in str(exc.orig):
+            raise
+        metadata.create_all(engine)
     return engine
 
 

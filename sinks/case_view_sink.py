@@ -32,6 +32,12 @@ class CaseViewSink:
         with self.engine.begin() as conn:
             return upsert_cases(conn, records)
 
+    async def _write_retrying(self, records: list[dict]) -> int:
+        async for attempt in AsyncRetrying(retry=retry_if_exception_type((sa.exc.OperationalError, sa.exc.InterfaceError)), wait=wait_exponential(multiplier=0.5, max=10),
+                                           stop=stop_after_delay(300), reraise=True):
+            with attempt:
+                return await asyncio.to_thread(self._write, records)
+
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap, group_id=self.group_id, enable_auto_commit=False,
                                     auto_offset_reset="earliest", max_poll_records=self.batch_max)
@@ -53,10 +59,23 @@ class CaseViewSink:
                             letter = dead_letter("sink:case_view", msg.topic, "DECODE_ERROR", str(exc), partition=msg.partition, offset=msg.offset, payload=msg.value)
                             await producer.send_and_wait(self.deadletter_topic, key=letter["dead_letter_id"].encode(), value=await asyncio.to_thread(self.codec.encode, self.deadletter_topic, letter))
                             self.log.warning("message to dead letters", partition=msg.partition, offset=msg.offset, reason=str(exc))
-                async for attempt in AsyncRetrying(retry=retry_if_exception_type((sa.exc.OperationalError, sa.exc.InterfaceError)), wait=wait_exponential(multiplier=0.5, max=10),
-                                                   stop=stop_after_delay(300), reraise=True):
-                    with attempt:
-                        changed = await asyncio.to_thread(self._write, records)
+                try:
+                    changed = await self._write_retrying(records)
+                except (sa.exc.OperationalError, sa.exc.InterfaceError):
+                    raise  # the database stays unreachable: stop loudly, offsets uncommitted, nothing lost
+                except sa.exc.DBAPIError:
+                    # A record the database refuses (not a lost connection): write one by one, dead-letter the refused
+                    changed = 0
+                    for record in records:
+                        try:
+                            changed += await self._write_retrying([record])
+                        except (sa.exc.OperationalError, sa.exc.InterfaceError):
+                            raise
+                        except sa.exc.DBAPIError as exc:
+                            reason = f"case view refused case {record['case_id']} version {record['version']}: {type(exc.orig).__name__}"
+                            letter = dead_letter("sink:case_view", self.topic, "DELIVERY_FAILED", reason, record_id=record["case_id"])
+                            await producer.send_and_wait(self.deadletter_topic, key=letter["dead_letter_id"].encode(), value=await asyncio.to_thread(self.codec.encode, self.deadletter_topic, letter))
+                            self.log.error("case to dead letters", case_id=record["case_id"], reason=reason)
                 self.written += changed
                 await consumer.commit()
                 self.log.info("case view updated", records=len(records), changed=changed, total=self.written)

@@ -15,7 +15,7 @@ import faust
 from casehub.logs import get_logger
 from casehub.settings import Settings
 from connectors.base import dead_letter
-from schemas.codec import AvroCodec, DecodeError
+from schemas.codec import AvroCodec, DecodeError, EncodeError
 from schemas.registry.client import RegistryClient
 from streams.cases import case_id_for, merge
 
@@ -107,15 +107,21 @@ def build_app(settings: Settings, codec: AvroCodec | None = None) -> faust.App:
             except DecodeError as exc:
                 await to_deadletter(exc, "streams:merge", msg.topic, msg.partition, msg.offset, payload, "DECODE_ERROR")
                 continue
-            stored = table.get(msg.key)
-            current = cases_codec.loads(stored) if stored else None
-            case = merge(current, agency.decode(), value, case_id)
+            try:
+                stored = table.get(msg.key)
+                current = cases_codec.loads(stored) if stored else None
+                case = merge(current, agency.decode(), value, case_id)
+                record = await asyncio.to_thread(codec.encode, topics.cases, case)
+            except Exception as exc:  # noqa: BLE001 - one event the rules cannot fold must not stop every case
+                kind = "SCHEMA_MISMATCH" if isinstance(exc, EncodeError) else "OTHER"
+                await to_deadletter(exc, "streams:merge", msg.topic, msg.partition, msg.offset, payload, kind)
+                continue
             if case is not current:
                 # assign, never mutate in place: only assignment reaches the changelog
                 table[msg.key] = cases_codec.dumps(case)
             # Publish even for a duplicate: after a crash between the table write and this send, the
             # redelivered event is the only thing that can still get the record out. Sinks are idempotent.
-            await cases_out.send(key=case_id.encode(), value=await asyncio.to_thread(codec.encode, topics.cases, case))
+            await cases_out.send(key=case_id.encode(), value=record)
             log.info("case updated", event_id=value["event_id"], case_id=case_id, version=case["version"], topic=topics.cases)
 
     return app

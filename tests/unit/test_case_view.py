@@ -38,3 +38,22 @@ def test_upsert_is_idempotent_and_never_goes_back(engine):
         stored = load_case(conn, v5["case_id"])
     assert stored["status"] == "MEDIATION:AGREEMENT_PERFORMED"
     assert dt.datetime.fromisoformat(stored["updated_at"]) == v5["updated_at"]
+
+
+@needs_postgres
+def test_a_record_the_database_refuses_fails_alone(postgres_url):
+    """The sink's fallback relies on this: written on its own, one refused record does not take the others down."""
+    engine = create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(case_events.delete())
+        conn.execute(cases.delete())
+    good = fold(EVENTS)
+    bad = {**fold(EVENTS[:2]), "case_id": "X" * 100}  # longer than the case_id column allows (PostgreSQL enforces it)
+    with pytest.raises(sa.exc.DBAPIError):
+        with engine.begin() as conn:
+            upsert_cases(conn, [good, bad])
+    with engine.begin() as conn:
+        upsert_cases(conn, [good])
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(cases)).scalar_one() == 1
+    engine.dispose()
