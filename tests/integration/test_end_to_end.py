@@ -119,18 +119,8 @@ def hub(kafka_bootstrap, prefix, tmp_path):
     env = hub_env(kafka_bootstrap, prefix, tmp_path / "home")
     log = tmp_path / "up.log"
     proc = start_up(env, log)
-    status = {}
-
-    def running():
-        res = subprocess.run([sys.executable, "-m", "casehub.cli", "status", "--json"], env=env, capture_output=True, text=True)
-        if res.returncode == 0:
-            status.update(json.loads(res.stdout))
-            return True
-        return False
-
     try:
-        status.update(wait_running(env, proc, log))
-        yield proc, env, status, log
+        yield proc, env, wait_running(env, proc, log), log
     finally:
         stop_up(proc)  # a failed test: stop the hub the way a user would
 
