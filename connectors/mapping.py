@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import importlib
 import tomllib
 from dataclasses import dataclass, field
@@ -178,11 +179,17 @@ def builtin_mappings() -> dict[str, Mapping]:
 
 
 class RowContext:
-    """Evaluates value specs against one row; every failure is a MappingError naming the column."""
+    """Evaluates value specs against one row; every failure is a MappingError naming the column.
+
+    Each spec is compiled once into a reader (see `compile_spec`) that is kept in the spec itself, so a
+    row costs one call per value rather than a walk through the spec's options.
+    """
+
+    __slots__ = ("mapping", "row", "tz")
 
     def __init__(self, mapping: Mapping, row: dict):
         self.mapping, self.row = mapping, row
-        self.tz = ZoneInfo(mapping.timezone)
+        self.tz = _zone(mapping.timezone)
 
     def text(self, column: str) -> str | None:
         if column not in self.row:
@@ -201,79 +208,135 @@ class RowContext:
         return value or None
 
     def value(self, spec, where: str = ""):
-        if isinstance(spec, str):
-            spec = {"column": spec}
-        if "const" in spec:
-            return spec["const"]
-        column = spec["column"]
-        if column not in self.row:
-            raise MappingError(column, f"column {column!r} is not in table {self.mapping.table}", "MISSING_FIELD")
-        raw = self.row[column]
-        if isinstance(raw, (str, bytes, bytearray, memoryview)):
-            raw = self.text(column)  # decoded and stripped; numbers and native times pass as they are
-        if raw is None or raw == "":
-            if spec.get("required"):
-                raise MappingError(column, f"{where or column} is required but the column is empty", "MISSING_FIELD")
-            return spec.get("default")
-        kind = spec.get("type", "text")
+        """The value `spec` (a column name or an inline table) gives for this row."""
+        if type(spec) is str:
+            read = _column_reader(spec)
+        else:
+            read = spec.get("_read")
+            if read is None:
+                read = spec["_read"] = compile_spec(spec)
+        return read(self, where)
+
+
+@functools.lru_cache(maxsize=None)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _column_reader(column: str):
+    return compile_spec({"column": column})
+
+
+_TEXTLIKE = (str, bytes, bytearray, memoryview)
+_CONVERSION_ERRORS = (ValueError, TypeError, decimal.InvalidOperation, OverflowError)
+_UTC = dt.timezone.utc
+
+
+def compile_spec(spec: dict) -> Callable[[RowContext, str], Any]:
+    """Turn a value spec into `read(ctx, where) -> value`, deciding everything that does not depend on the row now.
+
+    The reader raises MappingError naming the column; it reads the mapping's encoding, time zone and code
+    tables from the context, so one spec may serve mappings that differ in those.
+    """
+    if "const" in spec:
+        const = spec["const"]
+        return lambda ctx, where: const
+    column = spec["column"]
+    required, default, kind = spec.get("required", False), spec.get("default"), spec.get("type", "text")
+    convert = _converter(kind, spec)
+
+    def read(ctx: RowContext, where: str):
         try:
-            return getattr(self, f"_{kind}")(raw, spec)
+            raw = ctx.row[column]
+        except KeyError:
+            raise MappingError(column, f"column {column!r} is not in table {ctx.mapping.table}", "MISSING_FIELD") from None
+        if type(raw) is str:
+            raw = raw.strip()
+            if "\ufffd" in raw:
+                raw = ctx.text(column)  # raises, with the reason
+        elif isinstance(raw, _TEXTLIKE):
+            raw = ctx.text(column)  # decoded and stripped; numbers and native times pass as they are
+        if raw is None or raw == "":
+            if required:
+                raise MappingError(column, f"{where or column} is required but the column is empty", "MISSING_FIELD")
+            return default
+        if convert is None:
+            return raw
+        try:
+            return convert(ctx, raw)
         except MappingError:
             raise
-        except (ValueError, TypeError, decimal.InvalidOperation, OverflowError) as exc:
+        except _CONVERSION_ERRORS as exc:
             error_kind = "BAD_DATE" if kind in ("time", "date") else "OTHER"
-            secret = column in self.mapping.sensitive  # never repeat an identity in an error
+            secret = column in ctx.mapping.sensitive  # never repeat an identity in an error
             shown, detail = ("the value", "") if secret else (repr(raw), f": {exc}")
             raise MappingError(column, f"cannot read {shown} as {kind}{' (' + spec['format'] + ')' if spec.get('format') else ''}{detail}", error_kind) from exc
 
-    def _text(self, raw, spec):
-        return raw
+    return read
 
-    def _int(self, raw, spec):
-        return int(raw)
 
-    def _bool(self, raw, spec):
+def _converter(kind: str, spec: dict):
+    """The row-independent part of a value type: `convert(ctx, raw)`, or None for text (kept as read)."""
+    if kind == "text":
+        return None
+    if kind == "int":
+        return lambda ctx, raw: int(raw)
+    if kind == "bool":
         truths = spec.get("_true") or frozenset(str(t) for t in spec.get("true", DEFAULT_TRUE))
-        return str(raw) in truths
+        return lambda ctx, raw: (raw if type(raw) is str else str(raw)) in truths
+    if kind == "code":
+        name, column = spec["codes"], spec["column"]
 
-    def _code(self, raw, spec):
-        table = self.mapping.codes[spec["codes"]]
-        key = str(raw)
-        if key not in table:
-            shown = "a value" if spec["column"] in self.mapping.sensitive else repr(key)
-            raise MappingError(spec["column"], f"unknown code {shown} in code table {spec['codes']} (known: {', '.join(sorted(table))})", "UNKNOWN_CODE")
-        return table[key]
-
-    def _amount(self, raw, spec):
+        def code(ctx, raw):
+            table = ctx.mapping.codes[name]
+            try:
+                return table[raw if type(raw) is str else str(raw)]
+            except KeyError:
+                shown = "a value" if column in ctx.mapping.sensitive else repr(str(raw))
+                raise MappingError(column, f"unknown code {shown} in code table {name} (known: {', '.join(sorted(table))})", "UNKNOWN_CODE") from None
+        return code
+    if kind == "amount":
         if spec.get("unit", "yuan") == "fen":
-            return int(raw)
-        return int((decimal.Decimal(str(raw).replace(",", "")) * 100).quantize(decimal.Decimal(1)))
+            return lambda ctx, raw: int(raw)
+        hundred, one = decimal.Decimal(100), decimal.Decimal(1)
+        return lambda ctx, raw: int((decimal.Decimal(str(raw).replace(",", "")) * hundred).quantize(one))
+    if kind == "time":
+        return _time_converter(spec.get("format", "iso"))
+    if kind == "date":
+        fmt = spec.get("format", "%Y-%m-%d")
 
-    def _time(self, raw, spec) -> dt.datetime:
-        fmt = spec.get("format", "iso")
-        if fmt == "epoch_ms":
-            return dt.datetime.fromtimestamp(int(raw) / 1000, dt.timezone.utc)
+        def date(ctx, raw) -> dt.date:
+            if isinstance(raw, dt.date):
+                return raw
+            if fmt == "%Y-%m-%d" and len(str(raw)) == 10:
+                return dt.date.fromisoformat(str(raw))
+            return dt.datetime.strptime(str(raw), fmt).date()
+        return date
+    raise ValueError(f"unknown value type {kind!r}")  # load_mapping refuses these first
+
+
+def _time_converter(fmt: str):
+    if fmt == "epoch_ms":
+        return lambda ctx, raw: dt.datetime.fromtimestamp(int(raw) / 1000, _UTC)
+
+    def time(ctx, raw) -> dt.datetime:
         if isinstance(raw, dt.datetime):
             value = raw
-        elif fmt in ("iso", "%Y-%m-%d %H:%M:%S"):
+        elif fmt == "iso":
+            value = dt.datetime.fromisoformat(str(raw))
+        elif fmt == "%Y-%m-%d %H:%M:%S":
             # fromisoformat reads "YYYY-MM-DD HH:MM:SS" too, at a tenth of strptime's cost
             text = str(raw)
-            if fmt != "iso" and len(text) != 19:
+            if len(text) != 19:
                 raise ValueError(f"expected {fmt}")
             value = dt.datetime.fromisoformat(text)
         else:
             value = dt.datetime.strptime(str(raw), fmt)
         if value.tzinfo is None:
-            value = value.replace(tzinfo=self.tz)
-        return value.astimezone(dt.timezone.utc)
-
-    def _date(self, raw, spec) -> dt.date:
-        if isinstance(raw, dt.date):
-            return raw
-        fmt = spec.get("format", "%Y-%m-%d")
-        if fmt == "%Y-%m-%d" and len(str(raw)) == 10:
-            return dt.date.fromisoformat(str(raw))
-        return dt.datetime.strptime(str(raw), fmt).date()
+            value = value.replace(tzinfo=ctx.tz)
+        return value.astimezone(_UTC)
+    return time
 
 
 def map_with(mapping: Mapping, protector: Protector, row: dict, ingested_at: dt.datetime) -> Mapped:

@@ -1,0 +1,278 @@
+"""Avro binary writers compiled from a parsed schema: one closure per schema node, decided once.
+
+fastavro's `schemaless_writer` re-derives how to write every value on every call (it validates each
+union branch in turn and walks the schema by type name); for the connector's hot path that was the
+largest single cost after mapping. `compile_writer(schema)` does that work once and returns
+`write(value) -> bytes` producing exactly the bytes fastavro writes (tests compare them for every record
+type of the contract).
+
+The compiled writer only handles what it can write unambiguously. Anything else (an unexpected Python
+type, a naive datetime, a union whose branch it cannot pick by type, a value out of range) raises
+`Unhandled`, and the caller falls back to fastavro, which then either writes the value or raises its
+usual error. So the fast path can only be faster, never more permissive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import struct
+from typing import Any, Callable
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_DAYS_SHIFT = dt.date(1970, 1, 1).toordinal()
+_INT_RANGE = (-(1 << 31), (1 << 31) - 1)
+_LONG_RANGE = (-(1 << 63), (1 << 63) - 1)
+# zig-zag varints of small numbers, precomputed: lengths, counts and enum indexes are almost always small
+_SMALL = [bytes([(n << 1) & 0x7F | 0x80, n >> 6]) if n >= 64 else bytes([n << 1]) for n in range(8192)]
+
+Writer = Callable[[Any, bytearray], None]
+
+
+class Unhandled(Exception):
+    """The compiled writer will not write this value; fastavro decides (writes it or raises)."""
+
+
+def _varint(n: int, out: bytearray) -> None:
+    n = (n << 1) ^ (n >> 63)
+    while n & ~0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+
+
+def _write_long(lo: int, hi: int) -> Writer:
+    def write(v, out):
+        if type(v) is not int or not lo <= v <= hi:
+            raise Unhandled
+        if 0 <= v < 8192:
+            out += _SMALL[v]
+        else:
+            _varint(v, out)
+    return write
+
+
+def _write_string(v, out):
+    if type(v) is not str:
+        raise Unhandled
+    b = v.encode()
+    n = len(b)
+    if n < 8192:
+        out += _SMALL[n]
+    else:
+        _varint(n, out)
+    out += b
+
+
+def _write_bytes(v, out):
+    if type(v) is not bytes:
+        raise Unhandled
+    n = len(v)
+    if n < 8192:
+        out += _SMALL[n]
+    else:
+        _varint(n, out)
+    out += v
+
+
+def _write_boolean(v, out):
+    if v is True:
+        out.append(1)
+    elif v is False:
+        out.append(0)
+    else:
+        raise Unhandled
+
+
+def _write_null(v, out):
+    if v is not None:
+        raise Unhandled
+
+
+def _timestamp_millis(v, out):
+    if type(v) is dt.datetime:
+        if v.tzinfo is None:
+            raise Unhandled  # fastavro reads naive times as local time: let it
+        d = v - _EPOCH
+        v = (d.days * 86400 + d.seconds) * 1000 + d.microseconds // 1000
+    elif type(v) is not int:
+        raise Unhandled
+    _varint(v, out)
+
+
+def _date(v, out):
+    if type(v) is dt.date:
+        v = v.toordinal() - _DAYS_SHIFT
+    elif type(v) is not int:
+        raise Unhandled
+    if 0 <= v < 8192:
+        out += _SMALL[v]
+    else:
+        _varint(v, out)
+
+
+# how a union picks its branch by the value's Python type alone (None: the branch needs a closer look)
+_BRANCH_TYPES = {"null": (type(None),), "boolean": (bool,), "int": (int,), "long": (int,), "string": (str,), "bytes": (bytes,),
+                 "record": (dict,), "map": (dict,), "array": (list, tuple), "enum": (str,), "float": (float,), "double": (float,)}
+
+
+def compile_writer(schema) -> Callable[[Any], bytes]:
+    """`write(value) -> bytes` for a schema parsed by fastavro.parse_schema; raises Unhandled (see module doc)."""
+    named: dict[str, Any] = {}
+    write = _compile(schema, named)
+
+    def encode(value) -> bytes:
+        out = bytearray()
+        write(value, out)
+        return bytes(out)
+    return encode
+
+
+def _type_of(schema, named) -> str:
+    if isinstance(schema, str):
+        return _type_of(named[schema]["schema"], named) if schema in named else schema
+    if isinstance(schema, list):
+        return "union"
+    return schema["type"]
+
+
+def _compile(schema, named: dict) -> Writer:
+    if isinstance(schema, str):
+        if schema in named:
+            node = named[schema]
+            return lambda v, out: node["write"](v, out)  # late-bound: recursive types
+        return _PRIMITIVES[schema]
+    if isinstance(schema, list):
+        return _union(schema, named)
+    kind, logical = schema["type"], schema.get("logicalType")
+    if kind == "long" and logical == "timestamp-millis":
+        return _timestamp_millis
+    if kind == "int" and logical == "date":
+        return _date
+    if logical is not None and kind in _PRIMITIVES:
+        raise NotImplementedError(f"logical type {logical} on {kind}")
+    if kind in _PRIMITIVES:
+        return _PRIMITIVES[kind]
+    if kind == "enum":
+        node = named[schema["name"]] = {"schema": schema}
+        index = {s: _SMALL[i] for i, s in enumerate(schema["symbols"])}
+
+        def enum(v, out):
+            try:
+                out += index[v]
+            except (KeyError, TypeError):
+                raise Unhandled from None
+        node["write"] = enum
+        return enum
+    if kind == "record":
+        node = named[schema["name"]] = {"schema": schema}
+        fields = []
+        for f in schema["fields"]:
+            has_default = "default" in f
+            optional = has_default or (isinstance(f["type"], list) and "null" in f["type"])
+            fields.append((f["name"], _compile(f["type"], named), optional, f.get("default")))
+        fields = tuple(fields)
+
+        def record(v, out):
+            if type(v) is not dict:
+                raise Unhandled
+            for name, w, optional, default in fields:
+                try:
+                    x = v[name]
+                except KeyError:
+                    if not optional:
+                        raise Unhandled from None
+                    x = default
+                w(x, out)
+        node["write"] = record
+        return record
+    if kind == "array":
+        item = _compile(schema["items"], named)
+
+        def array(v, out):
+            if type(v) is not list and type(v) is not tuple:
+                raise Unhandled
+            if v:
+                n = len(v)
+                out += _SMALL[n] if n < 8192 else _long_bytes(n)
+                for x in v:
+                    item(x, out)
+            out.append(0)
+        return array
+    if kind == "map":
+        value = _compile(schema["values"], named)
+
+        def map_(v, out):
+            if type(v) is not dict:
+                raise Unhandled
+            if v:
+                n = len(v)
+                out += _SMALL[n] if n < 8192 else _long_bytes(n)
+                for k, x in v.items():
+                    _write_string(k, out)
+                    value(x, out)
+            out.append(0)
+        return map_
+    raise NotImplementedError(f"Avro type {kind}")
+
+
+def _long_bytes(n: int) -> bytes:
+    out = bytearray()
+    _varint(n, out)
+    return bytes(out)
+
+
+def _union(branches: list, named: dict) -> Writer:
+    writers = [_compile(b, named) for b in branches]
+    kinds = [_type_of(b, named) for b in branches]
+    logical = [b.get("logicalType") if isinstance(b, dict) else (named[b]["schema"].get("logicalType") if b in named else None) for b in branches]
+    # a branch is picked by type only when no other branch accepts the same Python type
+    picks: dict[type, int] = {}
+    ambiguous: set[type] = set()
+    for i, kind in enumerate(kinds):
+        types = _BRANCH_TYPES.get(kind, ())
+        if logical[i] == "timestamp-millis":
+            types = (*types, dt.datetime)
+        elif logical[i] == "date":
+            types = (*types, dt.date)
+        for t in types:
+            if t in picks:
+                ambiguous.add(t)
+            picks[t] = i
+    for t in ambiguous:
+        picks.pop(t)
+    table = {t: (_SMALL[i], writers[i]) for t, i in picks.items()}
+    if len(branches) == 2 and kinds[0] == "null" and type(None) in table:
+        tag, other = _SMALL[1], writers[1]
+
+        def nullable(v, out):
+            if v is None:
+                out.append(0)
+            else:
+                out += tag
+                other(v, out)
+        return nullable
+
+    def union(v, out):
+        try:
+            tag, w = table[type(v)]
+        except KeyError:
+            raise Unhandled from None
+        out += tag
+        w(v, out)
+    return union
+
+
+def _write_packed(fmt: str) -> Writer:
+    pack = struct.Struct(fmt).pack
+
+    def write(v, out):
+        if type(v) is not float:
+            raise Unhandled
+        out += pack(v)
+    return write
+
+
+_PRIMITIVES: dict[str, Writer] = {
+    "null": _write_null, "boolean": _write_boolean, "int": _write_long(*_INT_RANGE), "long": _write_long(*_LONG_RANGE),
+    "string": _write_string, "bytes": _write_bytes, "float": _write_packed("<f"), "double": _write_packed("<d"),
+}
