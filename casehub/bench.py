@@ -32,6 +32,15 @@ def _rows(n: int) -> list[dict]:
     return rows
 
 
+def _cpu_of(pid: int | None) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc; 0 where that is not available."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return 0.0
+
+
 def make_db(path: Path, n: int) -> str:
     from connectors.adapters.mediation import metadata, tj_ajxx
 
@@ -48,6 +57,7 @@ def make_db(path: Path, n: int) -> str:
 
 def bench_connector(settings: Settings, rows: int, batch_size: int, profile: bool = False, workers: int = 0) -> dict:
     """Create a SQLite mediation database with `rows` rows and time the connector's snapshot into Kafka."""
+    from casehub.gcpause import gc_paused
     from casehub.stack import local_broker
     from connectors.adapter import MappedAdapter
     from connectors.base import PollingConnector, map_rows
@@ -60,12 +70,14 @@ def bench_connector(settings: Settings, rows: int, batch_size: int, profile: boo
 
     work = Path(tempfile.mkdtemp(prefix="casehub-bench-"))
     started_broker = None
+    broker_pid = None
     if settings.kafka_bootstrap:
         bootstrap = settings.kafka_bootstrap
     else:
         lb = local_broker(settings)
         started_broker = None if lb.info() else lb
-        bootstrap = lb.start().bootstrap
+        info = lb.start()
+        bootstrap, broker_pid = info.bootstrap, info.pid
     prefix = f"bench-{uuid.uuid4().hex[:6]}."
     registry = None
     registry_url = settings.schema_registry_url
@@ -90,7 +102,8 @@ def bench_connector(settings: Settings, rows: int, batch_size: int, profile: boo
     with engine.connect() as conn:
         sample = [dict(r._mapping) for r in conn.execute(sa.select(adapter.table).limit(20000))]
     t = time.perf_counter()
-    map_rows(adapter, sample, dt.datetime.now(dt.timezone.utc))
+    with gc_paused():
+        map_rows(adapter, sample, dt.datetime.now(dt.timezone.utc))
     result["map_only_rows_per_s"] = round(len(sample) / (time.perf_counter() - t))
 
     async def snapshot():
@@ -114,6 +127,7 @@ def bench_connector(settings: Settings, rows: int, batch_size: int, profile: boo
 
             connector.pool = MappingPool(workers, str(adapter.mapping.path), "bench", codec, (topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"))
         await connector.start()
+        cpu0 = (time.process_time(), _cpu_of(broker_pid))
         t0 = time.perf_counter()
         done = 0
         while done < rows:
@@ -123,10 +137,14 @@ def bench_connector(settings: Settings, rows: int, batch_size: int, profile: boo
             if n == 0:
                 break
         elapsed = time.perf_counter() - t0
+        cpu = {"connector_process": time.process_time() - cpu0[0]}
+        if broker_pid:
+            cpu["broker"] = _cpu_of(broker_pid) - cpu0[1]
         if connector.pool:
+            cpu["worker_processes"] = connector.pool.cpu_seconds()
             connector.pool.close()
         await producer.stop()
-        return done, elapsed, connector.stats
+        return done, elapsed, connector.stats, cpu
 
     try:
         if profile:
@@ -134,12 +152,13 @@ def bench_connector(settings: Settings, rows: int, batch_size: int, profile: boo
 
             profiler = Profiler(async_mode="enabled")
             profiler.start()
-        done, elapsed, stats = asyncio.run(snapshot())
+        done, elapsed, stats, cpu = asyncio.run(snapshot())
         if profile:
             profiler.stop()
             (work / "profile.txt").write_text(profiler.output_text(unicode=True, color=False))
             result["profile"] = str(work / "profile.txt")
-        result.update(published=done, seconds=round(elapsed, 2), rows_per_s=round(done / elapsed), dead_letters=stats["dead_letters"])
+        result.update(published=done, seconds=round(elapsed, 2), rows_per_s=round(done / elapsed), dead_letters=stats["dead_letters"],
+                      cpu_us_per_row={k: round(v / max(done, 1) * 1e6, 1) for k, v in cpu.items()})
     finally:
         if registry:
             registry.terminate()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 from connectors.base import Prepared, prepare_rows
@@ -44,6 +46,10 @@ def _prepare(rows: list[dict], now: dt.datetime) -> list[Prepared]:
     return prepare_rows(_worker["adapter"], _worker["codec"], rows, now, *_worker["topics"])
 
 
+def _cpu() -> tuple[int, float]:
+    return os.getpid(), time.process_time()
+
+
 class MappingPool:
     """A process pool bound to one connector's mapping and topics."""
 
@@ -63,6 +69,16 @@ class MappingPool:
         chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
         results = await asyncio.gather(*(loop.run_in_executor(self.executor, _prepare, chunk, now) for chunk in chunks))
         return [p for chunk in results for p in chunk]
+
+    def cpu_seconds(self) -> float:
+        """CPU time the worker processes have used so far (for the benchmark's report)."""
+        seen: dict[int, float] = {}
+        for _ in range(self.workers * 8):  # ask until every worker has answered once
+            pid, cpu = self.executor.submit(_cpu).result()
+            seen[pid] = cpu
+            if len(seen) >= self.workers:
+                break
+        return sum(seen.values())
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)

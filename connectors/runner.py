@@ -15,7 +15,7 @@ from casehub.kafka_admin import ensure_topics
 from casehub.logs import get_logger
 from casehub.settings import Settings
 from connectors.adapter import MappedAdapter
-from connectors.base import PollingConnector, map_rows
+from connectors.base import PollingConnector, as_dicts, map_rows
 from connectors.checkpoints import KafkaCheckpointStore
 from connectors.mapping import Mapping, builtin_mappings, load_mapping
 from connectors.privacy import Protector
@@ -92,7 +92,7 @@ def dry_run(settings: Settings, names: list[str] | None, limit: int) -> list[dic
         engine = sa.create_engine(source.url)
         adapter = MappedAdapter(source.mapping, protector).bind(engine)
         with engine.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(sa.select(adapter.table).order_by(adapter.table.c[adapter.cursor], adapter.table.c[adapter.pk]).limit(limit))]
+            rows = as_dicts(conn.execute(sa.select(adapter.table).order_by(adapter.table.c[adapter.cursor], adapter.table.c[adapter.pk]).limit(limit)))
             adapter.attach_related(conn, rows)
         for row, outcome in zip(rows, map_rows(adapter, rows, dt.datetime.now(dt.timezone.utc))):
             line = {"connector": source.mapping.name, "record_id": outcome.record_id, "version": outcome.version}

@@ -150,6 +150,30 @@ async def test_restart_resumes_without_gap_or_duplicate(source, kafka_bootstrap,
     await h.close()
 
 
+async def test_a_sweep_that_fails_midway_loses_nothing_and_repeats_nothing(harness):
+    # reading and mapping run ahead of publishing: a batch that cannot be published must stop the
+    # sweep with the checkpoint and row state where the last acknowledged batch left them
+    harness.batch_size = 5
+    insert(harness.engine, *[row(i, T0 + dt.timedelta(minutes=i)) for i in range(1, 24)])
+    c = await harness.connector()
+    real_send, sends = c._send, []
+
+    async def send_then_fail(prepared):
+        sends.append(len(prepared))
+        if len(sends) == 2:
+            raise RuntimeError("injected: the broker refused this batch for good")
+        return await real_send(prepared)
+
+    c._send = send_then_fail
+    with pytest.raises(RuntimeError, match="injected"):
+        await c.poll()
+    assert [e["source"]["record_id"] for e in await harness.events()] == [str(i) for i in range(1, 6)]
+    restarted = await harness.connector()
+    assert await restarted.poll() == 18
+    events = await harness.events()
+    assert [int(e["source"]["record_id"]) for e in events] == list(range(1, 24))  # in cursor order, each once
+
+
 async def test_deleted_row_is_reported_once(harness):
     insert(harness.engine, row(1, T0), row(2, T0 + dt.timedelta(seconds=1)), row(3, T0 + dt.timedelta(seconds=2)))
     c = await harness.connector()
