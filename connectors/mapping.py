@@ -27,6 +27,7 @@ AGENCIES = {"MEDIATION", "ARBITRATION", "COURT", "INSPECTION", "NEGOTIATION"}
 DEFAULT_TRUE = ("1", "Y", "y", "true", "True", "是")
 VALUE_TYPES = {"text", "time", "date", "amount", "code", "bool", "int"}
 CURSOR_TYPES = {"text_time", "iso_text", "epoch_ms", "native", "int"}
+PARTY_ATTRIBUTES = ("role", "party_type", "required")  # keys of a party that are not value specs
 
 
 class MappingFileError(ValueError):
@@ -58,6 +59,23 @@ class Mapping:
     url: str | None = None
     phone_columns: frozenset = frozenset()
     related: tuple[dict, ...] = ()  # child tables read with each row (e.g. the workers of a group dispute)
+
+    def __post_init__(self):
+        # Every value spec gets its compiled reader now, so mapping a row calls readers directly.
+        for spec in self.specs():
+            if "_read" not in spec:
+                spec["_read"] = compile_spec(spec)
+
+    def specs(self):
+        """Every value spec of the mapping (inline tables)."""
+        yield from self.event.values()
+        for ref in self.refs:
+            yield ref["number"]
+        for party in (*self.parties, *(p for rel in self.related for p in rel["parties"])):
+            yield from (v for k, v in party.items() if k not in PARTY_ATTRIBUTES)
+        for claim in self.claims:
+            yield from claim.values()
+        yield from self.fields.values()
 
 
 def _spec(path: Path, where: str, spec: Any, codes: dict) -> None:
@@ -349,11 +367,11 @@ def map_with(mapping: Mapping, protector: Protector, row: dict, ingested_at: dt.
     record_id = str(row[mapping.primary_key])
     version = str(row[mapping.cursor])
     source = {"system": mapping.system, "agency_kind": mapping.agency, "record_id": record_id, "record_version": version}
-    event_type = ctx.value(mapping.event["type"], "event type")  # both marked required when the file was loaded
-    occurred = ctx.value(mapping.event["occurred_at"], "occurred_at")
+    event_type = mapping.event["type"]["_read"](ctx, "event type")  # both marked required when the file was loaded
+    occurred = mapping.event["occurred_at"]["_read"](ctx, "occurred_at")
     refs = []
     for ref in mapping.refs:
-        number = ctx.value(ref["number"], f"{ref['kind']} reference")
+        number = ref["number"]["_read"](ctx, f"{ref['kind']} reference")
         if number:
             refs.append({"kind": ref["kind"], "system": ref.get("system", mapping.system), "number": number, "normalised": normalise_number(number)})
     parties, identities = [], []
@@ -375,22 +393,22 @@ def map_with(mapping: Mapping, protector: Protector, row: dict, ingested_at: dt.
                         identities.append(identity)
     claims = []
     for spec in mapping.claims:
-        ctype = ctx.value(spec["type"]) if "type" in spec else "OTHER"
+        ctype = spec["type"]["_read"](ctx, "") if "type" in spec else "OTHER"
         if not ctype:
             continue
-        fen = ctx.value(spec["amount"]) if "amount" in spec else None
+        fen = spec["amount"]["_read"](ctx, "") if "amount" in spec else None
         claims.append({"type": ctype, "amount": {"amount_fen": fen, "currency": "CNY"} if fen is not None else None,
-                       "description": ctx.value(spec["description"]) if "description" in spec else None})
+                       "description": spec["description"]["_read"](ctx, "") if "description" in spec else None})
     event = {
         "event_id": event_id(mapping.system, record_id, version), "event_type": event_type, "source": source,
         "occurred_at": occurred, "ingested_at": ingested_at, "refs": refs, "parties": parties, "claims": claims, "documents": [],
-        "group_dispute": bool(ctx.value(mapping.event["group_dispute"])) if "group_dispute" in mapping.event else False,
-        "worker_count": ctx.value(mapping.event["worker_count"]) if "worker_count" in mapping.event else None,
+        "group_dispute": bool(mapping.event["group_dispute"]["_read"](ctx, "")) if "group_dispute" in mapping.event else False,
+        "worker_count": mapping.event["worker_count"]["_read"](ctx, "") if "worker_count" in mapping.event else None,
     }
     if event["worker_count"] is not None and event["worker_count"] >= 10:
         event["group_dispute"] = True  # 10 or more workers with a common claim (art 7)
     for key, spec in mapping.fields.items():
-        event[key] = ctx.value(spec, key)
+        event[key] = spec["_read"](ctx, key)
     if mapping.hook:
         mapping.hook(ctx, event)
     return Mapped(event=event, identities=identities)
@@ -409,7 +427,7 @@ def _as_spec(spec) -> dict:
 
 
 def _party(ctx: RowContext, protector: Protector, spec: dict, source: dict, now: dt.datetime):
-    name = ctx.value(spec["name"], f"{spec.get('role', 'party')} name") if "name" in spec else None
+    name = spec["name"]["_read"](ctx, f"{spec.get('role', 'party')} name") if "name" in spec else None
     if not name:
         if spec.get("required"):
             raise MappingError(_column(spec["name"]), f"{spec.get('role', 'party')} name is required but empty", "MISSING_FIELD")
@@ -417,12 +435,12 @@ def _party(ctx: RowContext, protector: Protector, spec: dict, source: dict, now:
     party = {"role": spec.get("role", "UNKNOWN"), "party_type": spec.get("party_type", "UNKNOWN"), "name": name}
     for flag in ("migrant_worker", "dispatched_worker", "new_employment_form"):
         if flag in spec:
-            party[flag] = bool(ctx.value(spec[flag]))
+            party[flag] = bool(spec[flag]["_read"](ctx, ""))
     if "new_employment_kind" in spec:
-        party["new_employment_kind"] = ctx.value(spec["new_employment_kind"]) or "NONE"
+        party["new_employment_kind"] = spec["new_employment_kind"]["_read"](ctx, "") or "NONE"
     identity = None
     if "id_number" in spec:
-        raw = ctx.value(spec["id_number"])
+        raw = spec["id_number"]["_read"](ctx, "")
         if raw:
             column = _column(spec["id_number"])
             try:
@@ -432,14 +450,14 @@ def _party(ctx: RowContext, protector: Protector, spec: dict, source: dict, now:
             party.update(id_hash=id_hash, id_masked=masked)
             identity = {"id_hash": id_hash, "party_type": party["party_type"], "name": name, "id_number": number, "source": source, "recorded_at": now}
     if "phone" in spec:
-        raw = ctx.value(spec["phone"])
+        raw = spec["phone"]["_read"](ctx, "")
         if raw:
             phone, phone_hash, phone_masked = protector.phone(raw)
             party.update(phone_hash=phone_hash, phone_masked=phone_masked)
             if identity:
                 identity.update(phone_hash=phone_hash, phone=phone)
     if "credit_code" in spec:
-        raw = ctx.value(spec["credit_code"])
+        raw = spec["credit_code"]["_read"](ctx, "")
         if raw:
             column = _column(spec["credit_code"])
             try:
@@ -448,7 +466,7 @@ def _party(ctx: RowContext, protector: Protector, spec: dict, source: dict, now:
                 raise MappingError(column, exc.reason, "INVALID_CREDIT_CODE") from exc
             party.update(credit_code=code, credit_code_valid=valid, division_code=code[2:8])
     if "division_code" in spec:
-        party["division_code"] = ctx.value(spec["division_code"]) or party.get("division_code")
+        party["division_code"] = spec["division_code"]["_read"](ctx, "") or party.get("division_code")
     return party, identity
 
 

@@ -12,7 +12,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from connectors.base import Prepared, prepare_rows
+from connectors.base import prepare_rows
 
 _worker: dict = {}
 
@@ -42,8 +42,9 @@ def _init(mapping_path: str, secret: str, prefix: str, ids: dict, topics: tuple[
     _worker["topics"] = topics
 
 
-def _prepare(rows: list[dict], now: dt.datetime) -> list[Prepared]:
-    return prepare_rows(_worker["adapter"], _worker["codec"], rows, now, *_worker["topics"])
+def _prepare(rows: list[dict], now: dt.datetime) -> list[tuple]:
+    # plain tuples travel back 3-4 times cheaper than named tuples or dataclasses; the connector unpacks them
+    return [tuple(p) for p in prepare_rows(_worker["adapter"], _worker["codec"], rows, now, *_worker["topics"])]
 
 
 def _cpu() -> tuple[int, float]:
@@ -63,7 +64,8 @@ class MappingPool:
         self.workers = workers
         self.executor = ProcessPoolExecutor(workers, initializer=_init, initargs=(mapping_path, secret, codec.prefix, ids, topics))
 
-    async def prepare(self, rows: list[dict], now: dt.datetime) -> list[Prepared]:
+    async def prepare(self, rows: list[dict], now: dt.datetime) -> list[tuple]:
+        """Prepared rows as plain tuples in Prepared's field order."""
         loop = asyncio.get_running_loop()
         size = max(1, -(-len(rows) // self.workers))
         chunks = [rows[i:i + size] for i in range(0, len(rows), size)]

@@ -40,15 +40,18 @@ class RowState:
         state = self.versions.get(record_id)
         return state is None or state["v"] != version
 
-    async def record(self, changes: dict[str, dict | None]) -> None:
-        """Persist published versions (None: deleted) and wait until Kafka has them."""
+    async def record(self, changes: dict[str, dict | None], encoded: dict[str, bytes] | None = None) -> None:
+        """Persist published versions (None: deleted) and wait until Kafka has them.
+
+        `encoded` may hold the entries already serialised (worker processes do that), by record id.
+        """
         from connectors.batches import BatchPublisher
 
         assert self._producer is not None, "row state not started"
-        out = BatchPublisher(self._producer)
+        out, encoded, prefix = BatchPublisher(self._producer), encoded or {}, self.connector + SEP
         for record_id, version in changes.items():
-            value = None if version is None else json.dumps(version, ensure_ascii=False).encode()
-            await out.add(self.topic, (self.connector + SEP + record_id).encode(), value)
+            value = None if version is None else (encoded.get(record_id) or json.dumps(version, ensure_ascii=False).encode())
+            await out.add(self.topic, (prefix + record_id).encode(), value)
         await out.flush()
         for record_id, version in changes.items():
             if version is None:

@@ -118,13 +118,116 @@ _BRANCH_TYPES = {"null": (type(None),), "boolean": (bool,), "int": (int,), "long
 def compile_writer(schema) -> Callable[[Any], bytes]:
     """`write(value) -> bytes` for a schema parsed by fastavro.parse_schema; raises Unhandled (see module doc)."""
     named: dict[str, Any] = {}
-    write = _compile(schema, named)
+    _compile(schema, named)  # closures for every node (and every named type, in definition order)
+    write = _Generator(named).writer(schema)
 
     def encode(value) -> bytes:
         out = bytearray()
-        write(value, out)
+        try:
+            write(value, out)
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+            raise Unhandled from None
         return bytes(out)
     return encode
+
+
+class _Generator:
+    """Python source for each record type with its fields' writes inlined (no call per field), then exec'd.
+
+    Records become functions; strings, numbers, booleans, enums and nullable forms of them are written
+    inline; anything rarer (general unions, maps of complex values) calls the closure `_compile` built.
+    """
+
+    def __init__(self, named: dict):
+        self.named = named
+        self.ns: dict[str, Any] = {"Unhandled": Unhandled, "SMALL": _SMALL, "varint": _varint, "ts_millis": _timestamp_millis,
+                                   "date_days": _date, "dt": dt}
+        self.functions: dict[str, str] = {}  # record name -> function name
+        self.counter = 0
+
+    def _name(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def writer(self, schema) -> Writer:
+        if isinstance(schema, dict) and schema.get("type") == "record":
+            return self.ns[self.record(schema)]
+        fn = self._name("w")
+        lines = [f"def {fn}(v, out):"]
+        self.emit(schema, "v", "    ", lines)
+        exec("\n".join(lines), self.ns)  # noqa: S102 - source generated from the schema only
+        return self.ns[fn]
+
+    def record(self, schema: dict) -> str:
+        name = schema["name"]
+        if name in self.functions:
+            return self.functions[name]
+        fn = self.functions[name] = self._name("record_")
+        lines = [f"def {fn}(v, out):  # {name}", "    if type(v) is not dict:", "        raise Unhandled"]
+        for f in schema["fields"]:
+            var = self._name("x")
+            optional = "default" in f or (isinstance(f["type"], list) and "null" in f["type"])
+            if optional:
+                const = self._name("default")
+                self.ns[const] = f.get("default")
+                lines.append(f"    {var} = v.get({f['name']!r}, {const})")
+            else:
+                lines.append(f"    {var} = v[{f['name']!r}]")
+            self.emit(f["type"], var, "    ", lines)
+        exec("\n".join(lines), self.ns)  # noqa: S102 - source generated from the schema only
+        return fn
+
+    def emit(self, schema, var: str, ind: str, lines: list[str]) -> None:
+        """Append the statements writing `var` (of type `schema`) to `out`."""
+        if isinstance(schema, str) and schema in self.named:
+            schema = self.named[schema]["schema"]
+        if isinstance(schema, list):
+            if len(schema) == 2 and schema[0] == "null":
+                lines += [f"{ind}if {var} is None:", f"{ind}    out.append(0)", f"{ind}else:", f"{ind}    out.append(2)"]
+                self.emit(schema[1], var, ind + "    ", lines)
+            else:
+                fn = self._name("union")
+                self.ns[fn] = _compile(schema, self.named)
+                lines.append(f"{ind}{fn}({var}, out)")
+            return
+        kind = schema if isinstance(schema, str) else schema["type"]
+        logical = None if isinstance(schema, str) else schema.get("logicalType")
+        if kind == "long" and logical == "timestamp-millis":
+            lines.append(f"{ind}ts_millis({var}, out)")
+        elif kind == "int" and logical == "date":
+            lines.append(f"{ind}date_days({var}, out)")
+        elif kind == "record":
+            lines.append(f"{ind}{self.record(schema)}({var}, out)")
+        elif kind == "enum":
+            table = self._name("symbols")
+            self.ns[table] = {s: _SMALL[i] for i, s in enumerate(schema["symbols"])}
+            lines.append(f"{ind}out += {table}[{var}]")
+        elif kind == "string":
+            b = self._name("b")
+            lines += [f"{ind}if type({var}) is not str:", f"{ind}    raise Unhandled", f"{ind}{b} = {var}.encode()",
+                      f"{ind}out += SMALL[len({b})] if len({b}) < 8192 else bytes(varint_bytes(len({b})))", f"{ind}out += {b}"]
+            self.ns["varint_bytes"] = _long_bytes
+        elif kind == "boolean":
+            lines += [f"{ind}if {var} is True:", f"{ind}    out.append(1)", f"{ind}elif {var} is False:", f"{ind}    out.append(0)",
+                      f"{ind}else:", f"{ind}    raise Unhandled"]
+        elif kind in ("int", "long") and logical is None:
+            lo, hi = _INT_RANGE if kind == "int" else _LONG_RANGE
+            lines += [f"{ind}if type({var}) is not int or not {lo} <= {var} <= {hi}:", f"{ind}    raise Unhandled",
+                      f"{ind}if 0 <= {var} < 8192:", f"{ind}    out += SMALL[{var}]", f"{ind}else:", f"{ind}    varint({var}, out)"]
+        elif kind == "null":
+            lines += [f"{ind}if {var} is not None:", f"{ind}    raise Unhandled"]
+        elif kind == "array":
+            item = self._name("item")
+            lines += [f"{ind}if type({var}) is not list and type({var}) is not tuple:", f"{ind}    raise Unhandled",
+                      f"{ind}if {var}:", f"{ind}    out += SMALL[len({var})] if len({var}) < 8192 else varint_bytes(len({var}))",
+                      f"{ind}    for {item} in {var}:"]
+            self.ns["varint_bytes"] = _long_bytes
+            self.emit(schema["items"], item, ind + "        ", lines)
+            lines.append(f"{ind}out.append(0)")
+        else:  # bytes, float, double, map, logical types we do not inline: the closure writer
+            fn = self._name("node")
+            self.ns[fn] = _compile(schema, self.named)
+            lines.append(f"{ind}{fn}({var}, out)")
 
 
 def _type_of(schema, named) -> str:
