@@ -136,6 +136,7 @@ class Settings:
     poll_interval: float = 1.0
     connector_lag_seconds: float = 300.0  # re-read window behind the watermark: longer than any source transaction
     connector_workers: int = 0  # processes that map and encode rows for each connector (0: in the connector's process)
+    connector_batch_size: int = 5000  # rows per read, mapped and published together (more: faster snapshots, more memory)
     reconcile_every: float = 300.0  # seconds between full key/version reconciliations (deletes, very late commits)
     log_level: str = "info"
     log_format: str = "json"  # json | console

@@ -13,6 +13,17 @@ from connectors.mapping import RELATED, Mapping, map_with
 from connectors.privacy import Protector, mask_id, mask_phone
 
 
+def cursor_indexed(engine: sa.Engine, table: str, cursor: str) -> bool:
+    """True when an index or the primary key starts with the cursor column (or the database will not say)."""
+    try:
+        inspector = sa.inspect(engine)
+        leading = [ix["column_names"][0] for ix in inspector.get_indexes(table) if ix.get("column_names")]
+        pk = inspector.get_pk_constraint(table).get("constrained_columns") or []
+    except (sa.exc.SQLAlchemyError, NotImplementedError):
+        return True  # a dialect that cannot list indexes: do not cry wolf
+    return cursor in leading or (pk[:1] == [cursor])
+
+
 class MappedAdapter:
     """Adapter protocol (connectors.base.Adapter) over a declarative mapping.
 
@@ -42,7 +53,15 @@ class MappedAdapter:
             if column not in self.table.c:
                 raise LookupError(f"{self.name}: column {column!r} not in table {self.mapping.table} (mapping {self.mapping.path}); "
                                   f"columns: {', '.join(self.table.c.keys())}")
+        self.cursor_indexed = cursor_indexed(engine, self.mapping.table, self.cursor)
         return self
+
+    def index_advice(self) -> str | None:
+        """What to ask the agency's DBA for when no index starts with the cursor column (None when one does)."""
+        if getattr(self, "cursor_indexed", True):
+            return None
+        return (f"{self.name}: no index on {self.mapping.table}({self.cursor}): every batch the connector reads sorts the whole table, "
+                f"so a snapshot slows down as the table grows; ask for CREATE INDEX ... ON {self.mapping.table} ({self.cursor}, {self.pk})")
 
     def attach_related(self, conn: sa.Connection, rows: list[dict]) -> list[dict]:
         """Read the child rows of `rows` (one query per related table) and attach them under RELATED.

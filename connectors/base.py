@@ -16,7 +16,6 @@ import asyncio
 import datetime as dt
 import decimal
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple, Protocol
 
@@ -30,7 +29,7 @@ from casehub.logs import get_logger
 from connectors import metrics
 from connectors.batches import BatchPublisher
 from connectors.checkpoints import KafkaCheckpointStore
-from connectors.rowstate import RowState
+from connectors.rowstate import RowState, encode_entry
 from schemas.codec import EncodeError
 
 MAX_FIELD_CHARS = 4000
@@ -163,13 +162,13 @@ def map_rows(adapter, rows: list[dict], now: dt.datetime) -> list[Outcome]:
 class Prepared(NamedTuple):
     """One row, ready to publish: its messages (topic, key, value), its row-state entry, and the error if it failed.
 
-    A tuple so that worker processes can send it back cheaply (plain tuples pickle 3-4 times faster than
-    dataclasses); `state` is the row-state entry already serialised, except for dead letters, whose entry
-    is completed from the connector's row state before it is written.
+    A tuple of plain values so that worker processes can send it back cheaply (3-4 times cheaper to
+    pickle than a dataclass). `state` is the row-state entry already serialised; for a dead letter it is
+    None, because its entry keeps the refs of the row's last good version, which only the connector knows.
     """
 
     record_id: str
-    change: dict
+    version: str
     messages: list[tuple[str, bytes, bytes]]
     error: tuple[str | None, str, str] | None = None  # field, kind, reason
     state: bytes | None = None
@@ -190,8 +189,8 @@ def _prepare_rows(adapter, codec, rows, now, topic, deadletter_topic, identity_t
             letter = dead_letter(f"connector:{adapter.name}", topic, exc.kind, exc.reason, system=adapter.system,
                                  record_id=rid, field=exc.field, payload_text=adapter.describe(row)[:2000])
             # a bad version is reported once; a corrected row (new version) is read again
-            out.append(Prepared(rid, {"v": outcome.version, "refs": [], "dead": True},
-                                [(deadletter_topic, rid.encode(), codec.encode(deadletter_topic, letter))], (exc.field, exc.kind, exc.reason)))
+            out.append(Prepared(rid, outcome.version, [(deadletter_topic, rid.encode(), codec.encode(deadletter_topic, letter))],
+                                (exc.field, exc.kind, exc.reason)))
             continue
         event = outcome.mapped.event
         try:
@@ -202,17 +201,12 @@ def _prepare_rows(adapter, codec, rows, now, topic, deadletter_topic, identity_t
             reason = f"the mapped event does not fit {exc.record} ({exc.cause})"
             letter = dead_letter(f"connector:{adapter.name}", topic, "SCHEMA_MISMATCH", reason, system=adapter.system,
                                  record_id=rid, payload_text=adapter.describe(row)[:2000])
-            out.append(Prepared(rid, {"v": outcome.version, "refs": [], "dead": True},
-                                [(deadletter_topic, rid.encode(), codec.encode(deadletter_topic, letter))], (None, "SCHEMA_MISMATCH", reason)))
+            out.append(Prepared(rid, outcome.version, [(deadletter_topic, rid.encode(), codec.encode(deadletter_topic, letter))],
+                                (None, "SCHEMA_MISMATCH", reason)))
             continue
-        change = {"v": outcome.version, "refs": event.get("refs", []), "published": True}
-        out.append(Prepared(rid, change, messages, None, encode_state(change)))
+        state = encode_entry({"v": outcome.version, "refs": event.get("refs", []), "published": True})
+        out.append(Prepared(rid, outcome.version, messages, None, state))
     return out
-
-
-def encode_state(change: dict) -> bytes:
-    """A row-state entry as stored in the state topic."""
-    return json.dumps(change, ensure_ascii=False).encode()
 
 
 class PollingConnector:
@@ -294,31 +288,29 @@ class PollingConnector:
         """Publish prepared rows, wait for every acknowledgement, then record their versions; safe to repeat."""
         if not prepared:
             return 0
-        out, changes, states, events, errors = BatchPublisher(self.producer), {}, {}, 0, []
-        for record_id, change, messages, error, state in prepared:  # plain tuples from worker processes too
+        out, entries, events, errors = BatchPublisher(self.producer), {}, 0, []
+        for record_id, version, messages, error, state in prepared:  # plain tuples from worker processes too
             for topic, key, value in messages:
                 await out.add(topic, key, value)
-            if change.get("dead"):
-                # keep what the last good version told: a later delete must still find its case
-                before = self.rowstate.versions.get(record_id) or {}
-                change.update(refs=before.get("refs", []), published=before.get("published", False))
-                state = None
-            changes[record_id] = change
-            states[record_id] = state or encode_state(change)
             if error:
+                # a bad version is reported once (a corrected row, a new version, is read again); its entry
+                # keeps what the last good version told, so that a later delete still finds its case
+                before = self.rowstate.entry(record_id)
+                state = encode_entry({"v": version, "refs": before.get("refs", []), "published": before.get("published", False), "dead": True})
                 errors.append((record_id, error))
             else:
                 events += 1
+            entries[record_id] = (version, state)
         await out.flush()
         # Row state only after the events are acknowledged: a crash publishes again (same event ids), never skips.
-        await self.rowstate.record(changes, states)
+        await self.rowstate.record(entries)
         for record_id, (field, kind, reason) in errors:
             metrics.DEAD.labels(self.adapter.name, kind).inc()
             self.log.warning("row to dead letters", record_id=record_id, field=field, reason=reason, kind=kind)
         self.stats["dead_letters"] += len(errors)
         self.stats["events"] += events
         metrics.EVENTS.labels(self.adapter.name).inc(events)
-        return len(changes)
+        return len(entries)
 
     async def poll(self) -> int:
         """One sweep from the lag window behind the watermark to the newest row; returns rows published.
@@ -399,7 +391,7 @@ class PollingConnector:
         current = await self._retrying(asyncio.to_thread, self._keys)
         known = dict(self.rowstate.versions)
         gone = [rid for rid in known if rid not in current]
-        missed = [current[rid][0] for rid, (_, v) in current.items() if rid not in known or known[rid]["v"] != v]
+        missed = [current[rid][0] for rid, (_, v) in current.items() if known.get(rid) != v]
         published = 0
         for i in range(0, len(missed), self.batch_size):
             rows = await self._retrying(asyncio.to_thread, self._rows_by_key, missed[i:i + self.batch_size])
@@ -407,9 +399,10 @@ class PollingConnector:
         now, out = self.clock(), BatchPublisher(self.producer)
         reported = 0
         for rid in gone:
-            if not known[rid].get("published", True):
+            entry = self.rowstate.entry(rid)
+            if not entry.get("published", True):
                 continue  # only ever dead-lettered: nothing downstream to tell
-            event = deleted_event(self.adapter, rid, known[rid], now)
+            event = deleted_event(self.adapter, rid, entry, now)
             await out.add(self.topic, rid.encode(), self.codec.encode(self.topic, event))
             reported += 1
             self.log.warning("source row deleted", record_id=rid)

@@ -16,45 +16,63 @@ SEP = "\x1f"
 
 
 class RowState:
-    """In-memory map of published row versions for one connector, persisted per row (tombstone on delete)."""
+    """Published row versions of one connector, persisted per row in a compacted topic (tombstone on delete).
+
+    An entry is JSON `{"v": version, "refs": [...], "published": bool, "dead": bool}`. In memory the
+    versions are kept apart from the entries, which stay serialised until a delete or a dead letter
+    needs their refs: a connector with millions of rows holds one string and one bytes object per row,
+    and worker processes can hand over entries they serialised themselves.
+    """
 
     def __init__(self, bootstrap: str, topic: str, connector: str, replication: int = 1):
         self.bootstrap, self.topic, self.connector, self.replication = bootstrap, topic, connector, replication
-        self.versions: dict[str, dict] = {}  # record id -> {"v": version, "refs": [...], "dead": bool}
+        self.versions: dict[str, str] = {}  # record id -> last published (or dead-lettered) version
+        self._entries: dict[str, bytes] = {}  # record id -> its entry as stored
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self, producer: AIOKafkaProducer) -> None:
+        """Load this connector's entries from the topic (replacing whatever was in memory)."""
         await ensure_topics(self.bootstrap, [TopicSpec(self.topic, 1, {"cleanup.policy": "compact"})], self.replication)
         self._producer = producer
+        self.versions, self._entries = {}, {}
         mine = self.connector + SEP
         async for msg in read_to_end(self.bootstrap, self.topic, [0]):
             key = msg.key.decode()
             if not key.startswith(mine):
                 continue
+            record_id = key[len(mine):]
             if msg.value is None:
-                self.versions.pop(key[len(mine):], None)
+                self.versions.pop(record_id, None)
+                self._entries.pop(record_id, None)
             else:
-                self.versions[key[len(mine):]] = json.loads(msg.value)
+                self.versions[record_id] = json.loads(msg.value)["v"]
+                self._entries[record_id] = msg.value
 
     def is_new(self, record_id: str, version: str) -> bool:
-        state = self.versions.get(record_id)
-        return state is None or state["v"] != version
+        return self.versions.get(record_id) != version
 
-    async def record(self, changes: dict[str, dict | None], encoded: dict[str, bytes] | None = None) -> None:
-        """Persist published versions (None: deleted) and wait until Kafka has them.
+    def entry(self, record_id: str) -> dict:
+        """The stored entry of a row ({} if none)."""
+        raw = self._entries.get(record_id)
+        return json.loads(raw) if raw else {}
 
-        `encoded` may hold the entries already serialised (worker processes do that), by record id.
-        """
+    async def record(self, entries: dict[str, tuple[str, bytes] | None]) -> None:
+        """Persist (version, serialised entry) per record id (None: deleted) and wait until Kafka has them."""
         from connectors.batches import BatchPublisher
 
         assert self._producer is not None, "row state not started"
-        out, encoded, prefix = BatchPublisher(self._producer), encoded or {}, self.connector + SEP
-        for record_id, version in changes.items():
-            value = None if version is None else (encoded.get(record_id) or json.dumps(version, ensure_ascii=False).encode())
-            await out.add(self.topic, (prefix + record_id).encode(), value)
+        out, prefix = BatchPublisher(self._producer), self.connector + SEP
+        for record_id, entry in entries.items():
+            await out.add(self.topic, (prefix + record_id).encode(), None if entry is None else entry[1])
         await out.flush()
-        for record_id, version in changes.items():
-            if version is None:
+        for record_id, entry in entries.items():
+            if entry is None:
                 self.versions.pop(record_id, None)
+                self._entries.pop(record_id, None)
             else:
-                self.versions[record_id] = version
+                self.versions[record_id], self._entries[record_id] = entry
+
+
+def encode_entry(entry: dict) -> bytes:
+    """A row-state entry as stored in the state topic."""
+    return json.dumps(entry, ensure_ascii=False).encode()

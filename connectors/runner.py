@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,8 @@ def dry_run(settings: Settings, names: list[str] | None, limit: int) -> list[dic
     for source in resolve(settings, names):
         engine = sa.create_engine(source.url)
         adapter = MappedAdapter(source.mapping, protector).bind(engine)
+        if adapter.index_advice():
+            print(f"warning: {adapter.index_advice()}", file=sys.stderr)
         with engine.connect() as conn:
             rows = as_dicts(conn.execute(sa.select(adapter.table).order_by(adapter.table.c[adapter.cursor], adapter.table.c[adapter.pk]).limit(limit)))
             adapter.attach_related(conn, rows)
@@ -151,13 +154,16 @@ async def run_connectors(settings: Settings, names: list[str] | None = None, sto
         connectors.append(PollingConnector(
             adapter, engine, codec, producer, checkpoints, RowState(settings.bootstrap, t.connector_rows, adapter.name, settings.replication_factor),
             agency_topic(settings, adapter.agency), t.deadletter, t.identities,
-            poll_interval=settings.poll_interval, lag_seconds=settings.connector_lag_seconds, reconcile_every=settings.reconcile_every))
+            batch_size=settings.connector_batch_size, poll_interval=settings.poll_interval, lag_seconds=settings.connector_lag_seconds,
+            reconcile_every=settings.reconcile_every))
         if settings.connector_workers:
             from connectors.parallel import MappingPool
 
             connectors[-1].pool = MappingPool(settings.connector_workers, str(source.mapping.path), settings.hmac_secret, codec,
                                               (connectors[-1].topic, t.deadletter, t.identities))
         log.info("connector configured", connector=adapter.name, url=engine.url.render_as_string(hide_password=True), table=source.mapping.table)
+        if adapter.index_advice():
+            log.warning("cursor column not indexed", connector=adapter.name, advice=adapter.index_advice())
     if settings.metrics_port:
         from connectors import metrics
 

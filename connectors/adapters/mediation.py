@@ -41,4 +41,5 @@ tj_ajxx = sa.Table(
     sa.Column("sqsj", sa.String(19)),
     sa.Column("gxsj", sa.String(19), nullable=False),
     sa.Column("bz", sa.Text),  # free-text remarks (备注)
+    sa.Index("idx_tj_ajxx_gxsj", "gxsj", "ajid"),  # the connector reads in (gxsj, ajid) order
 )

@@ -49,6 +49,7 @@ arb_case = sa.Table(
     sa.Column("award_amount_fen", sa.Integer),  # per worker
     sa.Column("settlement_amount_fen", sa.Integer),  # status 5, per worker
     sa.Column("updated_at", sa.Integer, nullable=False),
+    sa.Index("arb_case_updated", "updated_at", "id"),
 )
 arb_case_status = sa.Table(
     "arb_case_status", metadata,

@@ -39,6 +39,7 @@ AJ_JBXX = sa.Table(  # 案件基本信息
     sa.Column("JARQ", sa.String(8)),  # 结案日期
     sa.Column("AJZT", sa.String(2), nullable=False),
     sa.Column("XGSJ", sa.String(14), nullable=False),
+    sa.Index("IDX_AJ_JBXX_XGSJ", "XGSJ", "AJID"),
 )
 AJ_LCJL = sa.Table(  # 流程记录: one row per status change
     "AJ_LCJL", metadata,

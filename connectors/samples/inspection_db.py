@@ -36,6 +36,7 @@ complaints = sa.Table(
     sa.Column("handoff_target", sa.String(16)),  # 'arbitration' | 'mediation' | NULL
     sa.Column("handoffCaseNo", sa.String(64)),  # the target agency's case number
     sa.Column("lastModified", sa.String(25), nullable=False),
+    sa.Index("ix_complaints_lastModified", "lastModified", "complaint_id"),
 )
 complaint_log = sa.Table(
     "complaint_log", metadata,

@@ -80,3 +80,20 @@ def test_sensitive_columns_are_masked_in_descriptions(adapter):
     row = mediation_rows(1)[0]
     text = adapter.describe(row)
     assert row["sqr_sfzh"] not in text and row["sqr_sjh"] not in text
+
+
+def test_a_cursor_without_an_index_is_pointed_out(tmp_path):
+    import sqlalchemy as sa
+
+    from connectors.adapter import MappedAdapter
+    from connectors.mapping import builtin_mappings
+    from connectors.privacy import Protector
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE tj_ajxx (ajid INTEGER PRIMARY KEY, gxsj TEXT)")
+    adapter = MappedAdapter(builtin_mappings()["mediation"], Protector("t")).bind(engine)
+    assert "CREATE INDEX ... ON tj_ajxx (gxsj, ajid)" in adapter.index_advice()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE INDEX by_time ON tj_ajxx (gxsj)")
+    assert MappedAdapter(builtin_mappings()["mediation"], Protector("t")).bind(engine).index_advice() is None
