@@ -291,7 +291,8 @@ class PollingConnector:
         out, entries, events, errors = BatchPublisher(self.producer), {}, 0, []
         for record_id, version, messages, error, state in prepared:  # plain tuples from worker processes too
             for topic, key, value in messages:
-                await out.add(topic, key, value)
+                if not out.add_nowait(topic, key, value):
+                    await out.add(topic, key, value)
             if error:
                 # a bad version is reported once (a corrected row, a new version, is read again); its entry
                 # keeps what the last good version told, so that a later delete still finds its case

@@ -60,15 +60,28 @@ class BatchPublisher:
         parts = self._partitions[topic] = sorted(self.producer.client.cluster.partitions_for_topic(topic))
         return parts
 
-    async def add(self, topic: str, key: bytes, value: bytes | None) -> None:
-        parts = self._partitions.get(topic) or await self._load_partitions(topic)
+    def add_nowait(self, topic: str, key: bytes, value: bytes | None) -> bool:
+        """Append without awaiting anything; False when that needs `add` (partitions unknown yet, or the batch is full)."""
+        parts = self._partitions.get(topic)
+        if parts is None:
+            return False
         # murmur2 is pure Python: skip it when there is no choice
         tp = (topic, parts[0] if len(parts) == 1 else partition_for(key, parts))
         batch = self._batches.get(tp)
         if batch is None:
             batch = self._batches[tp] = self.producer.create_batch()
+        return batch.append(key=key, value=value, timestamp=None) is not None
+
+    async def add(self, topic: str, key: bytes, value: bytes | None) -> None:
+        if self.add_nowait(topic, key, value):
+            return
+        parts = self._partitions.get(topic) or await self._load_partitions(topic)
+        tp = (topic, parts[0] if len(parts) == 1 else partition_for(key, parts))
+        batch = self._batches.get(tp)
+        if batch is None:
+            batch = self._batches[tp] = self.producer.create_batch()
         if batch.append(key=key, value=value, timestamp=None) is None:
-            # batch full: send it and start another
+            # batch full (a full batch closes itself): send it and start another
             await self._send(tp, batch)
             batch = self._batches[tp] = self.producer.create_batch()
             if batch.append(key=key, value=value, timestamp=None) is None:

@@ -63,7 +63,9 @@ class RowState:
         assert self._producer is not None, "row state not started"
         out, prefix = BatchPublisher(self._producer), self.connector + SEP
         for record_id, entry in entries.items():
-            await out.add(self.topic, (prefix + record_id).encode(), None if entry is None else entry[1])
+            key, value = (prefix + record_id).encode(), None if entry is None else entry[1]
+            if not out.add_nowait(self.topic, key, value):
+                await out.add(self.topic, key, value)
         await out.flush()
         for record_id, entry in entries.items():
             if entry is None:

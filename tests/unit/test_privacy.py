@@ -49,3 +49,14 @@ def test_credit_code_failing_check_is_flagged_not_rejected():
 def test_credit_code_of_wrong_shape_is_rejected():
     with pytest.raises(InvalidIdentifier):
         credit_code_status("91210102ABCDEFGHIO")  # contains I and O
+
+
+def test_hash_is_hmac_sha256_of_kind_and_value():
+    # what a court or another hub holding the same secret computes to match a person
+    import hashlib
+    import hmac
+
+    p = Protector("secret-1")
+    for kind, value in (("ric", "21010219900307123X"), ("phone", "13812345678"), ("ric", "张")):
+        assert p.hash(kind, value) == hmac.new(b"secret-1", f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    assert p.phone("１３８-1234-5678")[0] == p.phone("13812345678")[0] == "13812345678"  # full-width and dashes still read
