@@ -127,7 +127,9 @@ def bench_connector(settings: Settings, rows: int, batch_size: int, profile: boo
 
             connector.pool = MappingPool(workers, str(adapter.mapping.path), "bench", codec, (topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"))
         await connector.start()
-        cpu0 = (time.process_time(), _cpu_of(broker_pid))
+        if connector.pool:
+            await asyncio.to_thread(connector.pool.warm)
+        cpu0 = (time.process_time(), _cpu_of(broker_pid), sum(_cpu_of(p) for p in connector.pool.pids()) if connector.pool else 0)
         t0 = time.perf_counter()
         done = 0
         while done < rows:
@@ -141,7 +143,7 @@ def bench_connector(settings: Settings, rows: int, batch_size: int, profile: boo
         if broker_pid:
             cpu["broker"] = _cpu_of(broker_pid) - cpu0[1]
         if connector.pool:
-            cpu["worker_processes"] = connector.pool.cpu_seconds()
+            cpu["worker_processes"] = sum(_cpu_of(p) for p in connector.pool.pids()) - cpu0[2]
             connector.pool.close()
         await producer.stop()
         return done, elapsed, connector.stats, cpu

@@ -9,7 +9,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import time
 from concurrent.futures import ProcessPoolExecutor
 
 from connectors.base import prepare_rows
@@ -47,10 +46,6 @@ def _prepare(rows: list[dict], now: dt.datetime) -> list[tuple]:
     return [tuple(p) for p in prepare_rows(_worker["adapter"], _worker["codec"], rows, now, *_worker["topics"])]
 
 
-def _cpu() -> tuple[int, float]:
-    return os.getpid(), time.process_time()
-
-
 class MappingPool:
     """A process pool bound to one connector's mapping and topics."""
 
@@ -72,15 +67,21 @@ class MappingPool:
         results = await asyncio.gather(*(loop.run_in_executor(self.executor, _prepare, chunk, now) for chunk in chunks))
         return [p for chunk in results for p in chunk]
 
-    def cpu_seconds(self) -> float:
-        """CPU time the worker processes have used so far (for the benchmark's report)."""
-        seen: dict[int, float] = {}
-        for _ in range(self.workers * 8):  # ask until every worker has answered once
-            pid, cpu = self.executor.submit(_cpu).result()
-            seen[pid] = cpu
-            if len(seen) >= self.workers:
-                break
-        return sum(seen.values())
+    def warm(self, rounds: int = 200) -> None:
+        """Start every worker process and let it load the mapping, so the first batch pays no start-up.
+
+        Polls (bounded) until each worker has answered a no-op task: a worker still importing takes none.
+        """
+        expected = self.workers
+        seen: set[int] = set()
+        for _ in range(rounds):
+            seen |= {f.result() for f in [self.executor.submit(os.getpid) for _ in range(2 * expected)]}
+            if len(seen) >= expected:
+                return
+        raise RuntimeError(f"only {len(seen)} of {expected} mapping workers answered")
+
+    def pids(self) -> list[int]:
+        return list(self.executor._processes)  # the executor's own record of its processes
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
