@@ -125,7 +125,8 @@ def bench_connector(settings: Settings, rows: int, batch_size: int, profile: boo
         if workers:
             from connectors.parallel import MappingPool
 
-            connector.pool = MappingPool(workers, str(adapter.mapping.path), "bench", codec, (topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"))
+            connector.pool = MappingPool(workers, str(adapter.mapping.path), "bench", codec, (topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"),
+                                         db_url=url)
         await connector.start()
         if connector.pool:
             await asyncio.to_thread(connector.pool.warm)

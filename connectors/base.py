@@ -86,6 +86,16 @@ def as_dicts(result: sa.CursorResult) -> list[dict]:
     return [dict(zip(keys, r)) for r in result.fetchall()]
 
 
+def rows_by_key(adapter, conn: sa.Connection, keys: list, chunk: int = 1000) -> list[dict]:
+    """The rows (with their related rows) whose primary key is in `keys`; IN lists of at most `chunk`
+    keys, the lowest limit among the databases we target (Oracle-compatible ones allow 1,000)."""
+    t, rows = adapter.table, []
+    for i in range(0, len(keys), chunk):
+        rows += as_dicts(conn.execute(sa.select(t).where(t.c[adapter.pk].in_(keys[i:i + chunk]))))
+    attach = getattr(adapter, "attach_related", None)
+    return attach(conn, rows) if attach else rows
+
+
 def check_row(row: dict, max_chars: int = MAX_FIELD_CHARS) -> None:
     """Checks every adapter gets for free: oversized text fields."""
     for name, value in row.items():
@@ -264,14 +274,26 @@ class PollingConnector:
             return {str(r[0]): (r[0], canonical(r[1])) for r in conn.execute(sa.select(t.c[self.adapter.pk], t.c[self.adapter.cursor]))}
 
     def _rows_by_key(self, keys: list) -> list[dict]:
-        t = self.adapter.table
         with gc_paused(), self.engine.connect() as conn:
-            return self._related(conn, as_dicts(conn.execute(sa.select(t).where(t.c[self.adapter.pk].in_(keys)))))
+            return rows_by_key(self.adapter, conn, keys)
+
+    def _fetch_keys(self, window_from, after) -> list[tuple]:
+        """(key, cursor value) of the next batch, in cursor order: all a connector whose workers read rows needs."""
+        t = self.adapter.table
+        query = self._select(window_from, after).with_only_columns(t.c[self.adapter.pk], t.c[self.adapter.cursor])
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(query)]
 
     # -- publishing ------------------------------------------------------------------------------
     async def publish(self, rows: list[dict]) -> int:
         """Map and publish the rows whose version is not yet published; returns how many were new."""
         return await self._retrying(self._send, await self._prepare(rows))
+
+    async def _prepare_keys(self, keys: list[tuple]) -> list[Prepared]:
+        """Like _prepare, for (key, cursor value) pairs: the worker processes read the rows."""
+        fresh = [k for k, c in keys if self.rowstate.is_new(str(k), canonical(c))]
+        self.stats["skipped_seen"] += len(keys) - len(fresh)
+        return await self.pool.prepare_keys(fresh, self.clock()) if fresh else []
 
     async def _prepare(self, rows: list[dict]) -> list[Prepared]:
         """Map and encode the rows not yet published in this version (in worker processes if there is a pool)."""
@@ -331,11 +353,11 @@ class PollingConnector:
         published, pending = 0, []
         try:
             while (item := await ahead.get()) is not None:
-                rows, preparing = item
+                cursors, preparing = item
                 pending.append(preparing)
                 published += await self._retrying(self._send, await preparing)
                 pending.remove(preparing)
-                self._advance(rows)
+                self._advance(cursors)
             await reader  # a read that failed for good raises here
         finally:
             reader.cancel()
@@ -352,25 +374,34 @@ class PollingConnector:
 
     async def _read_ahead(self, window_from, ahead: asyncio.Queue) -> None:
         """Read batches in cursor order and start mapping each; (rows, mapping task) go to `ahead`, then None."""
-        after = None
+        after, cursor, pk = None, self.adapter.cursor, self.adapter.pk
+        reads_in_workers = self.pool is not None and self.pool.reads
         try:
             while not self._stop.is_set():
-                rows = await self._retrying(asyncio.to_thread, self._fetch, window_from, after)
-                if not rows:
+                if reads_in_workers:
+                    # only keys and cursors here; the workers read the rows themselves (no rows pickled across)
+                    keys = await self._retrying(asyncio.to_thread, self._fetch_keys, window_from, after)
+                    batch = [(k, c) for k, c in keys]
+                    cursors, preparing = [c for _, c in keys], self._prepare_keys(keys)
+                else:
+                    rows = await self._retrying(asyncio.to_thread, self._fetch, window_from, after)
+                    batch, cursors, preparing = rows, [r[cursor] for r in rows], self._prepare(rows)
+                if not batch:
+                    preparing.close()
                     break
-                self.stats["rows"] += len(rows)
-                metrics.ROWS.labels(self.adapter.name).inc(len(rows))
-                await ahead.put((rows, asyncio.ensure_future(self._prepare(rows))))
-                if len(rows) < self.batch_size:
+                self.stats["rows"] += len(batch)
+                metrics.ROWS.labels(self.adapter.name).inc(len(batch))
+                await ahead.put((cursors, asyncio.ensure_future(preparing)))
+                if len(batch) < self.batch_size:
                     break
-                last = rows[-1]
-                after = (last[self.adapter.cursor], last[self.adapter.pk])
+                last = batch[-1]
+                after = (last[1], last[0]) if reads_in_workers else (last[cursor], last[pk])
         except Exception:
             await ahead.put(None)  # the publishing side stops, then gets this error when it awaits the reader
             raise
         await ahead.put(None)
 
-    def _advance(self, rows: list[dict]) -> None:
+    def _advance(self, cursors: list) -> None:
         """Move the watermark to the newest cursor that is a valid value and not in the future.
 
         A malformed cursor (dead-lettered anyway) or a typo far in the future must not move the window
@@ -378,8 +409,8 @@ class PollingConnector:
         acceptable value is the first one found from the end: usually one parse per batch.
         """
         now = self.clock()
-        for row in reversed(rows):
-            value = self.adapter.cursor_value(row[self.adapter.cursor], now)
+        for raw in reversed(cursors):
+            value = self.adapter.cursor_value(raw, now)
             if value is None:
                 self.stats["bad_cursors"] = self.stats.get("bad_cursors", 0) + 1
                 continue

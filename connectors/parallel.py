@@ -1,6 +1,8 @@
 """Map and encode rows in worker processes (CASEHUB_CONNECTOR_WORKERS), so a snapshot uses more than one core.
 
-Workers rebuild the adapter from its mapping file and get the registered schema ids, so they do no I/O.
+Workers rebuild the adapter from its mapping file and get the registered schema ids, so they never call
+the registry. Given the database URL, they also read the rows themselves: the connector then reads only
+keys and cursor values, and no row crosses a process boundary.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 
@@ -30,7 +33,9 @@ class _StaticRegistry:
         return self.by_id[schema_id]
 
 
-def _init(mapping_path: str, secret: str, prefix: str, ids: dict, topics: tuple[str, str, str]) -> None:
+def _init(mapping_path: str, secret: str, prefix: str, ids: dict, topics: tuple[str, str, str], db_url: str | None = None) -> None:
+    import sqlalchemy as sa
+
     from connectors.adapter import MappedAdapter
     from connectors.mapping import load_mapping
     from connectors.privacy import Protector
@@ -39,6 +44,21 @@ def _init(mapping_path: str, secret: str, prefix: str, ids: dict, topics: tuple[
     _worker["adapter"] = MappedAdapter(load_mapping(mapping_path), Protector(secret))
     _worker["codec"] = AvroCodec(_StaticRegistry(ids), prefix=prefix)
     _worker["topics"] = topics
+    if db_url:
+        _worker["engine"] = sa.create_engine(db_url)
+        _worker["adapter"].bind(_worker["engine"])
+
+
+def _prepare_keys(keys: list, now: dt.datetime) -> list[tuple]:
+    from casehub.gcpause import gc_paused
+    from connectors.base import rows_by_key
+
+    adapter = _worker["adapter"]
+    with gc_paused(), _worker["engine"].connect() as conn:
+        rows = rows_by_key(adapter, conn, keys)
+    order = {k: i for i, k in enumerate(keys)}
+    rows.sort(key=lambda r: order.get(r[adapter.pk], len(order)))  # publish in the connector's (cursor) order
+    return _prepare(rows, now)
 
 
 def _prepare(rows: list[dict], now: dt.datetime) -> list[tuple]:
@@ -49,7 +69,7 @@ def _prepare(rows: list[dict], now: dt.datetime) -> list[tuple]:
 class MappingPool:
     """A process pool bound to one connector's mapping and topics."""
 
-    def __init__(self, workers: int, mapping_path: str, secret: str, codec, topics: tuple[str, str, str]):
+    def __init__(self, workers: int, mapping_path: str, secret: str, codec, topics: tuple[str, str, str], db_url: str | None = None):
         from schemas.codec import subject_for
 
         ids = {}
@@ -57,7 +77,13 @@ class MappingPool:
             schema_id = codec.register(topic)
             ids[subject_for(topic)] = (schema_id, json.dumps(codec.contract.expanded(codec.contract.record_for_topic(topic, codec.prefix)), ensure_ascii=False, separators=(",", ":")))
         self.workers = workers
-        self.executor = ProcessPoolExecutor(workers, initializer=_init, initargs=(mapping_path, secret, codec.prefix, ids, topics))
+        self.reads = db_url is not None  # the workers read rows by key themselves
+        # Not fork: a child forked while another thread holds a lock (SQLite's, a driver's, logging's) can hang
+        # forever on it. The fork server is a clean single-threaded process the workers are forked from.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["connectors.parallel", "connectors.adapter", "schemas.codec"])
+        self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init,
+                                            initargs=(mapping_path, secret, codec.prefix, ids, topics, db_url))
 
     async def prepare(self, rows: list[dict], now: dt.datetime) -> list[tuple]:
         """Prepared rows as plain tuples in Prepared's field order."""
@@ -65,6 +91,14 @@ class MappingPool:
         size = max(1, -(-len(rows) // self.workers))
         chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
         results = await asyncio.gather(*(loop.run_in_executor(self.executor, _prepare, chunk, now) for chunk in chunks))
+        return [p for chunk in results for p in chunk]
+
+    async def prepare_keys(self, keys: list, now: dt.datetime) -> list[tuple]:
+        """Read, map and encode the rows with these primary keys in the workers (needs the database URL)."""
+        loop = asyncio.get_running_loop()
+        size = max(1, -(-len(keys) // self.workers))
+        chunks = [keys[i:i + size] for i in range(0, len(keys), size)]
+        results = await asyncio.gather(*(loop.run_in_executor(self.executor, _prepare_keys, chunk, now) for chunk in chunks))
         return [p for chunk in results for p in chunk]
 
     def warm(self, rounds: int = 200) -> None:

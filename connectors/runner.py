@@ -160,7 +160,7 @@ async def run_connectors(settings: Settings, names: list[str] | None = None, sto
             from connectors.parallel import MappingPool
 
             connectors[-1].pool = MappingPool(settings.connector_workers, str(source.mapping.path), settings.hmac_secret, codec,
-                                              (connectors[-1].topic, t.deadletter, t.identities))
+                                              (connectors[-1].topic, t.deadletter, t.identities), db_url=source.url)
             await asyncio.to_thread(connectors[-1].pool.warm)
         log.info("connector configured", connector=adapter.name, url=engine.url.render_as_string(hide_password=True), table=source.mapping.table)
         if adapter.index_advice():

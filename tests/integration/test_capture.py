@@ -210,17 +210,21 @@ async def test_bad_rows_go_to_dead_letters_and_the_connector_carries_on(harness)
     assert "2" in {e["source"]["record_id"] for e in await harness.events()}
 
 
-async def test_worker_processes_publish_what_the_connector_would(tmp_path, kafka_bootstrap, registry_url, prefix):
+@pytest.mark.parametrize("workers_read", [False, True], ids=["rows-sent-to-workers", "workers-read-rows"])
+async def test_worker_processes_publish_what_the_connector_would(workers_read, tmp_path, kafka_bootstrap, registry_url, prefix):
     from connectors.parallel import MappingPool
 
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = sa.create_engine(url)
     metadata.create_all(engine)
     insert(engine, *[row(i, T0 + dt.timedelta(seconds=i)) for i in range(1, 41)], row(41, T0 + dt.timedelta(minutes=5), zt="77"))
     h = Harness(engine, kafka_bootstrap, registry_url, prefix, batch_size=16)
     c = await h.connector()
-    c.pool = MappingPool(2, str(c.adapter.mapping.path), "capture-test", h.codec, (h.topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"))
+    c.pool = MappingPool(2, str(c.adapter.mapping.path), "capture-test", h.codec, (h.topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"),
+                         db_url=url if workers_read else None)
     try:
         assert await c.poll() == 41
+        assert await c.poll() == 0  # the lag window re-reads them all: nothing is published twice
     finally:
         c.pool.close()
         await h.close()
@@ -316,3 +320,40 @@ async def test_malformed_or_future_cursors_and_unencodable_rows_do_not_stop_the_
     letters = {d["record_id"]: d for d in await harness.events(f"{harness.prefix}casehub.deadletter")}
     assert letters["2"]["error_kind"] == "BAD_DATE"
     assert letters["3"]["error_kind"] == "SCHEMA_MISMATCH" and "99999999999999999999" not in letters["3"]["reason"]
+
+
+@pytest.mark.parametrize("name", ["mediation", "arbitration", "court", "inspection"])
+async def test_workers_reading_the_sample_databases_publish_what_in_process_mapping_gives(name, tmp_path, kafka_bootstrap, registry_url, prefix):
+    # all four vendor layouts, related tables (arbitration's parties) included, through workers that read rows by key
+    from connectors.base import map_rows
+    from connectors.parallel import MappingPool
+    from connectors.samples.databases import create_sample_databases
+
+    create_sample_databases(tmp_path, 20, seed=11)
+    mapping = builtin_mappings()[name]
+    url = f"sqlite:///{tmp_path / (mapping.database + '.db')}"
+    engine = sa.create_engine(url)
+    adapter = MappedAdapter(mapping, Protector("capture-test")).bind(engine)
+    codec = AvroCodec(RegistryClient(registry_url), prefix=prefix)
+    topic, dlq, ids = f"{prefix}casehub.{name}.events", f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    checkpoints = KafkaCheckpointStore(kafka_bootstrap, f"{prefix}_casehub_connector_offsets")
+    await checkpoints.start(producer)
+    c = PollingConnector(adapter, engine, codec, producer, checkpoints, RowState(kafka_bootstrap, f"{prefix}_casehub_connector_rows", name),
+                         topic, dlq, ids, batch_size=9)
+    await c.start()
+    c.pool = MappingPool(2, str(mapping.path), "capture-test", codec, (topic, dlq, ids), db_url=url)
+    try:
+        await c.poll()
+    finally:
+        c.pool.close()
+        await producer.stop()
+    with engine.connect() as conn:
+        rows = adapter.attach_related(conn, [dict(r._mapping) for r in conn.execute(sa.select(adapter.table))])
+    expected = {o.mapped.event["event_id"]: o.mapped for o in map_rows(adapter, rows, T0) if o.mapped}
+    events = {e["event_id"]: e for e in (codec.decode(m.value) for m in await read_topic(kafka_bootstrap, topic))}
+    assert set(events) == set(expected) and len(events) >= 5
+    assert {k: len(e["parties"]) for k, e in events.items()} == {k: len(m.event["parties"]) for k, m in expected.items()}
+    identities = await read_topic(kafka_bootstrap, ids) if any(m.identities for m in expected.values()) else []
+    assert len(identities) == sum(len(m.identities) for m in expected.values())
