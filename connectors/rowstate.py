@@ -75,6 +75,9 @@ class RowState:
                 self.versions[record_id], self._entries[record_id] = entry
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps builds a new encoder per call for non-default options
+
+
 def encode_entry(entry: dict) -> bytes:
     """A row-state entry as stored in the state topic."""
-    return json.dumps(entry, ensure_ascii=False).encode()
+    return _ENCODER.encode(entry).encode()

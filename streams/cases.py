@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import unicodedata
 
 # event_type -> stage, per agency. Types not listed keep the agency's default stage.
@@ -36,7 +35,7 @@ _FULLWIDTH_BRACKETS = str.maketrans({"（": "(", "）": ")", "〔": "(", "〕": 
 def normalise_number(number: str) -> str:
     """Case number in a comparable form: NFKC (full-width to half-width), one bracket style, no spaces."""
     text = unicodedata.normalize("NFKC", number).translate(_FULLWIDTH_BRACKETS)
-    return re.sub(r"\s+", "", text).upper()
+    return "".join(text.split()).upper()  # split() drops the same Unicode whitespace as re's \s, at a fraction of the cost
 
 
 def ref_key(ref: dict) -> tuple[str, str]:
