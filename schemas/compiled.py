@@ -54,13 +54,7 @@ def _write_long(lo: int, hi: int) -> Writer:
 def _write_string(v, out):
     if type(v) is not str:
         raise Unhandled
-    b = v.encode()
-    n = len(b)
-    if n < 8192:
-        out += _SMALL[n]
-    else:
-        _varint(n, out)
-    out += b
+    _write_bytes(v.encode(), out)
 
 
 def _write_bytes(v, out):
