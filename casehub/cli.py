@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     bn.add_argument("--rows", type=int, default=100000, help="rows in the generated source table (default 100000)")
     bn.add_argument("--batch-size", type=int, default=5000, help="rows per read and publish batch (default 5000)")
     bn.add_argument("--profile", action="store_true", help="profile with pyinstrument and write the report beside the data")
-    bn.add_argument("--workers", type=int, default=0, help="map and encode in this many worker processes (default 0: in the connector's own process)")
+    bn.add_argument("--workers", type=int, default=0, help="read, map and encode in this many worker processes (default 0: in the connector's own process)")
 
     sc = sub.add_parser("schemas", help="the Avro contract: check it against released versions, release a new version, list topics")
     sc.add_argument("action", choices=["check", "release", "list"], help="check: can the current schemas read every released version; "

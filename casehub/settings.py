@@ -135,7 +135,7 @@ class Settings:
     hmac_secret: str = dataclasses.field(default=DEV_HMAC_SECRET, repr=False)
     poll_interval: float = 1.0
     connector_lag_seconds: float = 300.0  # re-read window behind the watermark: longer than any source transaction
-    connector_workers: int = 0  # processes that map and encode rows for each connector (0: in the connector's process)
+    connector_workers: int = 0  # processes that read, map and encode rows for each connector (0: in the connector's process)
     connector_batch_size: int = 5000  # rows per read, mapped and published together (more: faster snapshots, more memory)
     reconcile_every: float = 300.0  # seconds between full key/version reconciliations (deletes, very late commits)
     log_level: str = "info"
