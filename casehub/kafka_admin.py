@@ -17,6 +17,18 @@ class TopicSpec:
     name: str
     partitions: int = 1
     config: dict[str, str] = field(default_factory=dict)
+    # strict: an existing topic must have exactly these partitions and settings (state topics, whose
+    # readers take partition 0 and rely on compaction); others are left as operators changed them
+    strict: bool = False
+
+
+class TopicMismatch(RuntimeError):
+    """An existing state topic is not what the hub relies on; the message says what differs and the fix."""
+
+
+def state_topic(name: str) -> TopicSpec:
+    """A single-partition compacted topic holding state (checkpoints, row state, registry)."""
+    return TopicSpec(name, 1, {"cleanup.policy": "compact"}, strict=True)
 
 
 async def broker_answers(bootstrap: str, timeout: float = 3.0) -> bool:
@@ -67,6 +79,7 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec], replication: int
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        await _check_strict(admin, [s for s in specs if s.strict and s.name in existing])
         missing = [s for s in specs if s.name not in existing]
         if not missing:
             return []
@@ -80,6 +93,33 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec], replication: int
     finally:
         await admin.close()
 
+
+
+async def _check_strict(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> None:
+    """Raise TopicMismatch when an existing strict topic has other partitions or settings than its spec."""
+    if not specs:
+        return
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    problems = []
+    described = {t["topic"]: t for t in await admin.describe_topics([s.name for s in specs])}
+    responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, s.name) for s in specs])
+    configs: dict[str, dict[str, str]] = {}
+    for response in responses:
+        for resource in response.resources:
+            configs[resource[3]] = {entry[0]: entry[1] for entry in resource[4]}
+    for spec in specs:
+        partitions = len(described.get(spec.name, {}).get("partitions", []))
+        if partitions != spec.partitions:
+            problems.append(f"topic {spec.name} has {partitions} partitions, the hub needs {spec.partitions} "
+                            f"(it reads state from partition 0; recreate the topic with {spec.partitions})")
+        for key, want in spec.config.items():
+            have = configs.get(spec.name, {}).get(key)
+            if have != want:
+                problems.append(f"topic {spec.name} has {key}={have}, the hub needs {key}={want} (kafka-configs.sh --alter "
+                                f"--entity-type topics --entity-name {spec.name} --add-config {key}={want})")
+    if problems:
+        raise TopicMismatch("; ".join(problems))
 
 
 async def read_to_end(bootstrap: str, topic: str, partitions: list[int] | None = None, committed_only: bool = False):

@@ -6,7 +6,7 @@ import json
 
 from aiokafka import AIOKafkaProducer
 
-from casehub.kafka_admin import TopicSpec, ensure_topics, read_to_end
+from casehub.kafka_admin import ensure_topics, read_to_end, state_topic
 
 
 class KafkaCheckpointStore:
@@ -17,7 +17,7 @@ class KafkaCheckpointStore:
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self, producer: AIOKafkaProducer) -> None:
-        await ensure_topics(self.bootstrap, [TopicSpec(self.topic, 1, {"cleanup.policy": "compact"})], self.replication)
+        await ensure_topics(self.bootstrap, [state_topic(self.topic)], self.replication)
         self._producer = producer
 
     async def load(self, name: str) -> dict | None:

@@ -10,7 +10,7 @@ import json
 
 from aiokafka import AIOKafkaProducer
 
-from casehub.kafka_admin import TopicSpec, ensure_topics, read_to_end
+from casehub.kafka_admin import ensure_topics, read_to_end, state_topic
 
 SEP = "\x1f"
 
@@ -32,7 +32,7 @@ class RowState:
 
     async def start(self, producer: AIOKafkaProducer) -> None:
         """Load this connector's entries from the topic (replacing whatever was in memory)."""
-        await ensure_topics(self.bootstrap, [TopicSpec(self.topic, 1, {"cleanup.policy": "compact"})], self.replication)
+        await ensure_topics(self.bootstrap, [state_topic(self.topic)], self.replication)
         self._producer = producer
         self.versions, self._entries = {}, {}
         mine = self.connector + SEP

@@ -16,7 +16,7 @@ import fastavro
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import ProducerFenced
 
-from casehub.kafka_admin import TopicSpec, ensure_topics, read_to_end
+from casehub.kafka_admin import ensure_topics, read_to_end, state_topic
 from schemas.compat import COMPATIBILITY_LEVELS, Incompatibility, check_level
 
 
@@ -107,7 +107,7 @@ class KafkaSchemaStore:
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        await ensure_topics(self.bootstrap, [TopicSpec(self.topic, 1, {"cleanup.policy": "compact"})], self.replication)
+        await ensure_topics(self.bootstrap, [state_topic(self.topic)], self.replication)
         # One writer per registry topic, enforced by Kafka: starting a transactional producer with the topic's
         # transactional id fences any registry that wrote before, and replaying only afterwards includes
         # everything that one wrote. Two registries can then never hand out the same id.

@@ -363,3 +363,40 @@ async def test_workers_reading_the_sample_databases_publish_what_in_process_mapp
     assert {k: len(e["parties"]) for k, e in events.items()} == {k: len(m.event["parties"]) for k, m in expected.items()}
     identities = await read_topic(kafka_bootstrap, ids) if any(m.identities for m in expected.values()) else []
     assert len(identities) == sum(len(m.identities) for m in expected.values())
+
+
+@pytest.mark.parametrize("partitions, config, expected", [
+    (1, {"cleanup.policy": "delete"}, "cleanup.policy=delete, the hub needs cleanup.policy=compact"),
+    (3, {"cleanup.policy": "compact"}, "has 3 partitions, the hub needs 1"),
+])
+async def test_a_state_topic_made_otherwise_stops_the_connector_with_the_fix(partitions, config, expected, kafka_bootstrap, prefix):
+    # row state read from partition 0 only, or deleted by retention, would mean republishing everything
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from casehub.kafka_admin import TopicMismatch
+
+    topic = f"{prefix}_casehub_connector_rows"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1, topic_configs=config)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        with pytest.raises(TopicMismatch, match=expected) as caught:
+            await RowState(kafka_bootstrap, topic, "mediation").start(producer)
+        assert topic in str(caught.value)
+    finally:
+        await producer.stop()
+    # and a topic made right is accepted as it is
+    ok = f"{prefix}_casehub_connector_offsets"
+    checkpoints = KafkaCheckpointStore(kafka_bootstrap, ok)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        await checkpoints.start(producer)
+        await KafkaCheckpointStore(kafka_bootstrap, ok).start(producer)  # second start: existing topic checked, accepted
+    finally:
+        await producer.stop()
