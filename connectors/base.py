@@ -131,13 +131,18 @@ def version_of(adapter, row: dict) -> str:
 
 
 def deleted_event(adapter, record_id: str, state: dict, now: dt.datetime) -> dict:
-    """The event reporting that a published row is gone from the source; it carries the refs the row had."""
+    """The event reporting that a published row is gone from the source; it carries the refs the row had.
+
+    It happened when the connector first found the row gone (`gone_at` in the row state, recorded before
+    the event is published), so an event published again after a crash is the same event.
+    """
     version = state.get("v", "")
+    occurred = dt.datetime.fromisoformat(state["gone_at"]) if state.get("gone_at") else now
     return {
         "event_id": event_id(adapter.system, record_id, f"deleted|{version}"),
         "event_type": "SOURCE_RECORD_DELETED",
         "source": {"system": adapter.system, "agency_kind": adapter.agency, "record_id": record_id, "record_version": f"deleted|{version}"},
-        "occurred_at": now, "ingested_at": now, "refs": state.get("refs", []), "parties": [], "claims": [], "documents": [],
+        "occurred_at": occurred, "ingested_at": now, "refs": state.get("refs", []), "parties": [], "claims": [], "documents": [],
         "group_dispute": False, "worker_count": None,
     }
 
@@ -429,9 +434,17 @@ class PollingConnector:
             rows = await self._retrying(asyncio.to_thread, self._rows_by_key, missed[i:i + self.batch_size])
             published += await self.publish(rows)
         now, out = self.clock(), BatchPublisher(self.producer)
+        # First record when each row was found gone: a crash before the tombstones below makes the next
+        # reconciliation publish the same delete again, and it must then say the same thing.
+        entries, marks = {rid: self.rowstate.entry(rid) for rid in gone}, {}
+        for rid, entry in entries.items():
+            if entry.get("published", True) and not entry.get("gone_at"):
+                entry["gone_at"] = now.isoformat()
+                marks[rid] = (known[rid], encode_entry(entry))
+        if marks:
+            await self._retrying(self.rowstate.record, marks)
         reported = 0
-        for rid in gone:
-            entry = self.rowstate.entry(rid)
+        for rid, entry in entries.items():
             if not entry.get("published", True):
                 continue  # only ever dead-lettered: nothing downstream to tell
             event = deleted_event(self.adapter, rid, entry, now)

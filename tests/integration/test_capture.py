@@ -195,6 +195,31 @@ async def test_deleted_row_is_reported_once(harness):
     assert deleted[0]["refs"][0]["number"] == "沈和调〔2026〕0002号"  # so the case it belonged to is found
 
 
+async def test_a_delete_published_again_after_a_crash_is_the_same_event(harness):
+    insert(harness.engine, row(1, T0), row(2, T0 + dt.timedelta(seconds=1)))
+    c = await harness.connector()
+    await c.poll()
+    with harness.engine.begin() as conn:
+        conn.execute(tj_ajxx.delete().where(tj_ajxx.c.ajid == 2))
+    real_record = c.rowstate.record
+
+    async def crash_before_tombstones(entries):
+        if any(v is None for v in entries.values()):
+            raise RuntimeError("injected: crashed after publishing the delete, before its tombstone")
+        await real_record(entries)
+
+    c.rowstate.record = crash_before_tombstones
+    with pytest.raises(RuntimeError, match="injected"):
+        await c.reconcile()
+    later = await harness.connector()
+    later.clock = lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)  # found again an hour later
+    assert await later.reconcile() == {"missed": 0, "deleted": 1}
+    assert await later.reconcile() == {"missed": 0, "deleted": 0}
+    deleted = [e for e in await harness.events() if e["event_type"] == "SOURCE_RECORD_DELETED"]
+    assert len(deleted) == 2, "published twice: once before the crash, once after"
+    assert deleted[0]["event_id"] == deleted[1]["event_id"] and deleted[0]["occurred_at"] == deleted[1]["occurred_at"]
+
+
 async def test_bad_rows_go_to_dead_letters_and_the_connector_carries_on(harness):
     insert(harness.engine, row(1, T0), row(2, T0 + dt.timedelta(seconds=1), zt="77"),
            row(3, T0 + dt.timedelta(seconds=2), sqr_sfzh="210102199003071234"), row(4, T0 + dt.timedelta(seconds=3)),
