@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from connectors.base import prepare_rows
 
@@ -78,28 +79,44 @@ class MappingPool:
             ids[subject_for(topic)] = (schema_id, json.dumps(codec.contract.expanded(codec.contract.record_for_topic(topic, codec.prefix)), ensure_ascii=False, separators=(",", ":")))
         self.workers = workers
         self.reads = db_url is not None  # the workers read rows by key themselves
+        self._initargs = (mapping_path, secret, codec.prefix, ids, topics, db_url)
+        self.restarts = 0
+        self.executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
         # Not fork: a child forked while another thread holds a lock (SQLite's, a driver's, logging's) can hang
         # forever on it. The fork server is a clean single-threaded process the workers are forked from.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["connectors.parallel", "connectors.adapter", "schemas.codec"])
-        self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init,
-                                            initargs=(mapping_path, secret, codec.prefix, ids, topics, db_url))
+        return ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init, initargs=self._initargs)
 
     async def prepare(self, rows: list[dict], now: dt.datetime) -> list[tuple]:
         """Prepared rows as plain tuples in Prepared's field order."""
-        loop = asyncio.get_running_loop()
-        size = max(1, -(-len(rows) // self.workers))
-        chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
-        results = await asyncio.gather(*(loop.run_in_executor(self.executor, _prepare, chunk, now) for chunk in chunks))
-        return [p for chunk in results for p in chunk]
+        return await self._run(_prepare, rows, now)
 
     async def prepare_keys(self, keys: list, now: dt.datetime) -> list[tuple]:
         """Read, map and encode the rows with these primary keys in the workers (needs the database URL)."""
+        return await self._run(_prepare_keys, keys, now)
+
+    async def _run(self, fn, items: list, now: dt.datetime) -> list[tuple]:
+        """Split `items` over the workers; if a worker died (killed, out of memory), start a fresh pool once
+        and do the batch again: the work is pure, so repeating it changes nothing."""
         loop = asyncio.get_running_loop()
-        size = max(1, -(-len(keys) // self.workers))
-        chunks = [keys[i:i + size] for i in range(0, len(keys), size)]
-        results = await asyncio.gather(*(loop.run_in_executor(self.executor, _prepare_keys, chunk, now) for chunk in chunks))
-        return [p for chunk in results for p in chunk]
+        size = max(1, -(-len(items) // self.workers))
+        chunks = [items[i:i + size] for i in range(0, len(items), size)]
+        for attempt in (1, 2):
+            executor = self.executor
+            try:
+                results = await asyncio.gather(*(loop.run_in_executor(executor, fn, chunk, now) for chunk in chunks))
+                return [p for chunk in results for p in chunk]
+            except BrokenProcessPool:
+                if attempt == 2:
+                    raise
+                if self.executor is executor:  # another batch may have restarted it already
+                    executor.shutdown(wait=False, cancel_futures=True)
+                    self.executor = self._start()
+                    self.restarts += 1
+        raise AssertionError("unreachable")
 
     def warm(self, rounds: int = 200) -> None:
         """Start every worker process and let it load the mapping, so the first batch pays no start-up.

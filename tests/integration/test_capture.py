@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 
@@ -425,3 +426,29 @@ async def test_a_state_topic_made_otherwise_stops_the_connector_with_the_fix(par
         await KafkaCheckpointStore(kafka_bootstrap, ok).start(producer)  # second start: existing topic checked, accepted
     finally:
         await producer.stop()
+
+
+async def test_a_killed_mapping_worker_is_replaced_and_nothing_is_lost(tmp_path, kafka_bootstrap, registry_url, prefix):
+    import os
+    import signal
+
+    from connectors.parallel import MappingPool
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = sa.create_engine(url)
+    metadata.create_all(engine)
+    insert(engine, *[row(i, T0 + dt.timedelta(seconds=i)) for i in range(1, 31)])
+    h = Harness(engine, kafka_bootstrap, registry_url, prefix, batch_size=10)
+    c = await h.connector()
+    c.pool = MappingPool(2, str(c.adapter.mapping.path), "capture-test", h.codec, (h.topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"),
+                         db_url=url)
+    try:
+        await asyncio.to_thread(c.pool.warm)
+        os.kill(c.pool.pids()[0], signal.SIGKILL)  # e.g. the kernel's OOM killer
+        assert await c.poll() == 30
+        assert c.pool.restarts == 1
+    finally:
+        c.pool.close()
+        await h.close()
+    events = await h.events()
+    assert sorted(int(e["source"]["record_id"]) for e in events) == list(range(1, 31))
