@@ -15,6 +15,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from casehub.logs import get_logger
 from connectors.base import prepare_rows
 
 _worker: dict = {}
@@ -113,6 +114,8 @@ class MappingPool:
                 if attempt == 2:
                     raise
                 if self.executor is executor:  # another batch may have restarted it already
+                    get_logger("connector").error("a mapping worker process died; starting the pool again and repeating the batch",
+                                                  workers=self.workers, restarts=self.restarts + 1)
                     executor.shutdown(wait=False, cancel_futures=True)
                     self.executor = self._start()
                     self.restarts += 1
