@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from connectors.base import Mapped
-from connectors.mapping import RELATED, Mapping, map_with
+from connectors.mapping import RELATED, Mapping, map_with, record_id_for
 from connectors.privacy import Protector, mask_id, mask_phone
 
 
@@ -33,9 +33,35 @@ class MappedAdapter:
     def __init__(self, mapping: Mapping, protector: Protector):
         self.mapping, self.protector = mapping, protector
         self.name, self.system, self.agency = mapping.name, mapping.system, mapping.agency
-        self.pk, self.cursor = mapping.primary_key, mapping.cursor
+        self.pk, self.cursor = mapping.primary_key, mapping.cursor  # pk: the key's column(s) as written, for messages
+        self.key_columns = mapping.key_columns
         self.table: sa.Table | None = None
         self.related: dict[str, sa.Table] = {}
+
+    # -- keys: one column, or several (a composite primary key) ------------------------------------
+    def key_of(self, row: dict):
+        """The row's key as the driver returned it: a value, or a tuple of values for a composite key."""
+        if len(self.key_columns) == 1:
+            return row[self.key_columns[0]]
+        return tuple(row[c] for c in self.key_columns)
+
+    def record_id(self, row: dict) -> str:
+        return record_id_for(self.key_columns, row)
+
+    def record_id_of_key(self, key) -> str:
+        """The record id of a key as `key_of` gives it."""
+        return record_id_for(self.key_columns, dict(zip(self.key_columns, key if len(self.key_columns) > 1 else (key,))))
+
+    def key_expression(self):
+        """The key as a SQL expression (a column, or a row value for a composite key)."""
+        cols = [self.table.c[c] for c in self.key_columns]
+        return cols[0] if len(cols) == 1 else sa.tuple_(*cols)
+
+    def key_literal(self, key):
+        return sa.tuple_(*key) if len(self.key_columns) > 1 else key
+
+    def key_order(self) -> list:
+        return [self.table.c[c] for c in self.key_columns]
 
     def bind(self, engine: sa.Engine) -> "MappedAdapter":
         """Reflect the source table; raises a clear error when it is missing."""
@@ -49,7 +75,7 @@ class MappedAdapter:
                 self.related[rel["name"]] = sa.Table(rel["table"], sa.MetaData(), autoload_with=engine)
             except sa.exc.NoSuchTableError as exc:
                 raise LookupError(f"{self.name}: related table {rel['table']!r} not found (mapping {self.mapping.path})") from exc
-        for column in (self.pk, self.cursor):
+        for column in (*self.key_columns, self.cursor):
             if column not in self.table.c:
                 raise LookupError(f"{self.name}: column {column!r} not in table {self.mapping.table} (mapping {self.mapping.path}); "
                                   f"columns: {', '.join(self.table.c.keys())}")
@@ -70,7 +96,8 @@ class MappedAdapter:
         """
         if not self.mapping.related or not rows:
             return rows
-        keys = [r[self.pk] for r in rows]
+        pk = self.key_columns[0]  # related tables need a single-column key (checked when the mapping loads)
+        keys = [r[pk] for r in rows]
         for rel in self.mapping.related:
             table = self.related[rel["name"]]
             fk = table.c[rel["foreign_key"]]
@@ -80,7 +107,7 @@ class MappedAdapter:
                 child = dict(child._mapping)
                 children.setdefault(child[rel["foreign_key"]], []).append(child)
             for r in rows:
-                r.setdefault(RELATED, {})[rel["name"]] = children.get(r[self.pk], [])
+                r.setdefault(RELATED, {})[rel["name"]] = children.get(r[pk], [])
         return rows
 
     def cursor_value(self, raw, now: dt.datetime | None):

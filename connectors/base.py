@@ -89,9 +89,9 @@ def as_dicts(result: sa.CursorResult) -> list[dict]:
 def rows_by_key(adapter, conn: sa.Connection, keys: list, chunk: int = 1000) -> list[dict]:
     """The rows (with their related rows) whose primary key is in `keys`; IN lists of at most `chunk`
     keys, the lowest limit among the databases we target (Oracle-compatible ones allow 1,000)."""
-    t, rows = adapter.table, []
+    t, rows, key = adapter.table, [], adapter.key_expression()
     for i in range(0, len(keys), chunk):
-        rows += as_dicts(conn.execute(sa.select(t).where(t.c[adapter.pk].in_(keys[i:i + chunk]))))
+        rows += as_dicts(conn.execute(sa.select(t).where(key.in_(keys[i:i + chunk]))))
     attach = getattr(adapter, "attach_related", None)
     return attach(conn, rows) if attach else rows
 
@@ -111,8 +111,16 @@ def check_row(row: dict, max_chars: int = MAX_FIELD_CHARS) -> None:
                     check_row(child, max_chars)
 
 
+def record_id_for(key_columns: tuple[str, ...], row: dict) -> str:
+    """The text record id of a row: its key, or for a composite key the parts joined by "|" ("|" and "\\"
+    inside a part escaped with a backslash, so two different keys never give the same id)."""
+    if len(key_columns) == 1:
+        return str(row[key_columns[0]])
+    return "|".join(str(row[c]).replace("\\", "\\\\").replace("|", "\\|") for c in key_columns)
+
+
 def record_id_of(adapter, row: dict) -> str:
-    return str(row[adapter.pk])
+    return adapter.record_id(row)
 
 
 def canonical(value) -> str:
@@ -256,13 +264,14 @@ class PollingConnector:
 
     # -- reading ---------------------------------------------------------------------------------
     def _select(self, window_from, after: tuple | None) -> sa.Select:
-        t, cursor, pk = self.adapter.table, self.adapter.table.c[self.adapter.cursor], self.adapter.table.c[self.adapter.pk]
+        a = self.adapter
+        t, cursor, key = a.table, a.table.c[a.cursor], a.key_expression()
         q = sa.select(t).where(cursor.is_not(None))  # rows without a cursor value are left to reconciliation
         if window_from is not None:
             q = q.where(cursor >= window_from)
         if after is not None:
-            q = q.where(sa.or_(cursor > after[0], sa.and_(cursor == after[0], pk > after[1])))
-        return q.order_by(cursor, pk).limit(self.batch_size)
+            q = q.where(sa.or_(cursor > after[0], sa.and_(cursor == after[0], key > a.key_literal(after[1]))))
+        return q.order_by(cursor, *a.key_order()).limit(self.batch_size)
 
     def _fetch(self, window_from, after) -> list[dict]:
         with gc_paused(), self.engine.connect() as conn:
@@ -274,9 +283,10 @@ class PollingConnector:
 
     def _keys(self) -> dict[str, tuple]:
         """Every row's key: text id -> (the key as the driver returned it, canonical version)."""
-        t = self.adapter.table
+        a = self.adapter
         with self.engine.connect() as conn:
-            return {str(r[0]): (r[0], canonical(r[1])) for r in conn.execute(sa.select(t.c[self.adapter.pk], t.c[self.adapter.cursor]))}
+            rows = as_dicts(conn.execute(sa.select(*a.key_order(), a.table.c[a.cursor])))
+        return {a.record_id(r): (a.key_of(r), canonical(r[a.cursor])) for r in rows}
 
     def _rows_by_key(self, keys: list) -> list[dict]:
         with gc_paused(), self.engine.connect() as conn:
@@ -284,10 +294,10 @@ class PollingConnector:
 
     def _fetch_keys(self, window_from, after) -> list[tuple]:
         """(key, cursor value) of the next batch, in cursor order: all a connector whose workers read rows needs."""
-        t = self.adapter.table
-        query = self._select(window_from, after).with_only_columns(t.c[self.adapter.pk], t.c[self.adapter.cursor])
+        a = self.adapter
+        query = self._select(window_from, after).with_only_columns(*a.key_order(), a.table.c[a.cursor])
         with self.engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(query)]
+            return [(a.key_of(r), r[a.cursor]) for r in as_dicts(conn.execute(query))]
 
     # -- publishing ------------------------------------------------------------------------------
     async def publish(self, rows: list[dict]) -> int:
@@ -296,7 +306,7 @@ class PollingConnector:
 
     async def _prepare_keys(self, keys: list[tuple]) -> list[Prepared]:
         """Like _prepare, for (key, cursor value) pairs: the worker processes read the rows."""
-        fresh = [k for k, c in keys if self.rowstate.is_new(str(k), canonical(c))]
+        fresh = [k for k, c in keys if self.rowstate.is_new(self.adapter.record_id_of_key(k), canonical(c))]
         self.stats["skipped_seen"] += len(keys) - len(fresh)
         return await self.pool.prepare_keys(fresh, self.clock()) if fresh else []
 
@@ -379,7 +389,7 @@ class PollingConnector:
 
     async def _read_ahead(self, window_from, ahead: asyncio.Queue) -> None:
         """Read batches in cursor order and start mapping each; (rows, mapping task) go to `ahead`, then None."""
-        after, cursor, pk = None, self.adapter.cursor, self.adapter.pk
+        after, cursor = None, self.adapter.cursor
         reads_in_workers = self.pool is not None and self.pool.reads
         try:
             while not self._stop.is_set():
@@ -400,7 +410,7 @@ class PollingConnector:
                 if len(batch) < self.batch_size:
                     break
                 last = batch[-1]
-                after = (last[1], last[0]) if reads_in_workers else (last[cursor], last[pk])
+                after = (last[1], last[0]) if reads_in_workers else (last[cursor], self.adapter.key_of(last))
         except Exception:
             await ahead.put(None)  # the publishing side stops, then gets this error when it awaits the reader
             raise

@@ -47,9 +47,10 @@ class IntakeProcessor:
             raise IntakeError("expected a list of JSON objects (one per record, keys = the source table's column names)")
         if len(records) > MAX_RECORDS:
             raise IntakeError(f"{len(records)} records in one submission; at most {MAX_RECORDS}")
-        missing = [i for i, r in enumerate(records) if r.get(adapter.pk) in (None, "") or r.get(adapter.cursor) in (None, "")]
+        needed = (*adapter.key_columns, adapter.cursor)
+        missing = [i for i, r in enumerate(records) if any(r.get(c) in (None, "") for c in needed)]
         if missing:
-            raise IntakeError(f"records {missing[:10]} lack the key column {adapter.pk!r} or the version column {adapter.cursor!r}")
+            raise IntakeError(f"records {missing[:10]} lack a key column ({', '.join(adapter.key_columns)}) or the version column {adapter.cursor!r}")
         topic, t = agency_topic(self.settings, adapter.agency), self.settings.topics
         results, sends = [], []
         for row, outcome in zip(records, map_rows(adapter, records, dt.datetime.now(dt.timezone.utc))):

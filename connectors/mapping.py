@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from connectors.base import Mapped, MappingError, event_id
+from connectors.base import Mapped, MappingError, event_id, record_id_for
 from connectors.privacy import InvalidIdentifier, Protector, credit_code_status
 from streams.cases import normalise_number
 
@@ -59,8 +59,11 @@ class Mapping:
     url: str | None = None
     phone_columns: frozenset = frozenset()
     related: tuple[dict, ...] = ()  # child tables read with each row (e.g. the workers of a group dispute)
+    key_columns: tuple[str, ...] = ()  # the primary key's columns (one, or several for a composite key)
 
     def __post_init__(self):
+        if not self.key_columns:
+            object.__setattr__(self, "key_columns", (self.primary_key,))
         # Every value spec gets its compiled reader now, so mapping a row calls readers directly.
         for spec in self.specs():
             if "_read" not in spec:
@@ -111,6 +114,12 @@ def load_mapping(path: Path | str) -> Mapping:
     for key in ("name", "system", "agency", "table", "primary_key", "cursor"):
         if not src.get(key):
             raise MappingFileError(f"{path}: [source] needs `{key}`")
+    # primary_key: a column, or a list of columns for a composite key
+    key_columns = tuple(src["primary_key"]) if isinstance(src["primary_key"], list) else (src["primary_key"],)
+    if not all(isinstance(c, str) and c for c in key_columns) or len(set(key_columns)) != len(key_columns):
+        raise MappingFileError(f"{path}: [source] primary_key must be a column name or a list of distinct column names")
+    if src["cursor"] in key_columns and len(key_columns) > 1:
+        raise MappingFileError(f"{path}: [source] the cursor cannot be part of a composite primary key")
     if src["agency"] not in AGENCIES:
         raise MappingFileError(f"{path}: [source] agency {src['agency']!r} is not one of {sorted(AGENCIES)}")
     cursor_type = src.get("cursor_type", "native")
@@ -176,6 +185,8 @@ def load_mapping(path: Path | str) -> Mapping:
                 if key not in ("role", "party_type", "required"):
                     _spec(path, f"related[{i}].parties[{j}].{key}", spec, codes)
             rel_parties.append({k: (_normalise(v) if k not in ("role", "party_type", "required") else v) for k, v in party.items()})
+        if len(key_columns) > 1:
+            raise MappingFileError(f"{path}: related[{i}]: related tables need a single-column primary key on [source]")
         related.append({"name": rel["name"], "table": rel["table"], "foreign_key": rel["foreign_key"], "parties": rel_parties})
     # Identity columns are always masked when a row is shown, listed in `sensitive` or not.
     all_parties = [*doc.get("parties", []), *(p for rel in doc.get("related", []) for p in rel.get("parties", []))]
@@ -184,7 +195,7 @@ def load_mapping(path: Path | str) -> Mapping:
     sensitive = tuple(sorted(set(src.get("sensitive", [])) | id_columns | phone_columns))
     return Mapping(
         path=path, name=src["name"], system=src["system"], agency=src["agency"], database=src.get("database", src["name"]),
-        table=src["table"], primary_key=src["primary_key"], cursor=src["cursor"], cursor_type=cursor_type,
+        table=src["table"], primary_key=",".join(key_columns), key_columns=key_columns, cursor=src["cursor"], cursor_type=cursor_type,
         cursor_format=src.get("cursor_format"), timezone=src.get("timezone", "Asia/Shanghai"), encoding=src.get("encoding", "utf-8"),
         sensitive=sensitive, phone_columns=phone_columns, event=event, refs=tuple(refs), parties=tuple(parties),
         claims=tuple(claims), codes=codes, fields=fields, hook=hook, url=src.get("url"), related=tuple(related),
@@ -364,7 +375,7 @@ def map_with(mapping: Mapping, protector: Protector, row: dict, ingested_at: dt.
         MappingError: the first problem, naming the column and the dead-letter error kind.
     """
     ctx = RowContext(mapping, row)
-    record_id = str(row[mapping.primary_key])
+    record_id = record_id_for(mapping.key_columns, row)
     version = str(row[mapping.cursor])
     source = {"system": mapping.system, "agency_kind": mapping.agency, "record_id": record_id, "record_version": version}
     event_type = mapping.event["type"]["_read"](ctx, "event type")  # both marked required when the file was loaded

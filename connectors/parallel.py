@@ -59,7 +59,7 @@ def _prepare_keys(keys: list, now: dt.datetime) -> list[tuple]:
     with gc_paused(), _worker["engine"].connect() as conn:
         rows = rows_by_key(adapter, conn, keys)
     order = {k: i for i, k in enumerate(keys)}
-    rows.sort(key=lambda r: order.get(r[adapter.pk], len(order)))  # publish in the connector's (cursor) order
+    rows.sort(key=lambda r: order.get(adapter.key_of(r), len(order)))  # publish in the connector's (cursor) order
     return _prepare(rows, now)
 
 

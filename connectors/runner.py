@@ -95,7 +95,7 @@ def dry_run(settings: Settings, names: list[str] | None, limit: int) -> list[dic
         if adapter.index_advice():
             print(f"warning: {adapter.index_advice()}", file=sys.stderr)
         with engine.connect() as conn:
-            rows = as_dicts(conn.execute(sa.select(adapter.table).order_by(adapter.table.c[adapter.cursor], adapter.table.c[adapter.pk]).limit(limit)))
+            rows = as_dicts(conn.execute(sa.select(adapter.table).order_by(adapter.table.c[adapter.cursor], *adapter.key_order()).limit(limit)))
             adapter.attach_related(conn, rows)
         for row, outcome in zip(rows, map_rows(adapter, rows, dt.datetime.now(dt.timezone.utc))):
             line = {"connector": source.mapping.name, "record_id": outcome.record_id, "version": outcome.version}

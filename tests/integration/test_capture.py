@@ -452,3 +452,81 @@ async def test_a_killed_mapping_worker_is_replaced_and_nothing_is_lost(tmp_path,
         await h.close()
     events = await h.events()
     assert sorted(int(e["source"]["record_id"]) for e in events) == list(range(1, 31))
+
+
+COMPOSITE_MAPPING = """
+[source]
+name = "composite"
+system = "test-composite"
+agency = "MEDIATION"
+table = "t_composite"
+primary_key = ["org", "seq"]
+cursor = "changed"
+cursor_type = "int"
+[event]
+type = { column = "status", type = "code", codes = "status" }
+occurred_at = { column = "at", type = "time", format = "epoch_ms" }
+[[refs]]
+kind = "MEDIATION"
+number = { column = "case_no", required = true }
+[codes.status]
+A = "APPLIED"
+B = "ACCEPTED"
+"""
+
+composite_meta = sa.MetaData()
+t_composite = sa.Table("t_composite", composite_meta, sa.Column("org", sa.String(8), primary_key=True), sa.Column("seq", sa.Integer, primary_key=True),
+                       sa.Column("changed", sa.Integer, nullable=False), sa.Column("status", sa.String(2)), sa.Column("at", sa.BigInteger),
+                       sa.Column("case_no", sa.String(40)), sa.Index("t_composite_changed", "changed", "org", "seq"))
+
+
+@pytest.mark.parametrize("workers_read", [False, True], ids=["in-process", "workers-read-rows"])
+async def test_a_composite_primary_key_is_read_paged_updated_and_deleted_once(workers_read, source, kafka_bootstrap, registry_url, prefix, tmp_path):
+    # (org, seq) keys, all on the same cursor value so that paging must go by the whole key; one org is "A|B" to
+    # show that the text record id cannot confuse ("A|B", 1) with ("A", "B|1")-like keys
+    from connectors.mapping import load_mapping
+    from connectors.parallel import MappingPool
+
+    (tmp_path / "composite.toml").write_text(COMPOSITE_MAPPING, encoding="utf-8")
+    mapping = load_mapping(tmp_path / "composite.toml")
+    composite_meta.drop_all(source)
+    composite_meta.create_all(source)
+    keys = [("ORG1", 1), ("ORG1", 2), ("ORG2", 1), ("A|B", 1), ("ORG2", 2), ("ORG3", 7), ("ORG1", 3)]
+    with source.begin() as conn:
+        conn.execute(t_composite.insert(), [{"org": o, "seq": n, "changed": 1, "status": "A", "at": 1_700_000_000_000, "case_no": f"C-{o}-{n}"} for o, n in keys])
+    h = Harness(source, kafka_bootstrap, registry_url, prefix, batch_size=2)
+    pools = []
+
+    async def connector():
+        c = await h.connector()
+        c.adapter = MappedAdapter(mapping, Protector("capture-test")).bind(source)
+        c.rowstate.connector = "composite"
+        await c.rowstate.start(c.producer)
+        saved = await c.checkpoints.load("composite")
+        c.watermark = c.adapter.cursor_value(saved["watermark"], None) if saved and saved["watermark"] else None
+        if workers_read:
+            c.pool = MappingPool(2, str(tmp_path / "composite.toml"), "capture-test", h.codec,
+                                 (h.topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"), db_url=source.url.render_as_string(hide_password=False))
+            pools.append(c.pool)
+        return c
+
+    try:
+        first = await connector()
+        assert await first.poll() == 7
+        with source.begin() as conn:
+            conn.execute(t_composite.update().where(t_composite.c.org == "ORG2", t_composite.c.seq == 1).values(status="B", changed=2))
+            conn.execute(t_composite.delete().where(t_composite.c.org == "A|B"))
+        again = await connector()  # a restart: resumes from Kafka
+        assert await again.poll() == 1
+        assert await again.reconcile() == {"missed": 0, "deleted": 1}
+        assert await again.poll() == 0
+    finally:
+        for pool in pools:
+            pool.close()
+        await h.close()
+        composite_meta.drop_all(source)
+    events = await h.events()
+    ids = [e["source"]["record_id"] for e in events]
+    assert sorted(ids) == sorted(["ORG1|1", "ORG1|2", "ORG2|1", "A\\|B|1", "ORG2|2", "ORG3|7", "ORG1|3", "ORG2|1", "A\\|B|1"])
+    assert [e["event_type"] for e in events if e["source"]["record_id"] == "ORG2|1"] == ["APPLIED", "ACCEPTED"]
+    assert [e["event_type"] for e in events if e["source"]["record_id"] == "A\\|B|1"] == ["APPLIED", "SOURCE_RECORD_DELETED"]
