@@ -24,6 +24,20 @@ def cursor_indexed(engine: sa.Engine, table: str, cursor: str) -> bool:
     return cursor in leading or (pk[:1] == [cursor])
 
 
+def query_source(engine: sa.Engine, query: str, name: str, path) -> sa.Subquery:
+    """A mapping's SELECT as a derived table the connector filters, orders and pages like a table.
+
+    Its columns are learnt by running it once with a false condition (no rows read).
+    """
+    text = sa.text(query.strip().rstrip(";"))
+    try:
+        with engine.connect() as conn:
+            columns = list(conn.execute(sa.select(sa.literal_column("*")).select_from(text.columns().subquery("probe")).where(sa.false())).keys())
+    except sa.exc.DBAPIError as exc:
+        raise LookupError(f"{name}: the mapping's query cannot run: {exc.orig} (mapping {path})") from exc
+    return text.columns(*(sa.column(c) for c in columns)).subquery("source")
+
+
 class MappedAdapter:
     """Adapter protocol (connectors.base.Adapter) over a declarative mapping.
 
@@ -65,11 +79,14 @@ class MappedAdapter:
 
     def bind(self, engine: sa.Engine) -> "MappedAdapter":
         """Reflect the source table; raises a clear error when it is missing."""
-        try:
-            self.table = sa.Table(self.mapping.table, sa.MetaData(), autoload_with=engine)
-        except sa.exc.NoSuchTableError as exc:
-            raise LookupError(f"{self.name}: table {self.mapping.table!r} not found in {engine.url.render_as_string(hide_password=True)} "
-                              f"(mapping {self.mapping.path})") from exc
+        if self.mapping.query:
+            self.table = query_source(engine, self.mapping.query, self.name, self.mapping.path)
+        else:
+            try:
+                self.table = sa.Table(self.mapping.table, sa.MetaData(), autoload_with=engine)
+            except sa.exc.NoSuchTableError as exc:
+                raise LookupError(f"{self.name}: table {self.mapping.table!r} not found in {engine.url.render_as_string(hide_password=True)} "
+                                  f"(mapping {self.mapping.path})") from exc
         for rel in self.mapping.related:
             try:
                 self.related[rel["name"]] = sa.Table(rel["table"], sa.MetaData(), autoload_with=engine)
@@ -79,7 +96,8 @@ class MappedAdapter:
             if column not in self.table.c:
                 raise LookupError(f"{self.name}: column {column!r} not in table {self.mapping.table} (mapping {self.mapping.path}); "
                                   f"columns: {', '.join(self.table.c.keys())}")
-        self.cursor_indexed = cursor_indexed(engine, self.mapping.table, self.cursor)
+        # a query's plan is the database's business: no index advice for it
+        self.cursor_indexed = True if self.mapping.query else cursor_indexed(engine, self.mapping.table, self.cursor)
         return self
 
     def index_advice(self) -> str | None:

@@ -60,6 +60,7 @@ class Mapping:
     phone_columns: frozenset = frozenset()
     related: tuple[dict, ...] = ()  # child tables read with each row (e.g. the workers of a group dispute)
     key_columns: tuple[str, ...] = ()  # the primary key's columns (one, or several for a composite key)
+    query: str | None = None  # a SELECT read like a table, instead of `table` (e.g. a join the agency will not make a view of)
 
     def __post_init__(self):
         if not self.key_columns:
@@ -111,9 +112,13 @@ def load_mapping(path: Path | str) -> Mapping:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise MappingFileError(f"{path}: {exc}") from exc
     src = doc.get("source", {})
-    for key in ("name", "system", "agency", "table", "primary_key", "cursor"):
+    for key in ("name", "system", "agency", "primary_key", "cursor"):
         if not src.get(key):
             raise MappingFileError(f"{path}: [source] needs `{key}`")
+    if bool(src.get("table")) == bool(src.get("query")):
+        raise MappingFileError(f"{path}: [source] needs either `table` or `query` (a SELECT whose result is read like a table)")
+    if src.get("query") and not str(src["query"]).lstrip().lower().startswith(("select", "with")):
+        raise MappingFileError(f"{path}: [source] query must be a SELECT (or WITH ... SELECT); the connector only reads")
     # primary_key: a column, or a list of columns for a composite key
     key_columns = tuple(src["primary_key"]) if isinstance(src["primary_key"], list) else (src["primary_key"],)
     if not all(isinstance(c, str) and c for c in key_columns) or len(set(key_columns)) != len(key_columns):
@@ -195,7 +200,7 @@ def load_mapping(path: Path | str) -> Mapping:
     sensitive = tuple(sorted(set(src.get("sensitive", [])) | id_columns | phone_columns))
     return Mapping(
         path=path, name=src["name"], system=src["system"], agency=src["agency"], database=src.get("database", src["name"]),
-        table=src["table"], primary_key=",".join(key_columns), key_columns=key_columns, cursor=src["cursor"], cursor_type=cursor_type,
+        table=src.get("table") or f"(query of {src['name']})", query=src.get("query"), primary_key=",".join(key_columns), key_columns=key_columns, cursor=src["cursor"], cursor_type=cursor_type,
         cursor_format=src.get("cursor_format"), timezone=src.get("timezone", "Asia/Shanghai"), encoding=src.get("encoding", "utf-8"),
         sensitive=sensitive, phone_columns=phone_columns, event=event, refs=tuple(refs), parties=tuple(parties),
         claims=tuple(claims), codes=codes, fields=fields, hook=hook, url=src.get("url"), related=tuple(related),

@@ -530,3 +530,64 @@ async def test_a_composite_primary_key_is_read_paged_updated_and_deleted_once(wo
     assert sorted(ids) == sorted(["ORG1|1", "ORG1|2", "ORG2|1", "A\\|B|1", "ORG2|2", "ORG3|7", "ORG1|3", "ORG2|1", "A\\|B|1"])
     assert [e["event_type"] for e in events if e["source"]["record_id"] == "ORG2|1"] == ["APPLIED", "ACCEPTED"]
     assert [e["event_type"] for e in events if e["source"]["record_id"] == "A\\|B|1"] == ["APPLIED", "SOURCE_RECORD_DELETED"]
+
+
+QUERY_MAPPING = """
+[source]
+name = "joined"
+system = "test-joined"
+agency = "MEDIATION"
+query = \"\"\"
+SELECT c.case_id, c.case_no, c.changed, s.code AS status
+FROM q_case c JOIN q_status s ON s.status_id = c.status_id;
+\"\"\"
+primary_key = "case_id"
+cursor = "changed"
+cursor_type = "int"
+[event]
+type = { column = "status", type = "code", codes = "status" }
+occurred_at = { const = 2024-01-01T00:00:00Z }
+[[refs]]
+kind = "MEDIATION"
+number = { column = "case_no", required = true }
+[codes.status]
+A = "APPLIED"
+B = "ACCEPTED"
+"""
+
+query_meta = sa.MetaData()
+q_status = sa.Table("q_status", query_meta, sa.Column("status_id", sa.Integer, primary_key=True), sa.Column("code", sa.String(2)))
+q_case = sa.Table("q_case", query_meta, sa.Column("case_id", sa.Integer, primary_key=True), sa.Column("case_no", sa.String(20)),
+                  sa.Column("changed", sa.Integer, nullable=False), sa.Column("status_id", sa.Integer))
+
+
+async def test_a_query_source_is_read_like_a_table(source, kafka_bootstrap, registry_url, prefix, tmp_path):
+    # the status code lives in another table: the mapping reads a join, with paging, updates and deletes as for a table
+    from connectors.mapping import load_mapping
+
+    (tmp_path / "joined.toml").write_text(QUERY_MAPPING, encoding="utf-8")
+    mapping = load_mapping(tmp_path / "joined.toml")
+    query_meta.drop_all(source)
+    query_meta.create_all(source)
+    with source.begin() as conn:
+        conn.execute(q_status.insert(), [{"status_id": 1, "code": "A"}, {"status_id": 2, "code": "B"}])
+        conn.execute(q_case.insert(), [{"case_id": i, "case_no": f"Q{i}", "changed": i, "status_id": 1} for i in range(1, 6)])
+    h = Harness(source, kafka_bootstrap, registry_url, prefix, batch_size=2)
+    try:
+        c = await h.connector()
+        c.adapter = MappedAdapter(mapping, Protector("capture-test")).bind(source)
+        c.rowstate.connector = "joined"
+        await c.rowstate.start(c.producer)
+        c.watermark = None
+        assert await c.poll() == 5
+        with source.begin() as conn:
+            conn.execute(q_case.update().where(q_case.c.case_id == 3).values(status_id=2, changed=10))
+            conn.execute(q_case.delete().where(q_case.c.case_id == 5))
+        assert await c.poll() == 1
+        assert await c.reconcile() == {"missed": 0, "deleted": 1}
+    finally:
+        await h.close()
+        query_meta.drop_all(source)
+    events = [(e["source"]["record_id"], e["event_type"]) for e in await h.events()]
+    assert sorted(events) == sorted([("1", "APPLIED"), ("2", "APPLIED"), ("3", "APPLIED"), ("4", "APPLIED"), ("5", "APPLIED"),
+                                     ("3", "ACCEPTED"), ("5", "SOURCE_RECORD_DELETED")])

@@ -1,4 +1,4 @@
-"""Composite primary keys: record ids that never collide, and mapping files that say what is not supported."""
+"""Where a mapping reads from (a table or a query) and how it names rows (composite keys): what loads, what is refused."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ BASE = """
 name = "c"
 system = "s"
 agency = "MEDIATION"
-table = "t"
+{table}
 primary_key = {key}
 cursor = "changed"
 cursor_type = "int"
@@ -37,7 +37,7 @@ def test_different_composite_keys_never_share_a_record_id(a, b):
 
 
 def test_mapping_accepts_a_list_of_key_columns(tmp_path):
-    (tmp_path / "m.toml").write_text(BASE.format(key='["org", "seq"]', extra=""), encoding="utf-8")
+    (tmp_path / "m.toml").write_text(BASE.format(table='table = "t"', key='["org", "seq"]', extra=""), encoding="utf-8")
     mapping = load_mapping(tmp_path / "m.toml")
     assert mapping.key_columns == ("org", "seq") and mapping.primary_key == "org,seq"
 
@@ -48,6 +48,22 @@ def test_mapping_accepts_a_list_of_key_columns(tmp_path):
     ('["org", "seq"]', '[[related]]\nname = "w"\ntable = "w"\nforeign_key = "case_id"\n', "single-column primary key"),
 ])
 def test_what_composite_keys_cannot_do_is_said_when_the_mapping_loads(tmp_path, key, extra, message):
-    (tmp_path / "m.toml").write_text(BASE.format(key=key, extra=extra), encoding="utf-8")
+    (tmp_path / "m.toml").write_text(BASE.format(table='table = "t"', key=key, extra=extra), encoding="utf-8")
     with pytest.raises(MappingFileError, match=message):
         load_mapping(tmp_path / "m.toml")
+
+
+@pytest.mark.parametrize("table, message", [
+    ('table = "t"\nquery = "SELECT 1"', "either `table` or `query`"),
+    ("", "either `table` or `query`"),
+    ('query = "DELETE FROM t"', "must be a SELECT"),
+])
+def test_a_source_is_a_table_or_a_select(tmp_path, table, message):
+    (tmp_path / "m.toml").write_text(BASE.format(table=table, key='"id"', extra=""), encoding="utf-8")
+    with pytest.raises(MappingFileError, match=message):
+        load_mapping(tmp_path / "m.toml")
+
+
+def test_a_query_source_loads(tmp_path):
+    (tmp_path / "m.toml").write_text(BASE.format(table='query = "WITH x AS (SELECT * FROM t) SELECT * FROM x"', key='"id"', extra=""), encoding="utf-8")
+    assert load_mapping(tmp_path / "m.toml").query.startswith("WITH")
