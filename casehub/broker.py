@@ -47,6 +47,16 @@ class BrokerError(RuntimeError):
     """The local broker could not be set up, started or stopped; the message says why and where to look."""
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Kafka binds: a port in TIME_WAIT is free
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -133,6 +143,10 @@ class LocalBroker:
         self._check_runtime()
         port = self.port or free_port()
         cport = self.controller_port or free_port()
+        for number, setting in ((port, "CASEHUB_BROKER_PORT"), (cport, "CASEHUB_CONTROLLER_PORT")):
+            if not _port_free(number):
+                raise BrokerError(f"port {number} ({setting}) is already in use on 127.0.0.1 by another process; "
+                                  f"stop it or set {setting} to a free port")
         self.home.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._write_config(port, cport)

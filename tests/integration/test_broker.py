@@ -71,3 +71,16 @@ def test_broker_command_start_is_idempotent_and_stop_is_clean(tmp_path):
     assert not _pid_alive(status["pid"])
     gone = _casehub(env, "broker", "status", "--json")
     assert gone.returncode == 1 and json.loads(gone.stdout)["running"] is False
+
+
+def test_a_port_in_use_is_named_before_the_broker_starts(tmp_path):
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")}
+        env.update(CASEHUB_HOME=str(tmp_path), CASEHUB_BROKER_PORT=str(free_port()), CASEHUB_CONTROLLER_PORT=str(taken.getsockname()[1]))
+        result = _casehub(env, "broker", "start")
+    assert result.returncode != 0
+    assert f"port {env['CASEHUB_CONTROLLER_PORT']} (CASEHUB_CONTROLLER_PORT) is already in use" in result.stderr
