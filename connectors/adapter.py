@@ -64,7 +64,9 @@ class MappedAdapter:
 
     def record_id_of_key(self, key) -> str:
         """The record id of a key as `key_of` gives it."""
-        return record_id_for(self.key_columns, dict(zip(self.key_columns, key if len(self.key_columns) > 1 else (key,))))
+        if len(self.key_columns) == 1:
+            return str(key)
+        return record_id_for(self.key_columns, dict(zip(self.key_columns, key)))
 
     def key_expression(self):
         """The key as a SQL expression (a column, or a row value for a composite key)."""

@@ -296,8 +296,11 @@ class PollingConnector:
         """(key, cursor value) of the next batch, in cursor order: all a connector whose workers read rows needs."""
         a = self.adapter
         query = self._select(window_from, after).with_only_columns(*a.key_order(), a.table.c[a.cursor])
+        n = len(a.key_columns)
         with self.engine.connect() as conn:
-            return [(a.key_of(r), r[a.cursor]) for r in as_dicts(conn.execute(query))]
+            if n == 1:
+                return [(r[0], r[1]) for r in conn.execute(query)]
+            return [(tuple(r[:n]), r[n]) for r in conn.execute(query)]
 
     # -- publishing ------------------------------------------------------------------------------
     async def publish(self, rows: list[dict]) -> int:
