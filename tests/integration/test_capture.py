@@ -58,13 +58,14 @@ class Harness:
         self.topic = f"{prefix}casehub.mediation.events"
         self.cleanup: list = []
 
-    async def connector(self) -> PollingConnector:
+    async def connector(self, mapping=None) -> PollingConnector:
+        """A started connector for `mapping` (default: the built-in mediation mapping)."""
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True)
         await producer.start()
         self._producers = getattr(self, "_producers", []) + [producer]
         checkpoints = KafkaCheckpointStore(self.bootstrap, f"{self.prefix}_casehub_connector_offsets")
         await checkpoints.start(producer)
-        adapter = MappedAdapter(builtin_mappings()["mediation"], Protector("capture-test")).bind(self.engine)
+        adapter = MappedAdapter(mapping or builtin_mappings()["mediation"], Protector("capture-test")).bind(self.engine)
         c = PollingConnector(adapter, self.engine, self.codec, producer, checkpoints, RowState(self.bootstrap, f"{self.prefix}_casehub_connector_rows", adapter.name),
                              self.topic, f"{self.prefix}casehub.deadletter", f"{self.prefix}casehub.identities.restricted",
                              batch_size=self.batch_size, lag_seconds=self.lag_seconds)
@@ -312,20 +313,10 @@ async def test_native_timestamp_cursor_survives_restart_and_null_cursors(source,
         conn.execute(t_native.insert(), rows)
     h = Harness(source, kafka_bootstrap, registry_url, prefix, batch_size=2)
 
-    async def connector():
-        c = await h.connector()
-        c.adapter = MappedAdapter(mapping, Protector("capture-test")).bind(source)
-        c.rowstate.connector = "native"
-        c.rowstate.versions = {}
-        await c.rowstate.start(c.producer)
-        saved = await c.checkpoints.load("native")
-        c.watermark = c.adapter.cursor_value(saved["watermark"], None) if saved and saved["watermark"] else None
-        return c
-
     try:
-        first = await connector()
+        first = await h.connector(mapping)
         assert await first.poll() == 5  # the row without a cursor value is not polled...
-        again = await connector()  # ...and a restart restores a datetime watermark from its checkpoint
+        again = await h.connector(mapping)  # ...and a restart restores a datetime watermark from its checkpoint
         assert again.watermark == first.watermark and isinstance(again.watermark, dt.datetime)
         with source.begin() as conn:
             conn.execute(t_native.insert(), [{"id": 7, "changed": T0 + dt.timedelta(minutes=1), "status": "B", "name": "赵敏", "case_no": "N7"}])
@@ -498,12 +489,7 @@ async def test_a_composite_primary_key_is_read_paged_updated_and_deleted_once(wo
     pools = []
 
     async def connector():
-        c = await h.connector()
-        c.adapter = MappedAdapter(mapping, Protector("capture-test")).bind(source)
-        c.rowstate.connector = "composite"
-        await c.rowstate.start(c.producer)
-        saved = await c.checkpoints.load("composite")
-        c.watermark = c.adapter.cursor_value(saved["watermark"], None) if saved and saved["watermark"] else None
+        c = await h.connector(mapping)
         if workers_read:
             c.pool = MappingPool(2, str(tmp_path / "composite.toml"), "capture-test", h.codec,
                                  (h.topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"), db_url=source.url.render_as_string(hide_password=False))
@@ -574,11 +560,7 @@ async def test_a_query_source_is_read_like_a_table(source, kafka_bootstrap, regi
         conn.execute(q_case.insert(), [{"case_id": i, "case_no": f"Q{i}", "changed": i, "status_id": 1} for i in range(1, 6)])
     h = Harness(source, kafka_bootstrap, registry_url, prefix, batch_size=2)
     try:
-        c = await h.connector()
-        c.adapter = MappedAdapter(mapping, Protector("capture-test")).bind(source)
-        c.rowstate.connector = "joined"
-        await c.rowstate.start(c.producer)
-        c.watermark = None
+        c = await h.connector(mapping)
         assert await c.poll() == 5
         with source.begin() as conn:
             conn.execute(q_case.update().where(q_case.c.case_id == 3).values(status_id=2, changed=10))
