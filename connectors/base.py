@@ -92,6 +92,11 @@ def rows_by_key(adapter, conn: sa.Connection, keys: list, chunk: int = 1000) -> 
     t, rows, key = adapter.table, [], adapter.key_expression()
     for i in range(0, len(keys), chunk):
         rows += as_dicts(conn.execute(sa.select(t).where(key.in_(keys[i:i + chunk]))))
+    return with_related(adapter, conn, rows)
+
+
+def with_related(adapter, conn: sa.Connection, rows: list[dict]) -> list[dict]:
+    """The rows with their related tables' rows attached, for adapters that have related tables."""
     attach = getattr(adapter, "attach_related", None)
     return attach(conn, rows) if attach else rows
 
@@ -275,11 +280,7 @@ class PollingConnector:
 
     def _fetch(self, window_from, after) -> list[dict]:
         with gc_paused(), self.engine.connect() as conn:
-            return self._related(conn, as_dicts(conn.execute(self._select(window_from, after))))
-
-    def _related(self, conn, rows: list[dict]) -> list[dict]:
-        attach = getattr(self.adapter, "attach_related", None)
-        return attach(conn, rows) if attach else rows
+            return with_related(self.adapter, conn, as_dicts(conn.execute(self._select(window_from, after))))
 
     def _keys(self) -> dict[str, tuple]:
         """Every row's key: text id -> (the key as the driver returned it, canonical version)."""
@@ -398,9 +399,8 @@ class PollingConnector:
             while not self._stop.is_set():
                 if reads_in_workers:
                     # only keys and cursors here; the workers read the rows themselves (no rows pickled across)
-                    keys = await self._retrying(asyncio.to_thread, self._fetch_keys, window_from, after)
-                    batch = [(k, c) for k, c in keys]
-                    cursors, preparing = [c for _, c in keys], self._prepare_keys(keys)
+                    batch = await self._retrying(asyncio.to_thread, self._fetch_keys, window_from, after)
+                    cursors, preparing = [c for _, c in batch], self._prepare_keys(batch)
                 else:
                     rows = await self._retrying(asyncio.to_thread, self._fetch, window_from, after)
                     batch, cursors, preparing = rows, [r[cursor] for r in rows], self._prepare(rows)
