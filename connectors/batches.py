@@ -19,8 +19,9 @@ _MASK = 0xFFFFFFFF
 def murmur2(data: bytes) -> int:
     """Kafka's key hash (org.apache.kafka.common.utils.Utils.murmur2), as an unsigned 32-bit number.
 
-    The same result as aiokafka's pure-Python version, 4-5 times faster on 64-byte keys (identity hashes):
-    the key is read as little-endian 32-bit words in one struct call instead of byte by byte.
+    The same result as aiokafka's pure-Python version, about twice as fast on 64-byte keys (identity
+    hashes; 7 us instead of 14 here): the key is read as little-endian 32-bit words in one struct call
+    instead of byte by byte.
     """
     length = len(data)
     h = 0x9747B28C ^ length
@@ -60,26 +61,25 @@ class BatchPublisher:
         parts = self._partitions[topic] = sorted(self.producer.client.cluster.partitions_for_topic(topic))
         return parts
 
-    def add_nowait(self, topic: str, key: bytes, value: bytes | None) -> bool:
-        """Append without awaiting anything; False when that needs `add` (partitions unknown yet, or the batch is full)."""
-        parts = self._partitions.get(topic)
-        if parts is None:
-            return False
+    def _target(self, topic: str, key: bytes, parts: list[int]):
         # murmur2 is pure Python: skip it when there is no choice
         tp = (topic, parts[0] if len(parts) == 1 else partition_for(key, parts))
         batch = self._batches.get(tp)
         if batch is None:
             batch = self._batches[tp] = self.producer.create_batch()
-        return batch.append(key=key, value=value, timestamp=None) is not None
+        return tp, batch
+
+    def add_nowait(self, topic: str, key: bytes, value: bytes | None) -> bool:
+        """Append without awaiting anything; False when that needs `add` (partitions unknown yet, or the batch is full)."""
+        parts = self._partitions.get(topic)
+        if parts is None:
+            return False
+        return self._target(topic, key, parts)[1].append(key=key, value=value, timestamp=None) is not None
 
     async def add(self, topic: str, key: bytes, value: bytes | None) -> None:
         if self.add_nowait(topic, key, value):
             return
-        parts = self._partitions.get(topic) or await self._load_partitions(topic)
-        tp = (topic, parts[0] if len(parts) == 1 else partition_for(key, parts))
-        batch = self._batches.get(tp)
-        if batch is None:
-            batch = self._batches[tp] = self.producer.create_batch()
+        tp, batch = self._target(topic, key, self._partitions.get(topic) or await self._load_partitions(topic))
         if batch.append(key=key, value=value, timestamp=None) is None:
             # batch full (a full batch closes itself): send it and start another
             await self._send(tp, batch)
