@@ -71,7 +71,7 @@ class AvroCodec:
         self.prefix = prefix
         self._writers: dict[str, tuple[int, object]] = {}  # topic -> (schema id, parsed schema)
         self._readers: dict[int, object] = {}  # schema id -> parsed writer schema
-        self._fast: dict[str, object] = {}  # topic -> compiled writer (schemas/compiled.py)
+        self._fast: dict[str, tuple] = {}  # topic -> (compiled writer (schemas/compiled.py), framing header)
 
     def register(self, topic: str) -> int:
         """Register the topic's current schema under `<topic>-value` (once per process) and return its id."""
@@ -90,15 +90,17 @@ class AvroCodec:
         return {subject_for(self.prefix + base): self.register(self.prefix + base) for base in TOPIC_RECORDS}
 
     def encode(self, topic: str, value: dict) -> bytes:
-        self.register(topic)
-        schema_id, parsed = self._writers[topic]
         fast = self._fast.get(topic)
         if fast is None:
-            fast = self._fast[topic] = compile_writer(parsed)
+            self.register(topic)
+            schema_id, parsed = self._writers[topic]
+            writer = compile_writer(parsed)
+            fast = self._fast[topic] = (writer, HEADER.pack(MAGIC, schema_id))
         try:
-            return HEADER.pack(MAGIC, schema_id) + fast(value)
+            return fast[0](value, fast[1])
         except Unhandled:
             pass  # fastavro writes what the compiled writer leaves to it, or raises its usual error
+        schema_id, parsed = self._writers[topic]
         buf = io.BytesIO()
         buf.write(HEADER.pack(MAGIC, schema_id))
         try:

@@ -25,6 +25,9 @@ _LONG_RANGE = (-(1 << 63), (1 << 63) - 1)
 # zig-zag varints of small numbers, precomputed: lengths, counts and enum indexes are almost always small
 _SMALL = [bytes([(n << 1) & 0x7F | 0x80, n >> 6]) if n >= 64 else bytes([n << 1]) for n in range(8192)]
 
+# the same, each after a union's branch index 1 (the usual non-null branch of ["null", X])
+_SMALL2 = [b"\x02" + b for b in _SMALL]
+
 Writer = Callable[[Any, bytearray], None]
 
 
@@ -109,14 +112,15 @@ _BRANCH_TYPES = {"null": (type(None),), "boolean": (bool,), "int": (int,), "long
                  "record": (dict,), "map": (dict,), "array": (list, tuple), "enum": (str,), "float": (float,), "double": (float,)}
 
 
-def compile_writer(schema) -> Callable[[Any], bytes]:
-    """`write(value) -> bytes` for a schema parsed by fastavro.parse_schema; raises Unhandled (see module doc)."""
+def compile_writer(schema) -> Callable[..., bytes]:
+    """`write(value, prefix=b"") -> prefix + bytes` for a schema parsed by fastavro.parse_schema; raises
+    Unhandled (see module doc). The prefix (e.g. Confluent's framing header) saves the caller a copy."""
     named: dict[str, Any] = {}
     _compile(schema, named)  # closures for every node (and every named type, in definition order)
     write = _Generator(named).writer(schema)
 
-    def encode(value) -> bytes:
-        out = bytearray()
+    def encode(value, prefix: bytes = b"") -> bytes:
+        out = bytearray(prefix)
         try:
             write(value, out)
         except (KeyError, TypeError, AttributeError, ValueError, IndexError):
@@ -128,15 +132,17 @@ def compile_writer(schema) -> Callable[[Any], bytes]:
 class _Generator:
     """Python source for each record type with its fields' writes inlined (no call per field), then exec'd.
 
-    Records become functions; strings, numbers, booleans, enums and nullable forms of them are written
+    Each top-level record becomes one function with its nested records written inline (a recursive type
+    calls its own function); strings, numbers, booleans, enums and nullable forms of them are written
     inline; anything rarer (general unions, maps of complex values) calls the closure `_compile` built.
     """
 
     def __init__(self, named: dict):
         self.named = named
-        self.ns: dict[str, Any] = {"Unhandled": Unhandled, "SMALL": _SMALL, "varint": _varint, "ts_millis": _timestamp_millis,
-                                   "date_days": _date, "dt": dt}
+        self.ns: dict[str, Any] = {"Unhandled": Unhandled, "SMALL": _SMALL, "SMALL2": _SMALL2, "varint": _varint, "ts_millis": _timestamp_millis,
+                                   "date_days": _date, "dt": dt, "EPOCH": _EPOCH}
         self.functions: dict[str, str] = {}  # record name -> function name
+        self.inlining: list[str] = []  # records being written inline: one met again (recursion) is called instead
         self.counter = 0
 
     def _name(self, prefix: str) -> str:
@@ -158,18 +164,25 @@ class _Generator:
             return self.functions[name]
         fn = self.functions[name] = self._name("record_")
         lines = [f"def {fn}(v, out):  # {name}", "    if type(v) is not dict:", "        raise Unhandled"]
+        self.inlining.append(name)
+        self.fields(schema, "v", "    ", lines)
+        self.inlining.pop()
+        exec("\n".join(lines), self.ns)  # noqa: S102 - source generated from the schema only
+        return fn
+
+    def fields(self, schema: dict, var: str, ind: str, lines: list[str]) -> None:
+        """The writes of a record's fields, in order. A value that is not a mapping fails on its first
+        field (TypeError or AttributeError), which the caller turns into Unhandled."""
         for f in schema["fields"]:
-            var = self._name("x")
+            x = self._name("x")
             optional = "default" in f or (isinstance(f["type"], list) and "null" in f["type"])
             if optional:
                 const = self._name("default")
                 self.ns[const] = f.get("default")
-                lines.append(f"    {var} = v.get({f['name']!r}, {const})")
+                lines.append(f"{ind}{x} = {var}.get({f['name']!r}, {const})")
             else:
-                lines.append(f"    {var} = v[{f['name']!r}]")
-            self.emit(f["type"], var, "    ", lines)
-        exec("\n".join(lines), self.ns)  # noqa: S102 - source generated from the schema only
-        return fn
+                lines.append(f"{ind}{x} = {var}[{f['name']!r}]")
+            self.emit(f["type"], x, ind, lines)
 
     def emit(self, schema, var: str, ind: str, lines: list[str]) -> None:
         """Append the statements writing `var` (of type `schema`) to `out`."""
@@ -177,8 +190,13 @@ class _Generator:
             schema = self.named[schema]["schema"]
         if isinstance(schema, list):
             if len(schema) == 2 and schema[0] == "null":
-                lines += [f"{ind}if {var} is None:", f"{ind}    out.append(0)", f"{ind}else:", f"{ind}    out.append(2)"]
-                self.emit(schema[1], var, ind + "    ", lines)
+                lines += [f"{ind}if {var} is None:", f"{ind}    out.append(0)", f"{ind}else:"]
+                if schema[1] == "string":  # the branch index and the length in one precomputed piece
+                    b = self._name("b")
+                    lines += [f"{ind}    {b} = {var}.encode()", f"{ind}    out += SMALL2[len({b})]", f"{ind}    out += {b}"]
+                else:
+                    lines.append(f"{ind}    out.append(2)")
+                    self.emit(schema[1], var, ind + "    ", lines)
             else:
                 fn = self._name("union")
                 self.ns[fn] = _compile(schema, self.named)
@@ -187,20 +205,35 @@ class _Generator:
         kind = schema if isinstance(schema, str) else schema["type"]
         logical = None if isinstance(schema, str) else schema.get("logicalType")
         if kind == "long" and logical == "timestamp-millis":
-            lines.append(f"{ind}ts_millis({var}, out)")
+            # inline for aware datetimes of 1970-2039 (six varint bytes); anything else through ts_millis
+            d, m = self._name("d"), self._name("m")
+            lines += [f"{ind}if type({var}) is dt.datetime and {var}.tzinfo is not None:",
+                      f"{ind}    {d} = {var} - EPOCH",
+                      f"{ind}    {m} = (({d}.days * 86400 + {d}.seconds) * 1000 + {d}.microseconds // 1000) << 1",
+                      f"{ind}    if 0x800000000 <= {m} < 0x40000000000:",
+                      f"{ind}        out += bytes(({m} & 127 | 128, {m} >> 7 & 127 | 128, {m} >> 14 & 127 | 128, {m} >> 21 & 127 | 128, {m} >> 28 & 127 | 128, {m} >> 35))",
+                      f"{ind}    else:",
+                      f"{ind}        ts_millis({var}, out)",
+                      f"{ind}else:",
+                      f"{ind}    ts_millis({var}, out)"]
         elif kind == "int" and logical == "date":
             lines.append(f"{ind}date_days({var}, out)")
         elif kind == "record":
-            lines.append(f"{ind}{self.record(schema)}({var}, out)")
+            if schema["name"] in self.inlining:
+                lines.append(f"{ind}{self.record(schema)}({var}, out)")
+            else:
+                self.inlining.append(schema["name"])
+                self.fields(schema, var, ind, lines)
+                self.inlining.pop()
         elif kind == "enum":
             table = self._name("symbols")
             self.ns[table] = {s: _SMALL[i] for i, s in enumerate(schema["symbols"])}
             lines.append(f"{ind}out += {table}[{var}]")
         elif kind == "string":
+            # Only str has .encode() giving UTF-8 (bytes and numbers raise AttributeError, hence Unhandled);
+            # a string of 8192 bytes or more raises IndexError here and is left to fastavro.
             b = self._name("b")
-            lines += [f"{ind}if type({var}) is not str:", f"{ind}    raise Unhandled", f"{ind}{b} = {var}.encode()",
-                      f"{ind}out += SMALL[len({b})] if len({b}) < 8192 else bytes(varint_bytes(len({b})))", f"{ind}out += {b}"]
-            self.ns["varint_bytes"] = _long_bytes
+            lines += [f"{ind}{b} = {var}.encode()", f"{ind}out += SMALL[len({b})]", f"{ind}out += {b}"]
         elif kind == "boolean":
             lines += [f"{ind}if {var} is True:", f"{ind}    out.append(1)", f"{ind}elif {var} is False:", f"{ind}    out.append(0)",
                       f"{ind}else:", f"{ind}    raise Unhandled"]
