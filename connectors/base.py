@@ -16,7 +16,6 @@ import asyncio
 import datetime as dt
 import decimal
 import hashlib
-from dataclasses import dataclass, field
 from typing import Callable, NamedTuple, Protocol
 
 import sqlalchemy as sa
@@ -29,7 +28,7 @@ from casehub.logs import get_logger
 from connectors import metrics
 from connectors.batches import BatchPublisher
 from connectors.checkpoints import KafkaCheckpointStore
-from connectors.rowstate import RowState, encode_entry
+from connectors.rowstate import RowState, encode_entry, published_entry
 from schemas.codec import EncodeError
 
 MAX_FIELD_CHARS = 4000
@@ -43,12 +42,14 @@ class MappingError(Exception):
         self.field, self.reason, self.kind = field, reason, kind
 
 
-@dataclass
-class Mapped:
-    """One row's output: the event for the agency topic and the full identities for the restricted topic."""
+class Mapped(NamedTuple):
+    """One row's output: the event for the agency topic and the full identities for the restricted topic.
+
+    Named tuples here and in Outcome: made for every row, they cost half what a dataclass does.
+    """
 
     event: dict
-    identities: list[dict] = field(default_factory=list)
+    identities: list[dict] | tuple = ()
 
 
 class Adapter(Protocol):
@@ -160,8 +161,7 @@ def deleted_event(adapter, record_id: str, state: dict, now: dt.datetime) -> dic
     }
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
     """What one row became: an event (with identities) or a dead letter."""
 
     record_id: str
@@ -232,7 +232,7 @@ def _prepare_rows(adapter, codec, rows, now, topic, deadletter_topic, identity_t
             out.append(Prepared(rid, outcome.version, [(deadletter_topic, rid.encode(), codec.encode(deadletter_topic, letter))],
                                 (None, "SCHEMA_MISMATCH", reason)))
             continue
-        state = encode_entry({"v": outcome.version, "refs": event.get("refs", []), "published": True})
+        state = published_entry(outcome.version, event.get("refs", []))
         out.append(Prepared(rid, outcome.version, messages, None, state))
     return out
 

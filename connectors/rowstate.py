@@ -7,6 +7,7 @@ or appeared behind its cursor (late commits), and notice rows that disappeared (
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring as _quote  # the C function json.dumps uses with ensure_ascii=False
 
 from aiokafka import AIOKafkaProducer
 
@@ -81,3 +82,25 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps builds a new encod
 def encode_entry(entry: dict) -> bytes:
     """A row-state entry as stored in the state topic."""
     return _ENCODER.encode(entry).encode()
+
+
+def published_entry(version: str, refs: list[dict]) -> bytes:
+    """`encode_entry({"v": version, "refs": refs, "published": True})`, the same bytes at half the cost.
+
+    Every published row gets one of these, so it is built directly; refs holding anything but text
+    and nulls take the general encoder.
+    """
+    parts = []
+    for ref in refs:
+        items = []
+        for key, value in ref.items():
+            if type(value) is str and type(key) is str:
+                items.append(f"{_quote(key)}: {_quote(value)}")
+            elif value is None and type(key) is str:
+                items.append(f"{_quote(key)}: null")
+            else:
+                return encode_entry({"v": version, "refs": refs, "published": True})
+        parts.append("{" + ", ".join(items) + "}")
+    if type(version) is not str:
+        return encode_entry({"v": version, "refs": refs, "published": True})
+    return f'{{"v": {_quote(version)}, "refs": [{", ".join(parts)}], "published": true}}'.encode()
