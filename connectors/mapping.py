@@ -350,11 +350,49 @@ def _converter(kind: str, spec: dict):
     raise ValueError(f"unknown value type {kind!r}")  # load_mapping refuses these first
 
 
+_DAY_OFFSETS: dict[Any, dict[str, dt.timedelta | None]] = {}  # time zone -> local day -> its UTC offset (None: it changes that day)
+
+
+def _day_offset(tz, day: str) -> dt.timedelta | None:
+    """The UTC offset of `tz` all through the local day `day` (YYYY-MM-DD), or None on a day the offset changes.
+
+    Converting a local time with the zone costs a microsecond (two datetime copies and a zone lookup);
+    on days without a transition, every time shares one offset, so it is looked up once per day.
+    """
+    days = _DAY_OFFSETS.get(tz)
+    if days is None:
+        days = _DAY_OFFSETS[tz] = {}
+    try:
+        return days[day]
+    except KeyError:
+        pass
+    date = dt.date.fromisoformat(day)
+    first = dt.datetime.combine(date, dt.time(0, 0), tz).utcoffset()
+    last = dt.datetime.combine(date, dt.time(23, 59, 59, 999999), tz).utcoffset()
+    if len(days) >= 100_000:  # bounded: a century of days
+        days.clear()
+    offset = days[day] = first if first == last else None
+    return offset
+
+
 def _time_converter(fmt: str):
     if fmt == "epoch_ms":
         return lambda ctx, raw: dt.datetime.fromtimestamp(int(raw) / 1000, _UTC)
+    fast = fmt in ("iso", "%Y-%m-%d %H:%M:%S")  # formats whose "YYYY-MM-DD HH:MM:SS" form takes the shortcut
+    fromisoformat = dt.datetime.fromisoformat
 
     def time(ctx, raw) -> dt.datetime:
+        if fast and type(raw) is str and len(raw) == 19:
+            # a local time without offset, read as UTC and moved by its day's offset: the same instant
+            # the zone gives (any other text, or a day with a transition, takes the general path below)
+            try:
+                as_utc = fromisoformat(raw + "+00:00")
+            except ValueError:
+                as_utc = None
+            if as_utc is not None:
+                offset = _day_offset(ctx.tz, raw[:10])
+                if offset is not None:
+                    return as_utc - offset
         if isinstance(raw, dt.datetime):
             value = raw
         elif fmt == "iso":

@@ -1,0 +1,41 @@
+"""Local-time text becomes the same UTC instant through the per-day offset shortcut as through the zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors.mapping import _time_converter
+
+# zones with daylight saving (Shanghai kept it 1986-1991), a half-hour shift (Lord Howe) and none
+ZONES = [ZoneInfo(z) for z in ("Asia/Shanghai", "America/New_York", "Australia/Lord_Howe", "Europe/London", "Asia/Kolkata")]
+
+
+class Ctx:
+    def __init__(self, tz):
+        self.tz = tz
+
+
+@pytest.mark.parametrize("fmt, sep", [("%Y-%m-%d %H:%M:%S", " "), ("iso", " "), ("iso", "T")])
+@given(local=st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2100, 1, 1)).map(lambda t: t.replace(microsecond=0)),
+       tz=st.sampled_from(ZONES))
+def test_local_text_gives_the_instant_the_zone_gives(fmt, sep, local, tz):
+    value = _time_converter(fmt)(Ctx(tz), local.isoformat(sep=sep))
+    assert value == local.replace(tzinfo=tz).astimezone(dt.timezone.utc)
+    assert value.tzinfo is dt.timezone.utc
+
+
+def test_days_with_a_transition_take_the_zone_for_every_time():
+    tz, convert = ZoneInfo("America/New_York"), _time_converter("%Y-%m-%d %H:%M:%S")
+    for text, expected_utc in (("2024-03-10 01:59:59", "2024-03-10 06:59:59"), ("2024-03-10 03:00:00", "2024-03-10 07:00:00"),
+                               ("2024-11-03 00:30:00", "2024-11-03 04:30:00"), ("2024-11-03 23:00:00", "2024-11-04 04:00:00")):
+        assert convert(Ctx(tz), text) == dt.datetime.fromisoformat(expected_utc).replace(tzinfo=dt.timezone.utc), text
+
+
+def test_malformed_text_still_fails_with_the_parsers_own_message():
+    with pytest.raises(ValueError, match=r"^month must be in 1\.\.12$"):
+        _time_converter("%Y-%m-%d %H:%M:%S")(Ctx(ZONES[0]), "2024-13-01 00:00:00")
