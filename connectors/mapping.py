@@ -65,10 +65,13 @@ class Mapping:
     def __post_init__(self):
         if not self.key_columns:
             object.__setattr__(self, "key_columns", (self.primary_key,))
-        # Every value spec gets its compiled reader now, so mapping a row calls readers directly.
+        # Every value spec gets its compiled reader now, so mapping a row calls readers directly,
+        # and every party its mapper, with what does not depend on the row decided here.
         for spec in self.specs():
             if "_read" not in spec:
                 spec["_read"] = compile_spec(spec)
+        object.__setattr__(self, "party_mappers", tuple(compile_party(p) for p in self.parties))
+        object.__setattr__(self, "related_mappers", tuple((rel["name"], tuple(compile_party(p) for p in rel["parties"])) for rel in self.related))
 
     def specs(self):
         """Every value spec of the mapping (inline tables)."""
@@ -429,17 +432,17 @@ def map_with(mapping: Mapping, protector: Protector, row: dict, ingested_at: dt.
         if number:
             refs.append({"kind": ref["kind"], "system": ref.get("system", mapping.system), "number": number, "normalised": normalise_number(number)})
     parties, identities = [], []
-    for spec in mapping.parties:
-        party, identity = _party(ctx, protector, spec, source, ingested_at)
+    for map_party in mapping.party_mappers:
+        party, identity = map_party(ctx, protector, source, ingested_at)
         if party:
             parties.append(party)
         if identity:
             identities.append(identity)
-    for rel in mapping.related:
-        for child in row.get(RELATED, {}).get(rel["name"], []):
+    for name, mappers in mapping.related_mappers:
+        for child in row.get(RELATED, {}).get(name, []):
             child_ctx = RowContext(mapping, child)
-            for spec in rel["parties"]:
-                party, identity = _party(child_ctx, protector, spec, source, ingested_at)
+            for map_party in mappers:
+                party, identity = map_party(child_ctx, protector, source, ingested_at)
                 # the representative is often also on the main row: keep one party per identity
                 if party and not (party.get("id_hash") and any(p.get("id_hash") == party["id_hash"] for p in parties)):
                     parties.append(party)
@@ -480,48 +483,60 @@ def _as_spec(spec) -> dict:
     return {"column": spec} if isinstance(spec, str) else dict(spec)
 
 
-def _party(ctx: RowContext, protector: Protector, spec: dict, source: dict, now: dt.datetime):
-    name = spec["name"]["_read"](ctx, f"{spec.get('role', 'party')} name") if "name" in spec else None
-    if not name:
-        if spec.get("required"):
-            raise MappingError(_column(spec["name"]), f"{spec.get('role', 'party')} name is required but empty", "MISSING_FIELD")
-        return None, None
-    party = {"role": spec.get("role", "UNKNOWN"), "party_type": spec.get("party_type", "UNKNOWN"), "name": name}
-    for flag in ("migrant_worker", "dispatched_worker", "new_employment_form"):
-        if flag in spec:
-            party[flag] = bool(spec[flag]["_read"](ctx, ""))
-    if "new_employment_kind" in spec:
-        party["new_employment_kind"] = spec["new_employment_kind"]["_read"](ctx, "") or "NONE"
-    identity = None
-    if "id_number" in spec:
-        raw = spec["id_number"]["_read"](ctx, "")
-        if raw:
-            column = _column(spec["id_number"])
-            try:
-                number, id_hash, masked = protector.id_number(raw, column)
-            except InvalidIdentifier as exc:
-                raise MappingError(column, exc.reason, "INVALID_ID_NUMBER") from exc
-            party.update(id_hash=id_hash, id_masked=masked)
-            identity = {"id_hash": id_hash, "party_type": party["party_type"], "name": name, "id_number": number, "source": source, "recorded_at": now}
-    if "phone" in spec:
-        raw = spec["phone"]["_read"](ctx, "")
-        if raw:
-            phone, phone_hash, phone_masked = protector.phone(raw)
-            party.update(phone_hash=phone_hash, phone_masked=phone_masked)
-            if identity:
-                identity.update(phone_hash=phone_hash, phone=phone)
-    if "credit_code" in spec:
-        raw = spec["credit_code"]["_read"](ctx, "")
-        if raw:
-            column = _column(spec["credit_code"])
-            try:
-                code, valid = credit_code_status(raw)
-            except InvalidIdentifier as exc:
-                raise MappingError(column, exc.reason, "INVALID_CREDIT_CODE") from exc
-            party.update(credit_code=code, credit_code_valid=valid, division_code=code[2:8])
-    if "division_code" in spec:
-        party["division_code"] = spec["division_code"]["_read"](ctx, "") or party.get("division_code")
-    return party, identity
+def compile_party(spec: dict) -> Callable[[RowContext, Protector, dict, dt.datetime], tuple[dict | None, dict | None]]:
+    """Turn a party spec into `map(ctx, protector, source, now) -> (party, identity)`; what the spec
+    holds (which attributes, their readers and columns) is looked up once here, not for every row."""
+    role, party_type, required = spec.get("role", "UNKNOWN"), spec.get("party_type", "UNKNOWN"), spec.get("required")
+    label = f"{spec.get('role', 'party')} name"
+    read_name = spec["name"]["_read"] if "name" in spec else None
+    name_column = _column(spec["name"]) if "name" in spec else None
+    flags = tuple((flag, spec[flag]["_read"]) for flag in ("migrant_worker", "dispatched_worker", "new_employment_form") if flag in spec)
+    read_kind = spec["new_employment_kind"]["_read"] if "new_employment_kind" in spec else None
+    read_id, id_column = (spec["id_number"]["_read"], _column(spec["id_number"])) if "id_number" in spec else (None, None)
+    read_phone = spec["phone"]["_read"] if "phone" in spec else None
+    read_credit, credit_column = (spec["credit_code"]["_read"], _column(spec["credit_code"])) if "credit_code" in spec else (None, None)
+    read_division = spec["division_code"]["_read"] if "division_code" in spec else None
+
+    def map_party(ctx: RowContext, protector: Protector, source: dict, now: dt.datetime):
+        name = read_name(ctx, label) if read_name else None
+        if not name:
+            if required:
+                raise MappingError(name_column, f"{label} is required but empty", "MISSING_FIELD")
+            return None, None
+        party = {"role": role, "party_type": party_type, "name": name}
+        for flag, read in flags:
+            party[flag] = bool(read(ctx, ""))
+        if read_kind:
+            party["new_employment_kind"] = read_kind(ctx, "") or "NONE"
+        identity = None
+        if read_id:
+            raw = read_id(ctx, "")
+            if raw:
+                try:
+                    number, id_hash, masked = protector.id_number(raw, id_column)
+                except InvalidIdentifier as exc:
+                    raise MappingError(id_column, exc.reason, "INVALID_ID_NUMBER") from exc
+                party["id_hash"], party["id_masked"] = id_hash, masked
+                identity = {"id_hash": id_hash, "party_type": party_type, "name": name, "id_number": number, "source": source, "recorded_at": now}
+        if read_phone:
+            raw = read_phone(ctx, "")
+            if raw:
+                phone, phone_hash, phone_masked = protector.phone(raw)
+                party["phone_hash"], party["phone_masked"] = phone_hash, phone_masked
+                if identity:
+                    identity["phone_hash"], identity["phone"] = phone_hash, phone
+        if read_credit:
+            raw = read_credit(ctx, "")
+            if raw:
+                try:
+                    code, valid = credit_code_status(raw)
+                except InvalidIdentifier as exc:
+                    raise MappingError(credit_column, exc.reason, "INVALID_CREDIT_CODE") from exc
+                party["credit_code"], party["credit_code_valid"], party["division_code"] = code, valid, code[2:8]
+        if read_division:
+            party["division_code"] = read_division(ctx, "") or party.get("division_code")
+        return party, identity
+    return map_party
 
 
 def _column(spec) -> str:

@@ -49,6 +49,17 @@ def test_case_id_ignores_bracket_and_width_variants():
     assert normalise_number("（2024）辽0102民特123号") == "(2024)辽0102民特123号"
 
 
+_BRACKETS = str.maketrans({"（": "(", "）": ")", "〔": "(", "〕": ")", "［": "(", "］": ")", "【": "(", "】": ")", "[": "(", "]": ")"})
+
+
+@given(st.text(alphabet=st.sampled_from("（）〔〕［］【】[]() 　\t沈和调辽民特号ａｂAbc0123４５"), max_size=30) | st.text(max_size=30))
+def test_case_numbers_normalise_as_one_translation_table_would(number):
+    import unicodedata
+
+    expected = "".join(unicodedata.normalize("NFKC", number).translate(_BRACKETS).split()).upper()
+    assert normalise_number(number) == expected
+
+
 def test_merge_builds_the_chain():
     case = fold(EVENTS)
     assert case["version"] == 5
