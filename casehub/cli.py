@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     bn.add_argument("--batch-size", type=int, default=5000, help="rows per read and publish batch (default 5000)")
     bn.add_argument("--profile", action="store_true", help="profile with pyinstrument and write the report beside the data")
     bn.add_argument("--workers", type=int, default=0, help="read, map and encode in this many worker processes (default 0: in the connector's own process)")
+    bn.add_argument("--rounds", type=int, default=1, help="repeat the snapshot this many times (fresh topics each) and report every round and the median (default 1)")
 
     sc = sub.add_parser("schemas", help="the Avro contract: check it against released versions, release a new version, list topics")
     sc.add_argument("action", choices=["check", "release", "list"], help="check: can the current schemas read every released version; "
@@ -115,7 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from casehub.bench import bench_connector
 
-        print(json.dumps(bench_connector(settings, args.rows, args.batch_size, args.profile, args.workers), indent=2))
+        if args.rounds < 1 or args.rows < 1 or args.batch_size < 1:
+            print("casehub bench: --rows, --batch-size and --rounds must be at least 1", file=sys.stderr)
+            return 2
+        print(json.dumps(bench_connector(settings, args.rows, args.batch_size, args.profile, args.workers, args.rounds), indent=2))
         return 0
 
     if args.command == "schemas":
