@@ -72,6 +72,14 @@ class Mapping:
                 spec["_read"] = compile_spec(spec)
         object.__setattr__(self, "party_mappers", tuple(compile_party(p) for p in self.parties))
         object.__setattr__(self, "related_mappers", tuple((rel["name"], tuple(compile_party(p) for p in rel["parties"])) for rel in self.related))
+        reader = lambda spec: spec["_read"] if spec is not None else None  # noqa: E731
+        object.__setattr__(self, "plan", {
+            "type": self.event["type"]["_read"], "occurred_at": self.event["occurred_at"]["_read"],
+            "group_dispute": reader(self.event.get("group_dispute")), "worker_count": reader(self.event.get("worker_count")),
+            "refs": tuple((r["kind"], r.get("system", self.system), r["number"]["_read"], f"{r['kind']} reference") for r in self.refs),
+            "claims": tuple((reader(c.get("type")), reader(c.get("amount")), reader(c.get("description"))) for c in self.claims),
+            "fields": tuple((key, spec["_read"]) for key, spec in self.fields.items()),
+        })
 
     def specs(self):
         """Every value spec of the mapping (inline tables)."""
@@ -336,8 +344,7 @@ def _converter(kind: str, spec: dict):
     if kind == "amount":
         if spec.get("unit", "yuan") == "fen":
             return lambda ctx, raw: int(raw)
-        hundred, one = decimal.Decimal(100), decimal.Decimal(1)
-        return lambda ctx, raw: int((decimal.Decimal(str(raw).replace(",", "")) * hundred).quantize(one))
+        return lambda ctx, raw: yuan_to_fen(raw)
     if kind == "time":
         return _time_converter(spec.get("format", "iso"))
     if kind == "date":
@@ -376,6 +383,23 @@ def _day_offset(tz, day: str) -> dt.timedelta | None:
         days.clear()
     offset = days[day] = first if first == last else None
     return offset
+
+
+_HUNDRED, _ONE = decimal.Decimal(100), decimal.Decimal(1)
+
+
+def yuan_to_fen(raw) -> int:
+    """An amount in yuan ("12,345.6") as integer fen, rounded half to even beyond two decimals.
+
+    Plain amounts with at most two decimals are read with integer arithmetic (exact, and a third of the
+    cost of decimal); anything else (signs, exponents, more decimals, non-ASCII digits) goes through
+    decimal.Decimal, which also raises for text that is not a number.
+    """
+    text = (raw if type(raw) is str else str(raw)).replace(",", "")
+    whole, _, cents = text.partition(".")
+    if len(cents) <= 2 and whole.isascii() and whole.isdigit() and (not cents or (cents.isascii() and cents.isdigit())):
+        return int(whole) * 100 + (int(cents) * (10 if len(cents) == 1 else 1) if cents else 0)
+    return int((decimal.Decimal(text) * _HUNDRED).quantize(_ONE))
 
 
 def _time_converter(fmt: str):
@@ -421,16 +445,17 @@ def map_with(mapping: Mapping, protector: Protector, row: dict, ingested_at: dt.
         MappingError: the first problem, naming the column and the dead-letter error kind.
     """
     ctx = RowContext(mapping, row)
+    plan = mapping.plan  # the readers, decided when the mapping was loaded
     record_id = record_id_for(mapping.key_columns, row)
     version = str(row[mapping.cursor])
     source = {"system": mapping.system, "agency_kind": mapping.agency, "record_id": record_id, "record_version": version}
-    event_type = mapping.event["type"]["_read"](ctx, "event type")  # both marked required when the file was loaded
-    occurred = mapping.event["occurred_at"]["_read"](ctx, "occurred_at")
+    event_type = plan["type"](ctx, "event type")  # both marked required when the file was loaded
+    occurred = plan["occurred_at"](ctx, "occurred_at")
     refs = []
-    for ref in mapping.refs:
-        number = ref["number"]["_read"](ctx, f"{ref['kind']} reference")
+    for kind, system, read, label in plan["refs"]:
+        number = read(ctx, label)
         if number:
-            refs.append({"kind": ref["kind"], "system": ref.get("system", mapping.system), "number": number, "normalised": normalise_number(number)})
+            refs.append({"kind": kind, "system": system, "number": number, "normalised": normalise_number(number)})
     parties, identities = [], []
     for map_party in mapping.party_mappers:
         party, identity = map_party(ctx, protector, source, ingested_at)
@@ -449,23 +474,25 @@ def map_with(mapping: Mapping, protector: Protector, row: dict, ingested_at: dt.
                     if identity:
                         identities.append(identity)
     claims = []
-    for spec in mapping.claims:
-        ctype = spec["type"]["_read"](ctx, "") if "type" in spec else "OTHER"
+    for read_type, read_amount, read_description in plan["claims"]:
+        ctype = read_type(ctx, "") if read_type else "OTHER"
         if not ctype:
             continue
-        fen = spec["amount"]["_read"](ctx, "") if "amount" in spec else None
+        fen = read_amount(ctx, "") if read_amount else None
         claims.append({"type": ctype, "amount": {"amount_fen": fen, "currency": "CNY"} if fen is not None else None,
-                       "description": spec["description"]["_read"](ctx, "") if "description" in spec else None})
+                       "description": read_description(ctx, "") if read_description else None})
+    read_group, read_count = plan["group_dispute"], plan["worker_count"]
+    group = bool(read_group(ctx, "")) if read_group else False
+    worker_count = read_count(ctx, "") if read_count else None
     event = {
         "event_id": event_id(mapping.system, record_id, version), "event_type": event_type, "source": source,
         "occurred_at": occurred, "ingested_at": ingested_at, "refs": refs, "parties": parties, "claims": claims, "documents": [],
-        "group_dispute": bool(mapping.event["group_dispute"]["_read"](ctx, "")) if "group_dispute" in mapping.event else False,
-        "worker_count": mapping.event["worker_count"]["_read"](ctx, "") if "worker_count" in mapping.event else None,
+        # 10 or more workers with a common claim make a group dispute (art 7)
+        "group_dispute": group or (worker_count is not None and worker_count >= 10),
+        "worker_count": worker_count,
     }
-    if event["worker_count"] is not None and event["worker_count"] >= 10:
-        event["group_dispute"] = True  # 10 or more workers with a common claim (art 7)
-    for key, spec in mapping.fields.items():
-        event[key] = spec["_read"](ctx, key)
+    for key, read in plan["fields"]:
+        event[key] = read(ctx, key)
     if mapping.hook:
         mapping.hook(ctx, event)
     return Mapped(event=event, identities=identities)

@@ -1,4 +1,4 @@
-"""Local-time text becomes the same UTC instant through the per-day offset shortcut as through the zone."""
+"""Value conversions with fast paths (local-time text, yuan amounts) give exactly what the general path gives."""
 
 from __future__ import annotations
 
@@ -39,3 +39,18 @@ def test_days_with_a_transition_take_the_zone_for_every_time():
 def test_malformed_text_still_fails_with_the_parsers_own_message():
     with pytest.raises(ValueError, match=r"^month must be in 1\.\.12$"):
         _time_converter("%Y-%m-%d %H:%M:%S")(Ctx(ZONES[0]), "2024-13-01 00:00:00")
+
+
+@given(st.text(alphabet="0123456789.,-+eE １", max_size=14) | st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str))
+def test_yuan_amounts_read_as_decimal_would(text):
+    import decimal
+
+    from connectors.mapping import yuan_to_fen
+
+    try:
+        expected = int((decimal.Decimal(text.replace(",", "")) * 100).quantize(decimal.Decimal(1)))
+    except (decimal.InvalidOperation, ValueError, OverflowError) as exc:
+        with pytest.raises(type(exc)):
+            yuan_to_fen(text)
+        return
+    assert yuan_to_fen(text) == expected
