@@ -1,4 +1,4 @@
-"""Value conversions with fast paths (local-time text, yuan amounts) give exactly what the general path gives."""
+"""Value conversions with fast paths (local-time text, yuan amounts, the size check) give exactly what the general path gives."""
 
 from __future__ import annotations
 
@@ -54,3 +54,22 @@ def test_yuan_amounts_read_as_decimal_would(text):
             yuan_to_fen(text)
         return
     assert yuan_to_fen(text) == expected
+
+
+@pytest.mark.parametrize("row, field", [
+    ({"id": 1, "note": "x" * 4001, "n": None}, "note"),
+    ({"id": 1, "note": "短", "blob": "长".encode("gbk") * 2001}, "blob"),  # undecoded GBK text counts in bytes
+    ({"id": 1, "_related": {"workers": [{"name": "王", "memo": "y" * 4001}]}}, "memo"),
+])
+def test_oversized_text_is_named_wherever_it_is(row, field):
+    from connectors.base import MappingError, check_row
+
+    with pytest.raises(MappingError) as caught:
+        check_row(row)
+    assert (caught.value.field, caught.value.kind) == (field, "OVERSIZED")
+
+
+def test_ordinary_rows_pass_the_size_check():
+    from connectors.base import check_row
+
+    check_row({"id": 1, "note": "x" * 4000, "n": None, "amount": 1.5, "blob": b"ab", "_related": {"workers": [{"name": "王"}]}})
