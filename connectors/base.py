@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import decimal
+import gc
 import hashlib
 from typing import Callable, NamedTuple, Protocol
 
@@ -381,18 +382,23 @@ class PollingConnector:
                 self.log.error("watermark unusable, sweeping the whole table", watermark=str(self.watermark), error=str(exc))
         ahead: asyncio.Queue = asyncio.Queue(maxsize=(self.pool.workers if self.pool else 0) + 1)
         reader = asyncio.create_task(self._read_ahead(window_from, ahead))
-        published, pending = 0, []
+        published, pending, batches = 0, [], 0
         try:
-            while (item := await ahead.get()) is not None:
-                cursors, preparing = item
-                pending.append(preparing)
-                # a batch's results are thousands of small tuples, alive until published: without the
-                # pause the collector walks them again and again (1.5 us a row in `casehub bench connector`)
-                with gc_paused():
+            # The batches in flight are thousands of small tuples each: with the collector running, every
+            # collection walks them again (and one per batch, when a pause per batch ended, cost 6-9 ms:
+            # 2 us a row in `casehub bench connector`). So it is paused for the sweep, and the few dozen
+            # cyclic objects a batch leaves (tasks, futures) are collected every 50 batches.
+            with gc_paused():
+                while (item := await ahead.get()) is not None:
+                    cursors, preparing = item
+                    pending.append(preparing)
                     published += await self._retrying(self._send, await preparing)
-                pending.remove(preparing)
-                self._advance(cursors)
-            await reader  # a read that failed for good raises here
+                    pending.remove(preparing)
+                    self._advance(cursors)
+                    batches += 1
+                    if batches % 50 == 0:
+                        gc.collect(0)
+                await reader  # a read that failed for good raises here
         finally:
             reader.cancel()
             while not ahead.empty():

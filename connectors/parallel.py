@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import json
 import multiprocessing
 import os
@@ -43,6 +44,10 @@ def _init(mapping_path: str, secret: str, prefix: str, ids: dict, topics: tuple[
     from connectors.privacy import Protector
     from schemas.codec import AvroCodec
 
+    # A worker only maps batches, whose objects refcounting frees; the collector would walk each batch's
+    # results once more while they are pickled back. It is off, and collects every 50 calls (`_calls`).
+    gc.disable()
+    _worker["calls"] = 0
     _worker["adapter"] = MappedAdapter(load_mapping(mapping_path), Protector(secret))
     _worker["codec"] = AvroCodec(_StaticRegistry(ids), prefix=prefix)
     _worker["topics"] = topics
@@ -51,19 +56,31 @@ def _init(mapping_path: str, secret: str, prefix: str, ids: dict, topics: tuple[
         _worker["adapter"].bind(_worker["engine"])
 
 
+def _calls() -> None:
+    _worker["calls"] += 1
+    if _worker["calls"] % 50 == 0:
+        gc.collect()  # the few cyclic objects 50 batches leave (driver and pool internals)
+
+
 def _prepare_keys(keys: list, now: dt.datetime) -> list[tuple]:
     from casehub.gcpause import gc_paused
     from connectors.base import rows_by_key
 
+    _calls()
     adapter = _worker["adapter"]
     with gc_paused(), _worker["engine"].connect() as conn:
         rows = rows_by_key(adapter, conn, keys)
     order = {k: i for i, k in enumerate(keys)}
     rows.sort(key=lambda r: order.get(adapter.key_of(r), len(order)))  # publish in the connector's (cursor) order
-    return _prepare(rows, now)
+    return _as_tuples(rows, now)
 
 
 def _prepare(rows: list[dict], now: dt.datetime) -> list[tuple]:
+    _calls()
+    return _as_tuples(rows, now)
+
+
+def _as_tuples(rows: list[dict], now: dt.datetime) -> list[tuple]:
     # plain tuples travel back 3-4 times cheaper than named tuples or dataclasses; the connector unpacks them
     return [tuple(p) for p in prepare_rows(_worker["adapter"], _worker["codec"], rows, now, *_worker["topics"])]
 
