@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -64,6 +65,14 @@ def bench_connector(settings: Settings, rows: int, batch_size: int, profile: boo
     connector state each time) and every round is reported with the median: on a shared VM one figure
     says little.
     """
+    # Everything started here is stopped however the benchmark ends (error, Ctrl-C): the registry
+    # process, a broker this run started, the engine and the generated database.
+    cleanup = contextlib.ExitStack()
+    with cleanup:
+        return _bench(cleanup, settings, rows, batch_size, profile, workers, rounds)
+
+
+def _bench(cleanup: contextlib.ExitStack, settings: Settings, rows: int, batch_size: int, profile: bool, workers: int, rounds: int) -> dict:
     from casehub.gcpause import gc_paused
     from casehub.stack import local_broker
     from connectors.adapter import MappedAdapter
@@ -76,34 +85,33 @@ def bench_connector(settings: Settings, rows: int, batch_size: int, profile: boo
     from schemas.registry.client import RegistryClient
 
     work = Path(tempfile.mkdtemp(prefix="casehub-bench-"))
-    started_broker = None
+    if not profile:  # the generated database is ~30 MB per 100,000 rows; a profile report is kept with it
+        cleanup.callback(shutil.rmtree, work, ignore_errors=True)
     broker_pid = None
     if settings.kafka_bootstrap:
         bootstrap = settings.kafka_bootstrap
     else:
         lb = local_broker(settings)
-        started_broker = None if lb.info() else lb
+        if not lb.info():
+            cleanup.callback(lb.stop)  # registered first, so it runs last
         info = lb.start()
         bootstrap, broker_pid = info.bootstrap, info.pid
     prefix = f"bench-{uuid.uuid4().hex[:6]}."
-    registry = None
     registry_url = settings.schema_registry_url
     if not registry_url:
         port = free_port()
         env = {**os.environ, "CASEHUB_KAFKA_BOOTSTRAP": bootstrap, "CASEHUB_REGISTRY_PORT": str(port), "CASEHUB_TOPIC_PREFIX": prefix, "CASEHUB_HOME": str(work)}
         registry = subprocess.Popen([sys.executable, "-m", "casehub.cli", "registry"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cleanup.callback(_stop, registry)
         registry_url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(registry_url + "/subjects", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        _wait_for_registry(registry, registry_url)
     print(f"bench: creating {rows} rows in SQLite", file=sys.stderr)
     url = make_db(work / "mediation.db", rows)
     engine = sa.create_engine(url)
+    cleanup.callback(engine.dispose)
     adapter = MappedAdapter(builtin_mappings()["mediation"], Protector("bench")).bind(engine)
     result = {"rows": rows, "batch_size": batch_size, "workers": workers, "bootstrap": bootstrap}
+
     def map_only() -> int:
         """Rows/s of mapping alone (pure CPU) on the first 20,000 rows: a gauge of the machine's speed now.
 
@@ -129,15 +137,24 @@ def bench_connector(settings: Settings, rows: int, batch_size: int, profile: boo
             await asyncio.to_thread(codec.register, tp)
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=256 * 1024)
         await producer.start()
-        checkpoints = KafkaCheckpointStore(bootstrap, f"{prefix}_casehub_connector_offsets")
-        await checkpoints.start(producer)
-        connector = PollingConnector(adapter, engine, codec, producer, checkpoints, RowState(bootstrap, f"{prefix}_casehub_connector_rows", adapter.name),
-                                     topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted", batch_size=batch_size)
-        if workers:
-            from connectors.parallel import MappingPool
+        pool = None
+        try:  # worker processes and the producer are closed however the round ends
+            checkpoints = KafkaCheckpointStore(bootstrap, f"{prefix}_casehub_connector_offsets")
+            await checkpoints.start(producer)
+            connector = PollingConnector(adapter, engine, codec, producer, checkpoints, RowState(bootstrap, f"{prefix}_casehub_connector_rows", adapter.name),
+                                         topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted", batch_size=batch_size)
+            if workers:
+                from connectors.parallel import MappingPool
 
-            connector.pool = MappingPool(workers, str(adapter.mapping.path), "bench", codec, (topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"),
-                                         db_url=url)
+                connector.pool = pool = MappingPool(workers, str(adapter.mapping.path), "bench", codec,
+                                                    (topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"), db_url=url)
+            return await measure(connector)
+        finally:
+            if pool:
+                pool.close()
+            await producer.stop()
+
+    async def measure(connector):
         await connector.start()
         if connector.pool:
             await asyncio.to_thread(connector.pool.warm)
@@ -156,40 +173,51 @@ def bench_connector(settings: Settings, rows: int, batch_size: int, profile: boo
             cpu["broker"] = _cpu_of(broker_pid) - cpu0[1]
         if connector.pool:
             cpu["worker_processes"] = sum(_cpu_of(p) for p in connector.pool.pids()) - cpu0[2]
-            connector.pool.close()
-        await producer.stop()
         return done, elapsed, connector.stats, cpu
 
-    try:
-        figures = []
-        for n in range(rounds):
-            gauge = map_only()
-            if profile:
-                from pyinstrument import Profiler
+    figures = []
+    for n in range(rounds):
+        gauge = map_only()
+        if profile:
+            from pyinstrument import Profiler
 
-                profiler = Profiler(async_mode="enabled")
-                profiler.start()
-            done, elapsed, stats, cpu = asyncio.run(snapshot(f"{prefix}r{n}." if rounds > 1 else prefix))
-            if profile:
-                profiler.stop()
-                (work / f"profile{n}.txt").write_text(profiler.output_text(unicode=True, color=False))
-                result["profile"] = str(work / f"profile{n}.txt")
-            figures.append({"map_only_rows_per_s": gauge, "published": done, "seconds": round(elapsed, 2), "rows_per_s": round(done / elapsed),
-                            "dead_letters": stats["dead_letters"], "cpu_us_per_row": {k: round(v / max(done, 1) * 1e6, 1) for k, v in cpu.items()}})
-            if rounds > 1:
-                print(f"bench: round {n + 1}/{rounds}: {figures[-1]['rows_per_s']} rows/s (mapping alone {gauge} rows/s)", file=sys.stderr)
-        if rounds == 1:
-            result.update(figures[0])
-        else:
-            result["rounds"] = figures
-            result["rows_per_s_median"] = statistics.median(f["rows_per_s"] for f in figures)
-    finally:
-        if registry:
-            registry.terminate()
-            registry.wait(30)
-        if started_broker:
-            started_broker.stop()
-        engine.dispose()
-        if not profile:  # the generated database is ~30 MB per 100,000 rows; a profile report is kept with it
-            shutil.rmtree(work, ignore_errors=True)
+            profiler = Profiler(async_mode="enabled")
+            profiler.start()
+        done, elapsed, stats, cpu = asyncio.run(snapshot(f"{prefix}r{n}." if rounds > 1 else prefix))
+        if profile:
+            profiler.stop()
+            (work / f"profile{n}.txt").write_text(profiler.output_text(unicode=True, color=False))
+            result["profile"] = str(work / f"profile{n}.txt")
+        figures.append({"map_only_rows_per_s": gauge, "published": done, "seconds": round(elapsed, 2), "rows_per_s": round(done / elapsed),
+                        "dead_letters": stats["dead_letters"], "cpu_us_per_row": {k: round(v / max(done, 1) * 1e6, 1) for k, v in cpu.items()}})
+        if rounds > 1:
+            print(f"bench: round {n + 1}/{rounds}: {figures[-1]['rows_per_s']} rows/s (mapping alone {gauge} rows/s)", file=sys.stderr)
+    if rounds == 1:
+        result.update(figures[0])
+    else:
+        result["rounds"] = figures
+        result["rows_per_s_median"] = statistics.median(f["rows_per_s"] for f in figures)
     return result
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+def _wait_for_registry(process: subprocess.Popen, url: str, timeout: float = 60.0) -> None:
+    """Poll (bounded) until the registry answers; a registry that exits or never answers is an error."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the schema registry exited with code {process.returncode} before answering on {url}")
+        try:
+            urllib.request.urlopen(url + "/subjects", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the schema registry did not answer on {url} within {timeout:.0f} s")

@@ -19,3 +19,17 @@ def test_bench_publishes_every_row_in_every_round(kafka_bootstrap, tmp_path, mon
     assert result["rows_per_s_median"] > 0
     assert set(result["rounds"][0]["cpu_us_per_row"]) == {"connector_process", "worker_processes"}
     assert not list(scratch.glob("casehub-bench-*"))  # the generated database is removed afterwards
+
+
+def test_a_registry_that_exits_is_reported_not_waited_for():
+    import subprocess
+    import sys
+
+    import pytest
+
+    from casehub.bench import _wait_for_registry
+
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    process.wait(30)
+    with pytest.raises(RuntimeError, match="exited with code 3"):
+        _wait_for_registry(process, "http://127.0.0.1:9", timeout=30)
