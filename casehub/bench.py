@@ -93,7 +93,7 @@ def _bench(cleanup: contextlib.ExitStack, settings: Settings, rows: int, batch_s
     else:
         lb = local_broker(settings)
         if not lb.info():
-            cleanup.callback(lb.stop)  # registered first, so it runs last
+            cleanup.callback(lb.stop)  # runs after the registry is stopped (callbacks run last-registered first)
         info = lb.start()
         bootstrap, broker_pid = info.bootstrap, info.pid
     prefix = f"bench-{uuid.uuid4().hex[:6]}."
@@ -187,7 +187,7 @@ def _bench(cleanup: contextlib.ExitStack, settings: Settings, rows: int, batch_s
         if profile:
             profiler.stop()
             (work / f"profile{n}.txt").write_text(profiler.output_text(unicode=True, color=False))
-            result["profile"] = str(work / f"profile{n}.txt")
+            result.setdefault("profiles", []).append(str(work / f"profile{n}.txt"))
         figures.append({"map_only_rows_per_s": gauge, "published": done, "seconds": round(elapsed, 2), "rows_per_s": round(done / elapsed),
                         "dead_letters": stats["dead_letters"], "cpu_us_per_row": {k: round(v / max(done, 1) * 1e6, 1) for k, v in cpu.items()}})
         if rounds > 1:
@@ -216,8 +216,8 @@ def _wait_for_registry(process: subprocess.Popen, url: str, timeout: float = 60.
         if process.poll() is not None:
             raise RuntimeError(f"the schema registry exited with code {process.returncode} before answering on {url}")
         try:
-            urllib.request.urlopen(url + "/subjects", timeout=1)
-            return
+            with urllib.request.urlopen(url + "/subjects", timeout=1):
+                return
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"the schema registry did not answer on {url} within {timeout:.0f} s")

@@ -387,7 +387,9 @@ class PollingConnector:
             # The batches in flight are thousands of small tuples each: with the collector running, every
             # collection walks them again (and one per batch, when a pause per batch ended, cost 6-9 ms:
             # 2 us a row in `casehub bench connector`). So it is paused for the sweep, and the few dozen
-            # cyclic objects a batch leaves (tasks, futures) are collected every 50 batches.
+            # cyclic objects a batch leaves (tasks, futures) are collected every 50 batches. The pause is
+            # process-wide: other connectors in the process go without full collections meanwhile, which
+            # costs little memory (their garbage is mostly acyclic, freed by reference counting).
             with gc_paused():
                 while (item := await ahead.get()) is not None:
                     cursors, preparing = item

@@ -397,7 +397,8 @@ def yuan_to_fen(raw) -> int:
     """
     text = (raw if type(raw) is str else str(raw)).replace(",", "")
     whole, _, cents = text.partition(".")
-    if len(cents) <= 2 and whole.isascii() and whole.isdigit() and (not cents or (cents.isascii() and cents.isdigit())):
+    # at most 18 digits: far inside decimal's 28-digit context, so both paths agree (beyond it decimal raises)
+    if len(cents) <= 2 and len(whole) <= 18 and whole.isascii() and whole.isdigit() and (not cents or (cents.isascii() and cents.isdigit())):
         return int(whole) * 100 + (int(cents) * (10 if len(cents) == 1 else 1) if cents else 0)
     return int((decimal.Decimal(text) * _HUNDRED).quantize(_ONE))
 
@@ -414,12 +415,11 @@ def _time_converter(fmt: str):
             # the zone gives (any other text, or a day with a transition, takes the general path below)
             try:
                 as_utc = fromisoformat(raw + "+00:00")
+                offset = _day_offset(ctx.tz, raw[:10])  # ValueError for forms whose first ten characters are no date (week dates)
             except ValueError:
-                as_utc = None
-            if as_utc is not None:
-                offset = _day_offset(ctx.tz, raw[:10])
-                if offset is not None:
-                    return as_utc - offset
+                offset = None
+            if offset is not None:
+                return as_utc - offset
         if isinstance(raw, dt.datetime):
             value = raw
         elif fmt == "iso":

@@ -171,8 +171,7 @@ class _Generator:
         return fn
 
     def fields(self, schema: dict, var: str, ind: str, lines: list[str]) -> None:
-        """The writes of a record's fields, in order. A value that is not a mapping fails on its first
-        field (TypeError or AttributeError), which the caller turns into Unhandled."""
+        """The writes of a record's fields, in order (the caller has checked that the value is a dict)."""
         for f in schema["fields"]:
             x = self._name("x")
             optional = "default" in f or (isinstance(f["type"], list) and "null" in f["type"])
@@ -192,8 +191,10 @@ class _Generator:
             if len(schema) == 2 and schema[0] == "null":
                 lines += [f"{ind}if {var} is None:", f"{ind}    out.append(0)", f"{ind}else:"]
                 if schema[1] == "string":  # the branch index and the length in one precomputed piece
+                    # fastavro picks the branch by isinstance(str): other objects with .encode() are its to refuse
                     b = self._name("b")
-                    lines += [f"{ind}    {b} = {var}.encode()", f"{ind}    out += SMALL2[len({b})]", f"{ind}    out += {b}"]
+                    lines += [f"{ind}    if not isinstance({var}, str):", f"{ind}        raise Unhandled",
+                              f"{ind}    {b} = {var}.encode()", f"{ind}    out += SMALL2[len({b})]", f"{ind}    out += {b}"]
                 else:
                     lines.append(f"{ind}    out.append(2)")
                     self.emit(schema[1], var, ind + "    ", lines)
@@ -222,6 +223,8 @@ class _Generator:
             if schema["name"] in self.inlining:
                 lines.append(f"{ind}{self.record(schema)}({var}, out)")
             else:
+                # only a real dict: a defaultdict or Counter would invent missing fields that fastavro refuses
+                lines += [f"{ind}if type({var}) is not dict:", f"{ind}    raise Unhandled"]
                 self.inlining.append(schema["name"])
                 self.fields(schema, var, ind, lines)
                 self.inlining.pop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import io
 
@@ -104,6 +105,10 @@ def test_missing_optional_fields_take_their_defaults():
     (lambda v: v.update(event_type="NOT_A_SYMBOL"), "unknown enum symbol"),
     (lambda v: v.pop("event_id"), "required field missing"),
     (lambda v: v.update(refs=({"kind": "MEDIATION", "system": "s", "number": "n", "normalised": None} for _ in range(1))), "a generator, not a list"),
+    (lambda v: v.update(source=collections.defaultdict(str, {k: x for k, x in v["source"].items() if k != "record_version"})),
+     "a nested record as a defaultdict: it would invent the missing field"),
+    (lambda v: v.update(refs=[{"kind": "MEDIATION", "system": "s", "number": "n", "normalised": collections.UserString("n")}]),
+     "an object with .encode() in a nullable string: fastavro picks union branches by isinstance(str)"),
 ])
 def test_what_the_compiled_writer_leaves_to_fastavro(change, expected):
     schema = parsed("cn.casehub.MediationEvent")

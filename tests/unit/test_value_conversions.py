@@ -36,12 +36,19 @@ def test_days_with_a_transition_take_the_zone_for_every_time():
         assert convert(Ctx(tz), text) == dt.datetime.fromisoformat(expected_utc).replace(tzinfo=dt.timezone.utc), text
 
 
+def test_iso_forms_that_are_not_calendar_dates_take_the_zone_path():
+    tz = ZONES[1]
+    text = "2024-W10T02:30:00.1"  # an ISO week date: 19 characters, but its first ten are no date
+    assert _time_converter("iso")(Ctx(tz), text) == dt.datetime.fromisoformat(text).replace(tzinfo=tz).astimezone(dt.timezone.utc)
+
+
 def test_malformed_text_still_fails_with_the_parsers_own_message():
     with pytest.raises(ValueError, match=r"^month must be in 1\.\.12$"):
         _time_converter("%Y-%m-%d %H:%M:%S")(Ctx(ZONES[0]), "2024-13-01 00:00:00")
 
 
-@given(st.text(alphabet="0123456789.,-+eE １", max_size=14) | st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str))
+@given(st.text(alphabet="0123456789.,-+eE １", max_size=14) | st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str)
+       | st.integers(0, 10**40).map(str) | st.tuples(st.integers(0, 10**30), st.integers(0, 99)).map(lambda t: f"{t[0]}.{t[1]:02d}"))
 def test_yuan_amounts_read_as_decimal_would(text):
     import decimal
 
