@@ -1,5 +1,5 @@
 # casehub: two commands matter, `make up` and `make test`; both set up what they need.
-.PHONY: setup up test test-unit test-integration bench broker-start broker-stop clean
+.PHONY: setup up test lint test-unit test-integration bench broker-start broker-stop clean
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,8 +10,14 @@ setup:
 up: setup
 	$(BIN)/casehub up
 
-test: setup
+# lint (ruff, the import contracts of the layers), then every test
+test: setup lint
 	$(BIN)/python -m pytest tests
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test-unit: setup
 	$(BIN)/python -m pytest tests/unit
@@ -27,4 +33,4 @@ broker-stop: setup
 
 clean:
 	-$(BIN)/casehub broker stop
-	rm -rf var .pytest_cache
+	rm -rf var .pytest_cache build

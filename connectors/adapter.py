@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from connectors.base import Mapped
-from connectors.mapping import RELATED, Mapping, map_with, record_id_for
-from connectors.privacy import Protector, mask_id, mask_phone
+from casehub.connectors.base import Mapped
+from casehub.connectors.events import map_with, record_id_for
+from casehub.connectors.mapping import RELATED, Mapping
+from casehub.domain.identities import Protector, mask_id, mask_phone
 
 
 def cursor_indexed(engine: sa.Engine, table: str, cursor: str) -> bool:
@@ -32,7 +32,11 @@ def query_source(engine: sa.Engine, query: str, name: str, path) -> sa.Subquery:
     text = sa.text(query.strip().rstrip(";"))
     try:
         with engine.connect() as conn:
-            columns = list(conn.execute(sa.select(sa.literal_column("*")).select_from(text.columns().subquery("probe")).where(sa.false())).keys())
+            columns = list(
+                conn.execute(
+                    sa.select(sa.literal_column("*")).select_from(text.columns().subquery("probe")).where(sa.false())
+                ).keys()
+            )
     except sa.exc.DBAPIError as exc:
         raise LookupError(f"{name}: the mapping's query cannot run: {exc.orig} (mapping {path})") from exc
     return text.columns(*(sa.column(c) for c in columns)).subquery("source")
@@ -79,7 +83,7 @@ class MappedAdapter:
     def key_order(self) -> list:
         return [self.table.c[c] for c in self.key_columns]
 
-    def bind(self, engine: sa.Engine) -> "MappedAdapter":
+    def bind(self, engine: sa.Engine) -> MappedAdapter:
         """Reflect the source table; raises a clear error when it is missing."""
         if self.mapping.query:
             self.table = query_source(engine, self.mapping.query, self.name, self.mapping.path)
@@ -87,17 +91,24 @@ class MappedAdapter:
             try:
                 self.table = sa.Table(self.mapping.table, sa.MetaData(), autoload_with=engine)
             except sa.exc.NoSuchTableError as exc:
-                raise LookupError(f"{self.name}: table {self.mapping.table!r} not found in {engine.url.render_as_string(hide_password=True)} "
-                                  f"(mapping {self.mapping.path})") from exc
+                raise LookupError(
+                    f"{self.name}: table {self.mapping.table!r} not found in "
+                    f"{engine.url.render_as_string(hide_password=True)} "
+                    f"(mapping {self.mapping.path})"
+                ) from exc
         for rel in self.mapping.related:
             try:
                 self.related[rel["name"]] = sa.Table(rel["table"], sa.MetaData(), autoload_with=engine)
             except sa.exc.NoSuchTableError as exc:
-                raise LookupError(f"{self.name}: related table {rel['table']!r} not found (mapping {self.mapping.path})") from exc
+                raise LookupError(
+                    f"{self.name}: related table {rel['table']!r} not found (mapping {self.mapping.path})"
+                ) from exc
         for column in (*self.key_columns, self.cursor):
             if column not in self.table.c:
-                raise LookupError(f"{self.name}: column {column!r} not in table {self.mapping.table} (mapping {self.mapping.path}); "
-                                  f"columns: {', '.join(self.table.c.keys())}")
+                raise LookupError(
+                    f"{self.name}: column {column!r} not in table {self.mapping.table} (mapping {self.mapping.path}); "
+                    f"columns: {', '.join(self.table.c.keys())}"
+                )
         # a query's plan is the database's business: no index advice for it
         self.cursor_indexed = True if self.mapping.query else cursor_indexed(engine, self.mapping.table, self.cursor)
         return self
@@ -106,8 +117,12 @@ class MappedAdapter:
         """What to ask the agency's DBA for when no index starts with the cursor column (None when one does)."""
         if getattr(self, "cursor_indexed", True):
             return None
-        return (f"{self.name}: no index on {self.mapping.table}({self.cursor}): every batch the connector reads sorts the whole table, "
-                f"so a snapshot slows down as the table grows; ask for CREATE INDEX ... ON {self.mapping.table} ({self.cursor}, {self.pk})")
+        return (
+            f"{self.name}: no index on {self.mapping.table}({self.cursor}): every batch the connector reads sorts "
+            "the whole table, "
+            f"so a snapshot slows down as the table grows; ask for CREATE INDEX ... ON {self.mapping.table} "
+            f"({self.cursor}, {self.pk})"
+        )
 
     def attach_related(self, conn: sa.Connection, rows: list[dict]) -> list[dict]:
         """Read the child rows of `rows` (one query per related table) and attach them under RELATED.
@@ -139,7 +154,9 @@ class MappedAdapter:
         try:
             if kind == "text_time":
                 text = str(raw)
-                moment = dt.datetime.strptime(text, self.mapping.cursor_format).replace(tzinfo=ZoneInfo(self.mapping.timezone))
+                moment = dt.datetime.strptime(text, self.mapping.cursor_format).replace(
+                    tzinfo=ZoneInfo(self.mapping.timezone)
+                )
                 value = text
             elif kind == "iso_text":
                 text = str(raw)
@@ -148,7 +165,7 @@ class MappedAdapter:
                 value = text
             elif kind == "epoch_ms":
                 value = int(raw)
-                moment = dt.datetime.fromtimestamp(value / 1000, dt.timezone.utc)
+                moment = dt.datetime.fromtimestamp(value / 1000, dt.UTC)
             elif kind == "native":
                 value = raw if isinstance(raw, dt.datetime) else dt.datetime.fromisoformat(str(raw))
                 moment = value if value.tzinfo else value.replace(tzinfo=ZoneInfo(self.mapping.timezone))

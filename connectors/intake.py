@@ -1,26 +1,24 @@
-"""Push and file intake: records an agency system POSTs as JSON, or a small organisation uploads as xlsx/csv,
-go through the same mapping, validation and dead letters as rows read from a database.
+"""Push and file intake: records an agency system POSTs as JSON, or a small organisation uploads as xlsx/csv
+(read by casehub.connectors.spreadsheets), go through the same mapping, validation and dead letters as rows
+read from a database.
 """
 
 from __future__ import annotations
 
-import asyncio
-import csv
 import datetime as dt
 import hmac
-import io
 import json
-from pathlib import Path
 
 from aiohttp import web
-from aiokafka import AIOKafkaProducer
 
-from casehub.logs import get_logger
-from casehub.settings import Settings
-from connectors.adapter import MappedAdapter
-from connectors.base import dead_letter, map_rows
-from connectors.privacy import Protector
-from connectors.runner import agency_topic, mappings
+from casehub.connectors.adapter import MappedAdapter
+from casehub.connectors.mapping import available_mappings
+from casehub.connectors.rows import map_rows
+from casehub.domain.identities import Protector
+from casehub.ground.deadletter import DeadLetters, dead_letter
+from casehub.ground.logs import get_logger
+from casehub.ground.publish import Publisher
+from casehub.ground.settings import Settings
 
 MAX_RECORDS = 5000
 
@@ -32,11 +30,14 @@ class IntakeError(ValueError):
 class IntakeProcessor:
     """Maps submitted records with a source's mapping and publishes events, identities and dead letters."""
 
-    def __init__(self, settings: Settings, codec, producer: AIOKafkaProducer):
-        self.settings, self.codec, self.producer = settings, codec, producer
+    def __init__(self, settings: Settings, codec, publisher: Publisher):
+        self.settings, self.codec, self.publisher = settings, codec, publisher
         protector = Protector(settings.hmac_secret)
-        self.adapters = {name: MappedAdapter(m, protector) for name, m in mappings(settings).items()}
+        self.adapters = {
+            name: MappedAdapter(m, protector) for name, m in available_mappings(settings.mapping_dir).items()
+        }
         self.log = get_logger("intake")
+        self.letters = DeadLetters(codec, settings.topics.deadletter, publisher, self.log)
 
     async def submit(self, source: str, records: list[dict], channel: str) -> list[dict]:
         """Publish what maps, dead-letter what does not; one result per record, in order."""
@@ -44,30 +45,64 @@ class IntakeProcessor:
         if adapter is None:
             raise IntakeError(f"unknown source {source!r}; known: {', '.join(sorted(self.adapters))}")
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-            raise IntakeError("expected a list of JSON objects (one per record, keys = the source table's column names)")
+            raise IntakeError(
+                "expected a list of JSON objects (one per record, keys = the source table's column names)"
+            )
         if len(records) > MAX_RECORDS:
             raise IntakeError(f"{len(records)} records in one submission; at most {MAX_RECORDS}")
         needed = (*adapter.key_columns, adapter.cursor)
         missing = [i for i, r in enumerate(records) if any(r.get(c) in (None, "") for c in needed)]
         if missing:
-            raise IntakeError(f"records {missing[:10]} lack a key column ({', '.join(adapter.key_columns)}) or the version column {adapter.cursor!r}")
-        topic, t = agency_topic(self.settings, adapter.agency), self.settings.topics
-        results, sends = [], []
-        for row, outcome in zip(records, map_rows(adapter, records, dt.datetime.now(dt.timezone.utc))):
+            raise IntakeError(
+                f"records {missing[:10]} lack a key column ({', '.join(adapter.key_columns)}) or the version column "
+                f"{adapter.cursor!r}"
+            )
+        topic, t = self.settings.topics.for_agency(adapter.agency), self.settings.topics
+        results, out = [], self.publisher.batch()
+        for row, outcome in zip(records, map_rows(adapter, records, dt.datetime.now(dt.UTC))):
             if outcome.error:
                 exc = outcome.error
-                letter = dead_letter(f"{channel}:{source}", topic, exc.kind, exc.reason, system=adapter.system, record_id=outcome.record_id,
-                                     field=exc.field, payload_text=adapter.describe(row)[:2000])
-                sends.append(await self.producer.send(t.deadletter, key=outcome.record_id.encode(), value=self.codec.encode(t.deadletter, letter)))
-                results.append({"record_id": outcome.record_id, "ok": False, "field": exc.field, "kind": exc.kind, "reason": exc.reason})
+                letter = dead_letter(
+                    f"{channel}:{source}",
+                    topic,
+                    exc.kind,
+                    exc.reason,
+                    system=adapter.system,
+                    record_id=outcome.record_id,
+                    field=exc.field,
+                    payload_text=adapter.describe(row)[:2000],
+                )
+                await out.add(*self.letters.message(letter))
+                results.append(
+                    {
+                        "record_id": outcome.record_id,
+                        "ok": False,
+                        "field": exc.field,
+                        "kind": exc.kind,
+                        "reason": exc.reason,
+                    }
+                )
                 continue
             event = outcome.mapped.event
-            sends.append(await self.producer.send(topic, key=outcome.record_id.encode(), value=self.codec.encode(topic, event)))
+            await out.add(topic, outcome.record_id.encode(), self.codec.encode(topic, event))
             for ident in outcome.mapped.identities:
-                sends.append(await self.producer.send(t.identities, key=ident["id_hash"].encode(), value=self.codec.encode(t.identities, ident)))
-            results.append({"record_id": outcome.record_id, "ok": True, "event_id": event["event_id"], "event_type": event["event_type"]})
-        await asyncio.gather(*sends)  # answer only once everything is acknowledged by Kafka
-        self.log.info("intake accepted", source=source, channel=channel, records=len(records), dead_letters=sum(1 for r in results if not r["ok"]))
+                await out.add(t.identities, ident["id_hash"].encode(), self.codec.encode(t.identities, ident))
+            results.append(
+                {
+                    "record_id": outcome.record_id,
+                    "ok": True,
+                    "event_id": event["event_id"],
+                    "event_type": event["event_type"],
+                }
+            )
+        await out.flush()  # answer only once everything is acknowledged by Kafka
+        self.log.info(
+            "intake accepted",
+            source=source,
+            channel=channel,
+            records=len(records),
+            dead_letters=sum(1 for r in results if not r["ok"]),
+        )
         return results
 
 
@@ -106,8 +141,14 @@ def build_app(processor: IntakeProcessor, tokens: dict[str, str]) -> web.Applica
             results = await processor.submit(source, records, "push")
         except IntakeError as exc:
             return web.json_response({"error": str(exc)}, status=422)
-        return web.json_response({"accepted": sum(r["ok"] for r in results), "dead_lettered": sum(not r["ok"] for r in results), "results": results},
-                                 dumps=lambda o: json.dumps(o, ensure_ascii=False))
+        return web.json_response(
+            {
+                "accepted": sum(r["ok"] for r in results),
+                "dead_lettered": sum(not r["ok"] for r in results),
+                "results": results,
+            },
+            dumps=lambda o: json.dumps(o, ensure_ascii=False),
+        )
 
     @routes.get("/healthz")
     async def health(request):
@@ -118,56 +159,11 @@ def build_app(processor: IntakeProcessor, tokens: dict[str, str]) -> web.Applica
     return app
 
 
-def _cell(value) -> str:
-    """An xlsx cell as the text a database would hold: 123.0 (Excel stores numbers as floats) is "123"."""
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def read_table_file(path: Path, encoding: str = "utf-8-sig", sheet: str | None = None) -> list[dict]:
-    """Rows of an .xlsx or .csv file as dicts keyed by the header row (values as text, empty cells None).
-
-    Raises:
-        IntakeError: unreadable file, wrong encoding (names the suggestion), or no header.
-    """
-    path = Path(path)
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        try:
-            book = load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises several types for a broken file
-            raise IntakeError(f"{path}: not a readable xlsx workbook: {exc}") from exc
-        ws = book[sheet] if sheet else book.worksheets[0]
-        rows = [[_cell(v) for v in r] for r in ws.iter_rows(values_only=True)]
-    elif path.suffix.lower() == ".csv":
-        data = path.read_bytes()
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError as exc:
-            raise IntakeError(f"{path}: not {encoding} text (byte {exc.start}); if it was saved by Excel in China, try --encoding gbk") from exc
-        rows = list(csv.reader(io.StringIO(text)))
-    else:
-        raise IntakeError(f"{path}: only .xlsx and .csv files are imported")
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if not rows:
-        raise IntakeError(f"{path}: empty file")
-    header = [h.strip() for h in rows[0]]
-    if len(set(header)) != len(header):
-        raise IntakeError(f"{path}: duplicate column names in the header: {header}")
-    return [{h: (c.strip() or None) for h, c in zip(header, r)} for r in rows[1:]]
-
-
-async def serve(settings: Settings, codec, producer) -> web.AppRunner:
+async def serve(settings: Settings, codec, publisher: Publisher) -> web.AppRunner:
     tokens = parse_tokens(settings.intake_tokens)
     if not tokens:
         raise IntakeError("set CASEHUB_INTAKE_TOKENS (source:token,...) before starting the intake endpoint")
-    runner = web.AppRunner(build_app(IntakeProcessor(settings, codec, producer), tokens), access_log=None)
+    runner = web.AppRunner(build_app(IntakeProcessor(settings, codec, publisher), tokens), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.web_host, settings.intake_port).start()
     return runner

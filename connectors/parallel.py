@@ -13,44 +13,41 @@ import gc
 import json
 import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from casehub.logs import get_logger
-from connectors.base import prepare_rows
+from casehub.connectors.base import Destinations
+from casehub.connectors.rows import prepare_rows
+from casehub.ground.logs import get_logger
 
 _worker: dict = {}
 
 
-class _StaticRegistry:
-    """The ids the parent registered, so a worker's codec never calls the registry."""
-
-    def __init__(self, ids: dict[str, tuple[int, str]]):
-        self.ids = ids
-        self.by_id = {i: s for i, s in ids.values()}
-
-    def register(self, subject: str, schema: str) -> int:
-        return self.ids[subject][0]
-
-    def schema(self, schema_id: int) -> str:
-        return self.by_id[schema_id]
-
-
-def _init(mapping_path: str, secret: str, prefix: str, ids: dict, topics: tuple[str, str, str], db_url: str | None = None) -> None:
+def _init(
+    mapping_path: str,
+    secret: str,
+    prefix: str,
+    ids: dict,
+    destinations: tuple[str, str, str],
+    db_url: str | None = None,
+) -> None:
     import sqlalchemy as sa
 
-    from connectors.adapter import MappedAdapter
-    from connectors.mapping import load_mapping
-    from connectors.privacy import Protector
-    from schemas.codec import AvroCodec
+    from casehub.connectors.adapter import MappedAdapter
+    from casehub.connectors.mapping import load_mapping
+    from casehub.domain.identities import Protector
+    from casehub.schemas.codec import AvroCodec
+    from casehub.schemas.registry.memory import FixedRegistry
 
     # A worker only maps batches, whose objects refcounting frees; the collector would walk each batch's
     # results once more while they are pickled back. It is off, and collects every 50 calls (`_calls`).
     gc.disable()
     _worker["calls"] = 0
     _worker["adapter"] = MappedAdapter(load_mapping(mapping_path), Protector(secret))
-    _worker["codec"] = AvroCodec(_StaticRegistry(ids), prefix=prefix)
-    _worker["topics"] = topics
+    # the ids the parent registered: a worker's codec never calls the registry
+    _worker["codec"] = AvroCodec(FixedRegistry(ids), prefix=prefix)
+    _worker["destinations"] = Destinations(*destinations)
     if db_url:
         _worker["engine"] = sa.create_engine(db_url)
         _worker["adapter"].bind(_worker["engine"])
@@ -63,8 +60,8 @@ def _calls() -> None:
 
 
 def _prepare_keys(keys: list, now: dt.datetime) -> list[tuple]:
-    from casehub.gcpause import gc_paused
-    from connectors.base import rows_by_key
+    from casehub.connectors.reads import rows_by_key
+    from casehub.ground.gcpause import gc_paused
 
     _calls()
     adapter = _worker["adapter"]
@@ -75,6 +72,11 @@ def _prepare_keys(keys: list, now: dt.datetime) -> list[tuple]:
     return _as_tuples(rows, now)
 
 
+def _pid_after(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
 def _prepare(rows: list[dict], now: dt.datetime) -> list[tuple]:
     _calls()
     return _as_tuples(rows, now)
@@ -82,22 +84,31 @@ def _prepare(rows: list[dict], now: dt.datetime) -> list[tuple]:
 
 def _as_tuples(rows: list[dict], now: dt.datetime) -> list[tuple]:
     # plain tuples travel back 3-4 times cheaper than named tuples or dataclasses; the connector unpacks them
-    return [tuple(p) for p in prepare_rows(_worker["adapter"], _worker["codec"], rows, now, *_worker["topics"])]
+    return [tuple(p) for p in prepare_rows(_worker["adapter"], _worker["codec"], rows, now, _worker["destinations"])]
 
 
 class MappingPool:
     """A process pool bound to one connector's mapping and topics."""
 
-    def __init__(self, workers: int, mapping_path: str, secret: str, codec, topics: tuple[str, str, str], db_url: str | None = None):
-        from schemas.codec import subject_for
+    def __init__(
+        self, workers: int, mapping_path: str, secret: str, codec, destinations: Destinations, db_url: str | None = None
+    ):
+        from casehub.schemas.codec import subject_for
 
         ids = {}
-        for topic in topics:
+        for topic in destinations:
             schema_id = codec.register(topic)
-            ids[subject_for(topic)] = (schema_id, json.dumps(codec.contract.expanded(codec.contract.record_for_topic(topic, codec.prefix)), ensure_ascii=False, separators=(",", ":")))
+            ids[subject_for(topic)] = (
+                schema_id,
+                json.dumps(
+                    codec.contract.expanded(codec.contract.record_for_topic(topic, codec.prefix)),
+                    ensure_ascii=False,
+                    separators=(",", ":"),
+                ),
+            )
         self.workers = workers
         self.reads = db_url is not None  # the workers read rows by key themselves
-        self._initargs = (mapping_path, secret, codec.prefix, ids, topics, db_url)
+        self._initargs = (mapping_path, secret, codec.prefix, ids, tuple(destinations), db_url)
         self.restarts = 0
         self.executor = self._start()
 
@@ -105,7 +116,9 @@ class MappingPool:
         # Not fork: a child forked while another thread holds a lock (SQLite's, a driver's, logging's) can hang
         # forever on it. The fork server is a clean single-threaded process the workers are forked from.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["connectors.parallel", "connectors.adapter", "schemas.codec"])
+        context.set_forkserver_preload(
+            ["casehub.connectors.parallel", "casehub.connectors.adapter", "casehub.schemas.codec"]
+        )
         return ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init, initargs=self._initargs)
 
     async def prepare(self, rows: list[dict], now: dt.datetime) -> list[tuple]:
@@ -121,7 +134,7 @@ class MappingPool:
         and do the batch again: the work is pure, so repeating it changes nothing."""
         loop = asyncio.get_running_loop()
         size = max(1, -(-len(items) // self.workers))
-        chunks = [items[i:i + size] for i in range(0, len(items), size)]
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
         for attempt in (1, 2):
             executor = self.executor
             try:
@@ -131,25 +144,31 @@ class MappingPool:
                 if attempt == 2:
                     raise
                 if self.executor is executor:  # another batch may have restarted it already
-                    get_logger("connector").error("a mapping worker process died; starting the pool again and repeating the batch",
-                                                  workers=self.workers, restarts=self.restarts + 1)
+                    get_logger("connector").error(
+                        "a mapping worker process died; starting the pool again and repeating the batch",
+                        workers=self.workers,
+                        restarts=self.restarts + 1,
+                    )
                     executor.shutdown(wait=False, cancel_futures=True)
                     self.executor = self._start()
                     self.restarts += 1
         raise AssertionError("unreachable")
 
-    def warm(self, rounds: int = 200) -> None:
+    def warm(self, timeout: float = 120.0) -> None:
         """Start every worker process and let it load the mapping, so the first batch pays no start-up.
 
-        Polls (bounded) until each worker has answered a no-op task: a worker still importing takes none.
+        Waits (at most `timeout` seconds) until each worker has answered: a worker still importing takes
+        no task, and one that is ready would take them all, so each task holds its worker a moment.
+
+        Raises:
+            RuntimeError: not every worker answered in time (the message says how many did).
         """
-        expected = self.workers
-        seen: set[int] = set()
-        for _ in range(rounds):
-            seen |= {f.result() for f in [self.executor.submit(os.getpid) for _ in range(2 * expected)]}
-            if len(seen) >= expected:
-                return
-        raise RuntimeError(f"only {len(seen)} of {expected} mapping workers answered")
+        expected, seen = self.workers, set()
+        deadline = time.monotonic() + timeout
+        while len(seen) < expected:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {len(seen)} of {expected} mapping workers answered within {timeout:.0f} s")
+            seen |= {f.result() for f in [self.executor.submit(_pid_after, 0.02) for _ in range(2 * expected)]}
 
     def pids(self) -> list[int]:
         return list(self.executor._processes)  # the executor's own record of its processes

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from json.encoder import encode_basestring as _quote  # the C function json.dumps uses with ensure_ascii=False
 
-from aiokafka import AIOKafkaProducer
-
-from casehub.kafka_admin import ensure_topics, read_to_end, state_topic
+from casehub.ground.kafka import KafkaClients, clients, ensure_topics, read_to_end
+from casehub.ground.publish import Publisher
+from casehub.ground.topics import state_topic
 
 SEP = "\x1f"
 
@@ -25,23 +25,23 @@ class RowState:
     and worker processes can hand over entries they serialised themselves.
     """
 
-    def __init__(self, bootstrap: str, topic: str, connector: str, replication: int = 1):
-        self.bootstrap, self.topic, self.connector, self.replication = bootstrap, topic, connector, replication
+    def __init__(self, kafka: KafkaClients | str, topic: str, connector: str, replication: int = 1):
+        self.kafka, self.topic, self.connector, self.replication = clients(kafka), topic, connector, replication
         self.versions: dict[str, str] = {}  # record id -> last published (or dead-lettered) version
         self._entries: dict[str, bytes] = {}  # record id -> its entry as stored
-        self._producer: AIOKafkaProducer | None = None
+        self._publisher: Publisher | None = None
 
-    async def start(self, producer: AIOKafkaProducer) -> None:
+    async def start(self, publisher: Publisher) -> None:
         """Load this connector's entries from the topic (replacing whatever was in memory)."""
-        await ensure_topics(self.bootstrap, [state_topic(self.topic)], self.replication)
-        self._producer = producer
+        await ensure_topics(self.kafka, [state_topic(self.topic)], self.replication)
+        self._publisher = publisher
         self.versions, self._entries = {}, {}
         mine = self.connector + SEP
-        async for msg in read_to_end(self.bootstrap, self.topic, [0]):
+        async for msg in read_to_end(self.kafka, self.topic, [0]):
             key = msg.key.decode()
             if not key.startswith(mine):
                 continue
-            record_id = key[len(mine):]
+            record_id = key[len(mine) :]
             if msg.value is None:
                 self.versions.pop(record_id, None)
                 self._entries.pop(record_id, None)
@@ -59,10 +59,8 @@ class RowState:
 
     async def record(self, entries: dict[str, tuple[str, bytes] | None]) -> None:
         """Persist (version, serialised entry) per record id (None: deleted) and wait until Kafka has them."""
-        from connectors.batches import BatchPublisher
-
-        assert self._producer is not None, "row state not started"
-        out, prefix = BatchPublisher(self._producer), self.connector + SEP
+        assert self._publisher is not None, "row state not started"
+        out, prefix = self._publisher.batch(), self.connector + SEP
         for record_id, entry in entries.items():
             key, value = (prefix + record_id).encode(), None if entry is None else entry[1]
             if not out.add_nowait(self.topic, key, value):

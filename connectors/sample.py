@@ -1,4 +1,5 @@
-"""Synthetic identities (check digits right) and mediation rows for tests and the benchmark; the four sample databases are in connectors/samples."""
+"""Synthetic identities (check digits right) and mediation rows for tests and the benchmark; the four sample
+databases are in connectors/samples."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ import random
 
 from stdnum.cn import ric, uscc
 
-
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂"
-EMPLOYERS = ["沈阳华锐建筑工程有限公司", "大连远航物流有限公司", "鞍山宏达机械制造有限公司", "沈阳美食速递网络科技有限公司", "抚顺恒信物业服务有限公司"]
+EMPLOYERS = [
+    "沈阳华锐建筑工程有限公司",
+    "大连远航物流有限公司",
+    "鞍山宏达机械制造有限公司",
+    "沈阳美食速递网络科技有限公司",
+    "抚顺恒信物业服务有限公司",
+]
 DIVISIONS = ["210102", "210103", "210104", "210202", "210302", "210402"]
 CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
@@ -57,25 +63,29 @@ def mediation_rows(n: int, seed: int = 7, start: dt.datetime = dt.datetime(2024,
         status = rng.choice(["10", "20", "30", "40", "40", "50", "70"])
         updated = applied + dt.timedelta(days=rng.randrange(0, 14), minutes=rng.randrange(0, 600))
         amount = rng.randrange(2000, 90000)
-        rows.append({
-            "ajid": i,
-            "ajbh": f"沈和调〔{applied.year}〕{i:04d}号",
-            "zt": status,
-            "sqr_xm": make_name(rng),
-            "sqr_sfzh": make_id_number(rng),
-            "sqr_sjh": make_phone(rng),
-            "bsqr_mc": rng.choice(EMPLOYERS),
-            "bsqr_xydm": make_credit_code(rng, division),
-            "tjzz_mc": rng.choice(["和平区劳动人事争议调解中心", "沈河区南市场街道调解委员会", "华锐建筑企业劳动争议调解委员会"]),
-            "tjzz_lx": rng.choice(["01", "02", "05"]),
-            "xzqh": division,
-            "qqlx": rng.choice(["GZ", "JB", "JJBC"]),
-            "qqje": f"{amount}.00",
-            "xyje": f"{int(amount * 0.8)}.00" if status in ("40", "70") else None,
-            "xysxrq": (updated.date()).isoformat() if status in ("40", "70") else None,
-            "sfsqsfqr": rng.choice(["Y", "N"]) if status == "40" else None,
-            "nmg": rng.choice(["0", "1"]),
-            "sqsj": local(applied),
-            "gxsj": local(updated),
-        })
+        rows.append(
+            {
+                "ajid": i,
+                "ajbh": f"沈和调〔{applied.year}〕{i:04d}号",
+                "zt": status,
+                "sqr_xm": make_name(rng),
+                "sqr_sfzh": make_id_number(rng),
+                "sqr_sjh": make_phone(rng),
+                "bsqr_mc": rng.choice(EMPLOYERS),
+                "bsqr_xydm": make_credit_code(rng, division),
+                "tjzz_mc": rng.choice(
+                    ["和平区劳动人事争议调解中心", "沈河区南市场街道调解委员会", "华锐建筑企业劳动争议调解委员会"]
+                ),
+                "tjzz_lx": rng.choice(["01", "02", "05"]),
+                "xzqh": division,
+                "qqlx": rng.choice(["GZ", "JB", "JJBC"]),
+                "qqje": f"{amount}.00",
+                "xyje": f"{int(amount * 0.8)}.00" if status in ("40", "70") else None,
+                "xysxrq": (updated.date()).isoformat() if status in ("40", "70") else None,
+                "sfsqsfqr": rng.choice(["Y", "N"]) if status == "40" else None,
+                "nmg": rng.choice(["0", "1"]),
+                "sqsj": local(applied),
+                "gxsj": local(updated),
+            }
+        )
     return rows

@@ -12,8 +12,8 @@ import struct
 
 import fastavro
 
-from schemas.compiled import Unhandled, compile_writer
-from schemas.contract import Contract, default_contract
+from casehub.schemas.compiled import Unhandled, compile_writer
+from casehub.schemas.contract import Contract, default_contract
 
 MAGIC = 0
 HEADER = struct.Struct(">bI")
@@ -22,10 +22,23 @@ HEADER = struct.Struct(">bI")
 class DecodeError(Exception):
     """A message could not be decoded; carries where it came from so callers can dead-letter it."""
 
-    def __init__(self, reason: str, topic: str = "", partition: int | None = None, offset: int | None = None, schema_id: int | None = None):
+    def __init__(
+        self,
+        reason: str,
+        topic: str = "",
+        partition: int | None = None,
+        offset: int | None = None,
+        schema_id: int | None = None,
+    ):
         where = f"{topic}[{partition}]@{offset}" if topic else "message"
         super().__init__(f"cannot decode {where}: {reason}")
-        self.reason, self.topic, self.partition, self.offset, self.schema_id = reason, topic, partition, offset, schema_id
+        self.reason, self.topic, self.partition, self.offset, self.schema_id = (
+            reason,
+            topic,
+            partition,
+            offset,
+            schema_id,
+        )
 
 
 class EncodeError(Exception):
@@ -78,14 +91,16 @@ class AvroCodec:
         if topic not in self._writers:
             name = self.contract.record_for_topic(topic, self.prefix)
             expanded = self.contract.expanded(name)
-            schema_id = self.registry.register(subject_for(topic), json.dumps(expanded, ensure_ascii=False, separators=(",", ":")))
+            schema_id = self.registry.register(
+                subject_for(topic), json.dumps(expanded, ensure_ascii=False, separators=(",", ":"))
+            )
             self._writers[topic] = (schema_id, fastavro.parse_schema(expanded))
             self._readers.setdefault(schema_id, self._writers[topic][1])
         return self._writers[topic][0]
 
     def register_all(self) -> dict[str, int]:
         """Register every topic's schema (the hub does this at start); returns subject -> id."""
-        from schemas.contract import TOPIC_RECORDS
+        from casehub.schemas.contract import TOPIC_RECORDS
 
         return {subject_for(self.prefix + base): self.register(self.prefix + base) for base in TOPIC_RECORDS}
 
@@ -136,12 +151,39 @@ class AvroCodec:
         try:
             writer = self.writer_schema(schema_id)
         except Exception as exc:
-            raise DecodeError(f"schema id {schema_id} not available from the registry: {exc}", topic, partition, offset, schema_id) from exc
+            raise DecodeError(
+                f"schema id {schema_id} not available from the registry: {exc}", topic, partition, offset, schema_id
+            ) from exc
         stream = io.BytesIO(body)
         try:
             value = fastavro.schemaless_reader(stream, writer, None)
         except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError... on corrupt bodies
-            raise DecodeError(f"body does not match schema {schema_id}: {type(exc).__name__}: {exc}", topic, partition, offset, schema_id) from exc
+            raise DecodeError(
+                f"body does not match schema {schema_id}: {type(exc).__name__}: {exc}",
+                topic,
+                partition,
+                offset,
+                schema_id,
+            ) from exc
         if stream.tell() != len(body):
-            raise DecodeError(f"{len(body) - stream.tell()} trailing bytes after the Avro body (schema {schema_id})", topic, partition, offset, schema_id)
+            raise DecodeError(
+                f"{len(body) - stream.tell()} trailing bytes after the Avro body (schema {schema_id})",
+                topic,
+                partition,
+                offset,
+                schema_id,
+            )
         return value
+
+
+def codec_for(settings, registry=None) -> AvroCodec:
+    """The codec of a process: the configured schema registry (embedded or external) and topic prefix.
+
+    Args:
+        registry: another registry client (e.g. casehub.schemas.registry.memory.MemoryRegistry in tests).
+    """
+    if registry is None:
+        from casehub.schemas.registry.client import RegistryClient
+
+        registry = RegistryClient(settings.registry_url)
+    return AvroCodec(registry, prefix=settings.topic_prefix)

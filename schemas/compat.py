@@ -97,7 +97,7 @@ def _check(reader, writer, rtable, wtable, rns, wns, path, out, seen) -> None:
 
     if wk == "union":
         # every branch the writer may have used must be readable
-        for i, branch in enumerate(w):
+        for branch in w:
             sub: list[Incompatibility] = []
             _check(r, branch, rtable, wtable, rns, wns, path, sub, seen)
             out.extend(sub)
@@ -108,7 +108,13 @@ def _check(reader, writer, rtable, wtable, rns, wns, path, out, seen) -> None:
             _check(branch, w, rtable, wtable, rns, wns, path, sub, seen)
             if not sub:
                 return
-        out.append(Incompatibility(here, f"writer type {_label(w)} matches no branch of the reader union {[_label(_resolve(b, rtable, rns)) for b in r]}"))
+        out.append(
+            Incompatibility(
+                here,
+                f"writer type {_label(w)} matches no branch of the reader union "
+                f"{[_label(_resolve(b, rtable, rns)) for b in r]}",
+            )
+        )
         return
 
     if wk in PRIMITIVES:
@@ -121,7 +127,11 @@ def _check(reader, writer, rtable, wtable, rns, wns, path, out, seen) -> None:
 
     if wk in ("record", "error"):
         rname, wname = _fullname(r, rns), _fullname(w, wns)
-        if _short(rname) != _short(wname) and wname not in r.get("aliases", []) and _short(wname) not in r.get("aliases", []):
+        if (
+            _short(rname) != _short(wname)
+            and wname not in r.get("aliases", [])
+            and _short(wname) not in r.get("aliases", [])
+        ):
             out.append(Incompatibility(here, f"record name changed from {wname} to {rname} without an alias"))
             return
         key = (rname, wname)
@@ -141,14 +151,21 @@ def _check(reader, writer, rtable, wtable, rns, wns, path, out, seen) -> None:
                         break
             if wf is None:
                 if "default" not in f:
-                    out.append(Incompatibility(fpath, "field added without a default: data written before it cannot be read (give it a default)"))
+                    out.append(
+                        Incompatibility(
+                            fpath,
+                            "field added without a default: data written before it cannot be read (give it a default)",
+                        )
+                    )
                 continue
             _check(f["type"], wf["type"], rtable, wtable, r_ns, w_ns, fpath, out, seen)
         return
     if wk == "enum":
         missing = [s for s in w.get("symbols", []) if s not in r.get("symbols", [])]
         if missing and "default" not in r:
-            out.append(Incompatibility(here, f"enum {_fullname(r, rns)} lost symbols {missing} and has no default symbol"))
+            out.append(
+                Incompatibility(here, f"enum {_fullname(r, rns)} lost symbols {missing} and has no default symbol")
+            )
         return
     if wk == "array":
         _check(r["items"], w["items"], rtable, wtable, rns, wns, f"{path}[]", out, seen)
@@ -175,7 +192,15 @@ def _label(schema) -> str:
     return str(schema)
 
 
-COMPATIBILITY_LEVELS = {"NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"}
+COMPATIBILITY_LEVELS = {
+    "NONE",
+    "BACKWARD",
+    "BACKWARD_TRANSITIVE",
+    "FORWARD",
+    "FORWARD_TRANSITIVE",
+    "FULL",
+    "FULL_TRANSITIVE",
+}
 
 
 def check_level(level: str, new, previous: list) -> list[Incompatibility]:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _DAYS_SHIFT = dt.date(1970, 1, 1).toordinal()
 _INT_RANGE = (-(1 << 31), (1 << 31) - 1)
 _LONG_RANGE = (-(1 << 63), (1 << 63) - 1)
@@ -51,6 +52,7 @@ def _write_long(lo: int, hi: int) -> Writer:
             out += _SMALL[v]
         else:
             _varint(v, out)
+
     return write
 
 
@@ -108,8 +110,20 @@ def _date(v, out):
 
 
 # how a union picks its branch by the value's Python type alone (None: the branch needs a closer look)
-_BRANCH_TYPES = {"null": (type(None),), "boolean": (bool,), "int": (int,), "long": (int,), "string": (str,), "bytes": (bytes,),
-                 "record": (dict,), "map": (dict,), "array": (list, tuple), "enum": (str,), "float": (float,), "double": (float,)}
+_BRANCH_TYPES = {
+    "null": (type(None),),
+    "boolean": (bool,),
+    "int": (int,),
+    "long": (int,),
+    "string": (str,),
+    "bytes": (bytes,),
+    "record": (dict,),
+    "map": (dict,),
+    "array": (list, tuple),
+    "enum": (str,),
+    "float": (float,),
+    "double": (float,),
+}
 
 
 def compile_writer(schema) -> Callable[..., bytes]:
@@ -126,6 +140,7 @@ def compile_writer(schema) -> Callable[..., bytes]:
         except (KeyError, TypeError, AttributeError, ValueError, IndexError):
             raise Unhandled from None
         return bytes(out)
+
     return encode
 
 
@@ -139,8 +154,16 @@ class _Generator:
 
     def __init__(self, named: dict):
         self.named = named
-        self.ns: dict[str, Any] = {"Unhandled": Unhandled, "SMALL": _SMALL, "SMALL2": _SMALL2, "varint": _varint, "ts_millis": _timestamp_millis,
-                                   "date_days": _date, "dt": dt, "EPOCH": _EPOCH}
+        self.ns: dict[str, Any] = {
+            "Unhandled": Unhandled,
+            "SMALL": _SMALL,
+            "SMALL2": _SMALL2,
+            "varint": _varint,
+            "ts_millis": _timestamp_millis,
+            "date_days": _date,
+            "dt": dt,
+            "EPOCH": _EPOCH,
+        }
         self.functions: dict[str, str] = {}  # record name -> function name
         self.inlining: list[str] = []  # records being written inline: one met again (recursion) is called instead
         self.counter = 0
@@ -155,7 +178,7 @@ class _Generator:
         fn = self._name("w")
         lines = [f"def {fn}(v, out):"]
         self.emit(schema, "v", "    ", lines)
-        exec("\n".join(lines), self.ns)  # noqa: S102 - source generated from the schema only
+        exec("\n".join(lines), self.ns)
         return self.ns[fn]
 
     def record(self, schema: dict) -> str:
@@ -167,7 +190,7 @@ class _Generator:
         self.inlining.append(name)
         self.fields(schema, "v", "    ", lines)
         self.inlining.pop()
-        exec("\n".join(lines), self.ns)  # noqa: S102 - source generated from the schema only
+        exec("\n".join(lines), self.ns)
         return fn
 
     def fields(self, schema: dict, var: str, ind: str, lines: list[str]) -> None:
@@ -193,8 +216,13 @@ class _Generator:
                 if schema[1] == "string":  # the branch index and the length in one precomputed piece
                     # fastavro picks the branch by isinstance(str): other objects with .encode() are its to refuse
                     b = self._name("b")
-                    lines += [f"{ind}    if not isinstance({var}, str):", f"{ind}        raise Unhandled",
-                              f"{ind}    {b} = {var}.encode()", f"{ind}    out += SMALL2[len({b})]", f"{ind}    out += {b}"]
+                    lines += [
+                        f"{ind}    if not isinstance({var}, str):",
+                        f"{ind}        raise Unhandled",
+                        f"{ind}    {b} = {var}.encode()",
+                        f"{ind}    out += SMALL2[len({b})]",
+                        f"{ind}    out += {b}",
+                    ]
                 else:
                     lines.append(f"{ind}    out.append(2)")
                     self.emit(schema[1], var, ind + "    ", lines)
@@ -208,15 +236,18 @@ class _Generator:
         if kind == "long" and logical == "timestamp-millis":
             # inline for aware datetimes of 1970-2039 (six varint bytes); anything else through ts_millis
             d, m = self._name("d"), self._name("m")
-            lines += [f"{ind}if type({var}) is dt.datetime and {var}.tzinfo is not None:",
-                      f"{ind}    {d} = {var} - EPOCH",
-                      f"{ind}    {m} = (({d}.days * 86400 + {d}.seconds) * 1000 + {d}.microseconds // 1000) << 1",
-                      f"{ind}    if 0x800000000 <= {m} < 0x40000000000:",
-                      f"{ind}        out += bytes(({m} & 127 | 128, {m} >> 7 & 127 | 128, {m} >> 14 & 127 | 128, {m} >> 21 & 127 | 128, {m} >> 28 & 127 | 128, {m} >> 35))",
-                      f"{ind}    else:",
-                      f"{ind}        ts_millis({var}, out)",
-                      f"{ind}else:",
-                      f"{ind}    ts_millis({var}, out)"]
+            lines += [
+                f"{ind}if type({var}) is dt.datetime and {var}.tzinfo is not None:",
+                f"{ind}    {d} = {var} - EPOCH",
+                f"{ind}    {m} = (({d}.days * 86400 + {d}.seconds) * 1000 + {d}.microseconds // 1000) << 1",
+                f"{ind}    if 0x800000000 <= {m} < 0x40000000000:",
+                f"{ind}        out += bytes(({m} & 127 | 128, {m} >> 7 & 127 | 128, {m} >> 14 & 127 | 128, {m} >> 21 "
+                f"& 127 | 128, {m} >> 28 & 127 | 128, {m} >> 35))",
+                f"{ind}    else:",
+                f"{ind}        ts_millis({var}, out)",
+                f"{ind}else:",
+                f"{ind}    ts_millis({var}, out)",
+            ]
         elif kind == "int" and logical == "date":
             lines.append(f"{ind}date_days({var}, out)")
         elif kind == "record":
@@ -238,19 +269,35 @@ class _Generator:
             b = self._name("b")
             lines += [f"{ind}{b} = {var}.encode()", f"{ind}out += SMALL[len({b})]", f"{ind}out += {b}"]
         elif kind == "boolean":
-            lines += [f"{ind}if {var} is True:", f"{ind}    out.append(1)", f"{ind}elif {var} is False:", f"{ind}    out.append(0)",
-                      f"{ind}else:", f"{ind}    raise Unhandled"]
+            lines += [
+                f"{ind}if {var} is True:",
+                f"{ind}    out.append(1)",
+                f"{ind}elif {var} is False:",
+                f"{ind}    out.append(0)",
+                f"{ind}else:",
+                f"{ind}    raise Unhandled",
+            ]
         elif kind in ("int", "long") and logical is None:
             lo, hi = _INT_RANGE if kind == "int" else _LONG_RANGE
-            lines += [f"{ind}if type({var}) is not int or not {lo} <= {var} <= {hi}:", f"{ind}    raise Unhandled",
-                      f"{ind}if 0 <= {var} < 8192:", f"{ind}    out += SMALL[{var}]", f"{ind}else:", f"{ind}    varint({var}, out)"]
+            lines += [
+                f"{ind}if type({var}) is not int or not {lo} <= {var} <= {hi}:",
+                f"{ind}    raise Unhandled",
+                f"{ind}if 0 <= {var} < 8192:",
+                f"{ind}    out += SMALL[{var}]",
+                f"{ind}else:",
+                f"{ind}    varint({var}, out)",
+            ]
         elif kind == "null":
             lines += [f"{ind}if {var} is not None:", f"{ind}    raise Unhandled"]
         elif kind == "array":
             item = self._name("item")
-            lines += [f"{ind}if type({var}) is not list and type({var}) is not tuple:", f"{ind}    raise Unhandled",
-                      f"{ind}if {var}:", f"{ind}    out += SMALL[len({var})] if len({var}) < 8192 else varint_bytes(len({var}))",
-                      f"{ind}    for {item} in {var}:"]
+            lines += [
+                f"{ind}if type({var}) is not list and type({var}) is not tuple:",
+                f"{ind}    raise Unhandled",
+                f"{ind}if {var}:",
+                f"{ind}    out += SMALL[len({var})] if len({var}) < 8192 else varint_bytes(len({var}))",
+                f"{ind}    for {item} in {var}:",
+            ]
             self.ns["varint_bytes"] = _long_bytes
             self.emit(schema["items"], item, ind + "        ", lines)
             lines.append(f"{ind}out.append(0)")
@@ -294,6 +341,7 @@ def _compile(schema, named: dict) -> Writer:
                 out += index[v]
             except (KeyError, TypeError):
                 raise Unhandled from None
+
         node["write"] = enum
         return enum
     if kind == "record":
@@ -316,6 +364,7 @@ def _compile(schema, named: dict) -> Writer:
                         raise Unhandled from None
                     x = default
                 w(x, out)
+
         node["write"] = record
         return record
     if kind == "array":
@@ -330,6 +379,7 @@ def _compile(schema, named: dict) -> Writer:
                 for x in v:
                     item(x, out)
             out.append(0)
+
         return array
     if kind == "map":
         value = _compile(schema["values"], named)
@@ -344,6 +394,7 @@ def _compile(schema, named: dict) -> Writer:
                     _write_string(k, out)
                     value(x, out)
             out.append(0)
+
         return map_
     raise NotImplementedError(f"Avro type {kind}")
 
@@ -357,7 +408,10 @@ def _long_bytes(n: int) -> bytes:
 def _union(branches: list, named: dict) -> Writer:
     writers = [_compile(b, named) for b in branches]
     kinds = [_type_of(b, named) for b in branches]
-    logical = [b.get("logicalType") if isinstance(b, dict) else (named[b]["schema"].get("logicalType") if b in named else None) for b in branches]
+    logical = [
+        b.get("logicalType") if isinstance(b, dict) else (named[b]["schema"].get("logicalType") if b in named else None)
+        for b in branches
+    ]
     # a branch is picked by type only when no other branch accepts the same Python type
     picks: dict[type, int] = {}
     ambiguous: set[type] = set()
@@ -383,6 +437,7 @@ def _union(branches: list, named: dict) -> Writer:
             else:
                 out += tag
                 other(v, out)
+
         return nullable
 
     def union(v, out):
@@ -392,6 +447,7 @@ def _union(branches: list, named: dict) -> Writer:
             raise Unhandled from None
         out += tag
         w(v, out)
+
     return union
 
 
@@ -402,10 +458,17 @@ def _write_packed(fmt: str) -> Writer:
         if type(v) is not float:
             raise Unhandled
         out += pack(v)
+
     return write
 
 
 _PRIMITIVES: dict[str, Writer] = {
-    "null": _write_null, "boolean": _write_boolean, "int": _write_long(*_INT_RANGE), "long": _write_long(*_LONG_RANGE),
-    "string": _write_string, "bytes": _write_bytes, "float": _write_packed("<f"), "double": _write_packed("<d"),
+    "null": _write_null,
+    "boolean": _write_boolean,
+    "int": _write_long(*_INT_RANGE),
+    "long": _write_long(*_LONG_RANGE),
+    "string": _write_string,
+    "bytes": _write_bytes,
+    "float": _write_packed("<f"),
+    "double": _write_packed("<d"),
 }

@@ -10,21 +10,12 @@ from pathlib import Path
 
 import fastavro
 
+from casehub.ground.topics import TOPIC_RECORDS as _TOPIC_RECORDS
+
 AVRO_DIR = Path(__file__).resolve().parent / "avro"
 
-# Base topic name (before any CASEHUB_TOPIC_PREFIX) -> the record type its values carry.
-TOPIC_RECORDS: dict[str, str] = {
-    "casehub.mediation.events": "cn.casehub.MediationEvent",
-    "casehub.arbitration.events": "cn.casehub.ArbitrationEvent",
-    "casehub.court.events": "cn.casehub.CourtEvent",
-    "casehub.inspection.events": "cn.casehub.InspectionEvent",
-    "casehub.cases": "cn.casehub.CaseRecord",
-    "casehub.confirmation.requests": "cn.casehub.ConfirmationRequest",
-    "casehub.confirmation.responses": "cn.casehub.ConfirmationResponse",
-    "casehub.alerts": "cn.casehub.Alert",
-    "casehub.deadletter": "cn.casehub.DeadLetter",
-    "casehub.identities.restricted": "cn.casehub.IdentityRecord",
-}
+# Base topic name (before any CASEHUB_TOPIC_PREFIX) -> the record type its values carry: from the topic table.
+TOPIC_RECORDS: dict[str, str] = dict(_TOPIC_RECORDS)
 
 
 class ContractError(Exception):

@@ -1,4 +1,5 @@
-"""Released schema versions (schemas/released/<record>/vN.avsc) and the check that the current contract can read them all.
+"""Released schema versions (schemas/released/<record>/vN.avsc) and the check that the current contract can read them
+all.
 
 Rules for changing a schema are in schemas/SCHEMAS.md ("Changing a schema").
 """
@@ -9,8 +10,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemas.compat import check_compatibility
-from schemas.contract import TOPIC_RECORDS, Contract
+from casehub.schemas.compat import check_compatibility
+from casehub.schemas.contract import TOPIC_RECORDS, Contract
 
 RELEASED_DIR = Path(__file__).resolve().parent / "released"
 
@@ -24,7 +25,10 @@ class EvolutionProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"subject {self.subject} ({self.record}): the current schema cannot read released v{self.version}: field {self.path}: {self.message}"
+        return (
+            f"subject {self.subject} ({self.record}): the current schema cannot read released v{self.version}: "
+            f"field {self.path}: {self.message}"
+        )
 
 
 def subjects_for(record: str) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 TS = dt.datetime(2024, 3, 1, 1, 2, 3, 456000, tzinfo=UTC)
 DAY = dt.date(2024, 3, 1)
 
@@ -13,7 +13,7 @@ def example(schema, named: dict | None = None, fill_optional: bool = True, path:
     """A value that fits `schema` (expanded JSON form). Optional fields get a value when `fill_optional`."""
     if named is None:
         # collect every named type first: the first definition may sit in a branch this example skips
-        from schemas.compat import _names
+        from casehub.schemas.compat import _names
 
         named = {}
         _names(schema, None, named)
@@ -55,4 +55,12 @@ def _primitive(t: str, path: str):
         if path.endswith("sha256"):
             return "0" * 64
         return f"示例 {path.rsplit('.', 1)[-1]}"
-    return {"null": None, "boolean": True, "int": 7, "long": 1_234_567, "float": 1.5, "double": 2.25, "bytes": b"\x01\x02"}[t]
+    return {
+        "null": None,
+        "boolean": True,
+        "int": 7,
+        "long": 1_234_567,
+        "float": 1.5,
+        "double": 2.25,
+        "bytes": b"\x01\x02",
+    }[t]

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 cases = sa.Table(
-    "cases", metadata,
+    "cases",
+    metadata,
     sa.Column("case_id", sa.String(40), primary_key=True),
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("stage", sa.String(40), nullable=False),
@@ -27,7 +28,8 @@ cases = sa.Table(
     sa.Column("record", sa.Text, nullable=False),  # the whole CaseRecord as JSON
 )
 case_events = sa.Table(
-    "case_events", metadata,
+    "case_events",
+    metadata,
     sa.Column("case_id", sa.String(40), primary_key=True),
     sa.Column("event_id", sa.String(200), primary_key=True),
     sa.Column("agency_kind", sa.String(20), nullable=False),
@@ -38,7 +40,8 @@ case_events = sa.Table(
     sa.Column("summary", sa.Text, nullable=False),
 )
 case_refs = sa.Table(
-    "case_refs", metadata,
+    "case_refs",
+    metadata,
     sa.Column("case_id", sa.String(40), primary_key=True),
     sa.Column("kind", sa.String(20), primary_key=True),
     sa.Column("system", sa.String(100), primary_key=True),
@@ -61,17 +64,35 @@ def record_json(case: dict) -> str:
 def rows_for(case: dict) -> tuple[dict, list[dict], list[dict]]:
     """Pure: the rows one CaseRecord becomes (case row, timeline rows, reference rows)."""
     head = {
-        "case_id": case["case_id"], "version": case["version"], "stage": case["stage"], "status": case["status"],
-        "merged_into": case.get("merged_into"), "created_at": case["created_at"], "updated_at": case["updated_at"],
-        "group_dispute": bool(case.get("group_dispute")), "migrant_worker": bool(case.get("migrant_worker")),
-        "mediated_before_arbitration": bool(case.get("mediated_before_arbitration")), "record": record_json(case),
+        "case_id": case["case_id"],
+        "version": case["version"],
+        "stage": case["stage"],
+        "status": case["status"],
+        "merged_into": case.get("merged_into"),
+        "created_at": case["created_at"],
+        "updated_at": case["updated_at"],
+        "group_dispute": bool(case.get("group_dispute")),
+        "migrant_worker": bool(case.get("migrant_worker")),
+        "mediated_before_arbitration": bool(case.get("mediated_before_arbitration")),
+        "record": record_json(case),
     }
     events = [
-        {"case_id": case["case_id"], "event_id": e["event_id"], "agency_kind": e["agency_kind"], "event_type": e["event_type"],
-         "occurred_at": e["occurred_at"], "source_system": e["source"]["system"], "record_id": e["source"]["record_id"], "summary": e["summary"]}
+        {
+            "case_id": case["case_id"],
+            "event_id": e["event_id"],
+            "agency_kind": e["agency_kind"],
+            "event_type": e["event_type"],
+            "occurred_at": e["occurred_at"],
+            "source_system": e["source"]["system"],
+            "record_id": e["source"]["record_id"],
+            "summary": e["summary"],
+        }
         for e in case.get("timeline", [])
     ]
-    refs = [{"case_id": case["case_id"], "kind": r["kind"], "system": r["system"], "number": r["number"]} for r in case.get("refs", [])]
+    refs = [
+        {"case_id": case["case_id"], "kind": r["kind"], "system": r["system"], "number": r["number"]}
+        for r in case.get("refs", [])
+    ]
     return head, events, refs
 
 
@@ -81,10 +102,12 @@ def create_engine(url: str) -> sa.Engine:
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
+
         @sa.event.listens_for(engine, "connect")
         def _wal(dbapi_conn, _):  # readers (the web view) and the writer (the sink) work side by side
             dbapi_conn.execute("PRAGMA journal_mode=WAL")
             dbapi_conn.execute("PRAGMA busy_timeout=10000")
+
     try:
         metadata.create_all(engine)
     except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
@@ -103,7 +126,9 @@ def _insert(dialect: str, table: sa.Table):
     elif dialect in ("mysql", "mariadb"):
         from sqlalchemy.dialects.mysql import insert
     else:
-        raise NotImplementedError(f"case view upserts are written for sqlite, postgresql and mysql/mariadb, not {dialect}")
+        raise NotImplementedError(
+            f"case view upserts are written for sqlite, postgresql and mysql/mariadb, not {dialect}"
+        )
     return insert(table)
 
 
@@ -120,7 +145,9 @@ def upsert_cases(conn: sa.Connection, records: list[dict]) -> int:
         head, events, refs = rows_for(case)
         if dialect in ("mysql", "mariadb"):
             # MySQL has no conditional upsert: take the row only when it is newer.
-            existing = conn.execute(sa.select(cases.c.version).where(cases.c.case_id == case["case_id"])).scalar_one_or_none()
+            existing = conn.execute(
+                sa.select(cases.c.version).where(cases.c.case_id == case["case_id"])
+            ).scalar_one_or_none()
             if existing is None:
                 conn.execute(cases.insert().values(**head))
             elif existing <= case["version"]:
@@ -131,7 +158,11 @@ def upsert_cases(conn: sa.Connection, records: list[dict]) -> int:
         else:
             ins = _insert(dialect, cases).values(**head)
             update = {c: ins.excluded[c] for c in head if c != "case_id"}
-            result = conn.execute(ins.on_conflict_do_update(index_elements=[cases.c.case_id], set_=update, where=cases.c.version <= ins.excluded.version))
+            result = conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=[cases.c.case_id], set_=update, where=cases.c.version <= ins.excluded.version
+                )
+            )
             changed += result.rowcount or 0
         if events:
             conn.execute(_ignore(dialect, case_events, events))

@@ -9,15 +9,24 @@ import json
 import sqlalchemy as sa
 from aiohttp import web
 
-from sinks.case_view import case_events, cases, create_engine, load_case
+from casehub.sinks.case_view import case_events, cases, create_engine, load_case
 
 PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid
+#ccc;padding:4px 8px;text-align:left}}</style>
 </head><body><h1>{title}</h1>{body}</body></html>"""
 
 
 def _list(engine: sa.Engine, limit: int, stage: str | None) -> list[dict]:
-    q = sa.select(cases.c.case_id, cases.c.version, cases.c.stage, cases.c.status, cases.c.updated_at, cases.c.group_dispute, cases.c.migrant_worker)
+    q = sa.select(
+        cases.c.case_id,
+        cases.c.version,
+        cases.c.stage,
+        cases.c.status,
+        cases.c.updated_at,
+        cases.c.group_dispute,
+        cases.c.migrant_worker,
+    )
     if stage:
         q = q.where(cases.c.stage == stage)
     with engine.connect() as conn:
@@ -27,7 +36,14 @@ def _list(engine: sa.Engine, limit: int, stage: str | None) -> list[dict]:
 def _one(engine: sa.Engine, case_id: str):
     with engine.connect() as conn:
         record = load_case(conn, case_id)
-        events = [dict(r._mapping) for r in conn.execute(sa.select(case_events).where(case_events.c.case_id == case_id).order_by(case_events.c.occurred_at, case_events.c.event_id))]
+        events = [
+            dict(r._mapping)
+            for r in conn.execute(
+                sa.select(case_events)
+                .where(case_events.c.case_id == case_id)
+                .order_by(case_events.c.occurred_at, case_events.c.event_id)
+            )
+        ]
     return record, events
 
 
@@ -60,11 +76,19 @@ def build_app(engine: sa.Engine) -> web.Application:
     @routes.get("/")
     async def index(request):
         rows = await asyncio.to_thread(_list, engine, 200, request.query.get("stage"))
-        body = "<p>Full-chain case view (全链条案件视图): newest first, 200 at most. JSON: <a href='/api/cases'>/api/cases</a></p>"
-        body += "<table><tr><th>case</th><th>stage</th><th>status</th><th>version</th><th>updated</th><th>flags</th></tr>"
+        body = (
+            "<p>Full-chain case view (全链条案件视图): newest first, 200 at most. JSON: <a "
+            "href='/api/cases'>/api/cases</a></p>"
+        )
+        body += (
+            "<table><tr><th>case</th><th>stage</th><th>status</th><th>version</th><th>updated</th><th>flags</th></tr>"
+        )
         for r in rows:
             flags = " ".join(f for f, on in (("group", r["group_dispute"]), ("migrant", r["migrant_worker"])) if on)
-            body += f"<tr><td><a href='/cases/{esc(r['case_id'])}'>{esc(r['case_id'])}</a></td><td>{esc(r['stage'])}</td><td>{esc(r['status'])}</td><td>{esc(r['version'])}</td><td>{esc(r['updated_at'])}</td><td>{esc(flags)}</td></tr>"
+            body += (
+                "<tr><td><a "
+                f"href='/cases/{esc(r['case_id'])}'>{esc(r['case_id'])}</a></td><td>{esc(r['stage'])}</td><td>{esc(r['status'])}</td><td>{esc(r['version'])}</td><td>{esc(r['updated_at'])}</td><td>{esc(flags)}</td></tr>"
+            )
         body += "</table>"
         return web.Response(text=PAGE.format(title="casehub", body=body), content_type="text/html")
 
@@ -73,14 +97,28 @@ def build_app(engine: sa.Engine) -> web.Application:
         record, events = await asyncio.to_thread(_one, engine, request.match_info["case_id"])
         if record is None:
             raise web.HTTPNotFound(text="case not found")
-        body = f"<p>stage {esc(record['stage'])}, status {esc(record['status'])}, version {esc(record['version'])}</p><h2>References</h2><ul>"
-        body += "".join(f"<li>{esc(r['kind'])}: {esc(r['number'])} ({esc(r['system'])})</li>" for r in record.get("refs", []))
+        body = (
+            f"<p>stage {esc(record['stage'])}, status {esc(record['status'])}, version "
+            f"{esc(record['version'])}</p><h2>References</h2><ul>"
+        )
+        body += "".join(
+            f"<li>{esc(r['kind'])}: {esc(r['number'])} ({esc(r['system'])})</li>" for r in record.get("refs", [])
+        )
         body += "</ul><h2>Parties</h2><ul>"
-        body += "".join(f"<li>{esc(p['role'])}: {esc(p['name'])} {esc(p.get('id_masked') or p.get('credit_code') or '')}</li>" for p in record.get("parties", []))
+        body += "".join(
+            f"<li>{esc(p['role'])}: {esc(p['name'])} {esc(p.get('id_masked') or p.get('credit_code') or '')}</li>"
+            for p in record.get("parties", [])
+        )
         body += "</ul><h2>Timeline</h2><table><tr><th>when</th><th>agency</th><th>event</th><th>source</th></tr>"
-        body += "".join(f"<tr><td>{esc(e['occurred_at'])}</td><td>{esc(e['agency_kind'])}</td><td>{esc(e['event_type'])}</td><td>{esc(e['source_system'])} {esc(e['record_id'])}</td></tr>" for e in events)
+        body += "".join(
+            f"<tr><td>{esc(e['occurred_at'])}</td><td>{esc(e['agency_kind'])}</td><td>{esc(e['event_type'])}</td>"
+            f"<td>{esc(e['source_system'])} {esc(e['record_id'])}</td></tr>"
+            for e in events
+        )
         body += "</table>"
-        return web.Response(text=PAGE.format(title=f"case {esc(record['case_id'])}", body=body), content_type="text/html")
+        return web.Response(
+            text=PAGE.format(title=f"case {esc(record['case_id'])}", body=body), content_type="text/html"
+        )
 
     app = web.Application()
     app.add_routes(routes)

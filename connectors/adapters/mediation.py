@@ -1,4 +1,5 @@
-"""The mediation platform vendor's table (tj_ajxx, 调解案件信息, pinyin abbreviations), as the sample generator and tests create it.
+"""The mediation platform vendor's table (tj_ajxx, 调解案件信息, pinyin abbreviations), as the sample generator
+and tests create it.
 
 The connector does not use this module: it reflects the table and maps it with connectors/mappings/mediation.toml.
 
@@ -12,15 +13,39 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 STATUS = {
-    "10": "APPLIED", "20": "ACCEPTED", "21": "REFUSED", "30": "SESSION_HELD", "40": "AGREEMENT_SIGNED",
-    "50": "FAILED", "60": "WITHDRAWN", "70": "AGREEMENT_PERFORMED", "80": "AGREEMENT_DEFAULTED", "90": "REFERRED_TO_ARBITRATION",
+    "10": "APPLIED",
+    "20": "ACCEPTED",
+    "21": "REFUSED",
+    "30": "SESSION_HELD",
+    "40": "AGREEMENT_SIGNED",
+    "50": "FAILED",
+    "60": "WITHDRAWN",
+    "70": "AGREEMENT_PERFORMED",
+    "80": "AGREEMENT_DEFAULTED",
+    "90": "REFERRED_TO_ARBITRATION",
 }
-ORG_KIND = {"01": "ENTERPRISE_COMMITTEE", "02": "TOWNSHIP_STREET", "03": "INDUSTRY", "04": "REGIONAL", "05": "PRE_ARBITRATION", "06": "PEOPLES_MEDIATION"}
-CLAIM_TYPE = {"GZ": "WAGES", "JB": "OVERTIME", "JJBC": "ECONOMIC_COMPENSATION", "PC": "DAMAGES", "GS": "WORK_INJURY_MEDICAL", "SB": "SOCIAL_INSURANCE", "QT": "OTHER"}
+ORG_KIND = {
+    "01": "ENTERPRISE_COMMITTEE",
+    "02": "TOWNSHIP_STREET",
+    "03": "INDUSTRY",
+    "04": "REGIONAL",
+    "05": "PRE_ARBITRATION",
+    "06": "PEOPLES_MEDIATION",
+}
+CLAIM_TYPE = {
+    "GZ": "WAGES",
+    "JB": "OVERTIME",
+    "JJBC": "ECONOMIC_COMPENSATION",
+    "PC": "DAMAGES",
+    "GS": "WORK_INJURY_MEDICAL",
+    "SB": "SOCIAL_INSURANCE",
+    "QT": "OTHER",
+}
 
 metadata = sa.MetaData()
 tj_ajxx = sa.Table(
-    "tj_ajxx", metadata,
+    "tj_ajxx",
+    metadata,
     sa.Column("ajid", sa.Integer, primary_key=True),
     sa.Column("ajbh", sa.String(64), nullable=False),
     sa.Column("zt", sa.String(4), nullable=False),

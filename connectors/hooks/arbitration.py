@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.mapping import RowContext
-
+from casehub.connectors.values import RowContext
 
 # Value specs as module constants: each is compiled once and its reader kept in the dict.
 MIGRANT = {"column": "is_migrant", "type": "bool", "true": ["1"]}
@@ -12,7 +11,10 @@ AWARD_ISSUED = {"column": "closed_at", "type": "time", "format": "epoch_ms", "re
 
 
 def extra(ctx: RowContext, event: dict) -> None:
-    event["commission"] = {"name": ctx.value("commission") or "(unknown commission)", "division_code": ctx.value("division_code")}
+    event["commission"] = {
+        "name": ctx.value("commission") or "(unknown commission)",
+        "division_code": ctx.value("division_code"),
+    }
     migrant = ctx.value(MIGRANT)
     # migrant-worker wage cases and group disputes are filed and heard first (art 7; 保障农民工工资支付条例)
     event["priority"] = bool(migrant or event["group_dispute"])

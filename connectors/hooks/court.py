@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from connectors.mapping import RowContext
+from casehub.connectors.values import RowContext
 
 # （2024）辽0102民特123号: province abbreviation + 2 digits (intermediate) or 4 digits (basic court)
 COURT_CODE = re.compile(r"[)）]\s*([\u4e00-\u9fff]\d{2,4})")
@@ -24,5 +24,11 @@ def extra(ctx: RowContext, event: dict) -> None:
     # A confirmation (民特) or payment-order (民督) application that is filed has been accepted by the court.
     if event["event_type"] == "FILED":
         event["event_type"] = FILED_AS.get(event.get("case_type_code"), "FILED")
-    if event["event_type"] in ("JUDGMENT", "CONFIRMATION_RULED_VALID", "CONFIRMATION_REJECTED", "PAYMENT_ORDER", "SETTLED_BY_COURT_MEDIATION"):
+    if event["event_type"] in (
+        "JUDGMENT",
+        "CONFIRMATION_RULED_VALID",
+        "CONFIRMATION_REJECTED",
+        "PAYMENT_ORDER",
+        "SETTLED_BY_COURT_MEDIATION",
+    ):
         event["outcome"] = event["event_type"].lower().replace("_", " ")

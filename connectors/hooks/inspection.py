@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from connectors.mapping import RowContext
-from streams.cases import normalise_number
+from casehub.connectors.base import MappingError
+from casehub.connectors.values import RowContext
+from casehub.domain.references import normalise_number
 
 HANDOFF = {"arbitration": ("ARBITRATION", "ln-arbitration"), "mediation": ("MEDIATION", "ln-mediation-platform")}
 
@@ -13,8 +14,10 @@ def extra(ctx: RowContext, event: dict) -> None:
     target, number = ctx.value("handoff_target"), ctx.value("handoffCaseNo")
     if number:
         if target not in HANDOFF:
-            from connectors.base import MappingError
-
-            raise MappingError("handoff_target", f"handoff case number {number!r} given, but target {target!r} is not arbitration or mediation", "UNKNOWN_CODE")
+            raise MappingError(
+                "handoff_target",
+                f"handoff case number {number!r} given, but target {target!r} is not arbitration or mediation",
+                "UNKNOWN_CODE",
+            )
         kind, system = HANDOFF[target]
         event["refs"].append({"kind": kind, "system": system, "number": number, "normalised": normalise_number(number)})

@@ -1,1 +1,2 @@
-"""Synthetic multi-agency sample databases (mediation, arbitration, court, inspection) with cross-agency journeys and ground truth."""
+"""Synthetic multi-agency sample databases (mediation, arbitration, court, inspection) with cross-agency journeys and
+ground truth."""

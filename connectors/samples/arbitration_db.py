@@ -1,4 +1,5 @@
-"""arbitration.db: an English-named arbitration system with integer status codes, amounts in fen and epoch-millisecond times."""
+"""arbitration.db: an English-named arbitration system with integer status codes, amounts in fen and
+epoch-millisecond times."""
 
 from __future__ import annotations
 
@@ -6,11 +7,25 @@ import sqlalchemy as sa
 
 SYSTEM = "arbitration"
 STATUS = {
-    1: "APPLIED", 2: "ACCEPTED", 3: "REFUSED", 4: "REFERRED_TO_PRE_ARBITRATION_MEDIATION", 5: "SETTLED_BY_MEDIATION",
-    6: "HEARING_SCHEDULED", 7: "AWARD_FINAL", 8: "AWARD_NON_FINAL", 9: "WITHDRAWN",
+    1: "APPLIED",
+    2: "ACCEPTED",
+    3: "REFUSED",
+    4: "REFERRED_TO_PRE_ARBITRATION_MEDIATION",
+    5: "SETTLED_BY_MEDIATION",
+    6: "HEARING_SCHEDULED",
+    7: "AWARD_FINAL",
+    8: "AWARD_NON_FINAL",
+    9: "WITHDRAWN",
 }
-CLAIM_TYPE = {"C01": "WAGES", "C02": "OVERTIME", "C03": "ECONOMIC_COMPENSATION", "C04": "DAMAGES",
-              "C05": "WORK_INJURY_MEDICAL", "C06": "SOCIAL_INSURANCE", "C99": "OTHER"}
+CLAIM_TYPE = {
+    "C01": "WAGES",
+    "C02": "OVERTIME",
+    "C03": "ECONOMIC_COMPENSATION",
+    "C04": "DAMAGES",
+    "C05": "WORK_INJURY_MEDICAL",
+    "C06": "SOCIAL_INSURANCE",
+    "C99": "OTHER",
+}
 EMPLOYMENT_TYPE = {1: "STANDARD", 2: "DISPATCHED", 3: "NEW_EMPLOYMENT_FORM"}  # 3: platform riders and the like
 CLAIM_CODE = {name: code for code, name in CLAIM_TYPE.items()}
 EMPLOYMENT_CODE = {"regular": 1, "migrant": 1, "dispatched": 2, "rider": 3}
@@ -18,7 +33,8 @@ EMPLOYMENT_CODE = {"regular": 1, "migrant": 1, "dispatched": 2, "rider": 3}
 metadata = sa.MetaData()
 # All *_at columns: INTEGER epoch milliseconds, UTC. updated_at is the cursor (then id).
 arb_case = sa.Table(
-    "arb_case", metadata,
+    "arb_case",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("application_no", sa.String(32), nullable=False),  # receipt number, issued on application
     sa.Column("case_no", sa.String(64)),  # issued on acceptance; NULL while applied/referred, or when refused/settled
@@ -52,7 +68,8 @@ arb_case = sa.Table(
     sa.Index("arb_case_updated", "updated_at", "id"),
 )
 arb_case_status = sa.Table(
-    "arb_case_status", metadata,
+    "arb_case_status",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("case_id", sa.Integer, nullable=False, index=True),
     sa.Column("status", sa.Integer, nullable=False),
@@ -60,7 +77,8 @@ arb_case_status = sa.Table(
 )
 # Group cases only: one row per worker (the representative is also on arb_case).
 arb_case_party = sa.Table(
-    "arb_case_party", metadata,
+    "arb_case_party",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("case_id", sa.Integer, nullable=False, index=True),
     sa.Column("is_representative", sa.Integer, nullable=False),
@@ -85,29 +103,53 @@ def rows(cases) -> tuple[dict[str, list[dict]], list[tuple[str, str]]]:
             worker, last = p.workers[0], p.last.status
             refs = {r.agency: r.number for r in p.refs}
             group = len(p.workers) >= 10
-            main.append({
-                "id": cid, "application_no": p.receipt_no, "case_no": p.number, "commission": p.org_name,
-                "division_code": case.division, "status": last,
-                "claimant_name": worker.name, "claimant_id_no": worker.id_number, "claimant_phone": worker.phone,
-                "claimant_address": worker.address,
-                "respondent_name": case.employer.name, "respondent_credit_code": case.employer.credit_code,
-                "co_respondent_name": case.user_employer.name if case.user_employer else None,
-                "co_respondent_credit_code": case.user_employer.credit_code if case.user_employer else None,
-                "employment_type": EMPLOYMENT_CODE[case.category], "is_migrant": int(case.migrant),
-                "is_group": int(group), "worker_count": len(p.workers),
-                "claim_type": CLAIM_CODE[case.claim_type], "claim_amount_fen": case.claim_fen * len(p.workers),
-                "mediation_case_no": refs.get("mediation"), "inspection_complaint_no": refs.get("inspection"),
-                "applied_at": ms(at[1]), "accepted_at": ms(at.get(2)), "hearing_at": ms(at.get(6)),
-                "closed_at": ms(p.last.at) if last in (3, 5, 7, 8, 9) else None,
-                "award_final": None if p.final_award is None else int(p.final_award),
-                "award_amount_fen": p.amount_fen if last in (7, 8) else None,
-                "settlement_amount_fen": p.amount_fen if last == 5 else None,
-                "updated_at": ms(p.last.at),
-            })
+            main.append(
+                {
+                    "id": cid,
+                    "application_no": p.receipt_no,
+                    "case_no": p.number,
+                    "commission": p.org_name,
+                    "division_code": case.division,
+                    "status": last,
+                    "claimant_name": worker.name,
+                    "claimant_id_no": worker.id_number,
+                    "claimant_phone": worker.phone,
+                    "claimant_address": worker.address,
+                    "respondent_name": case.employer.name,
+                    "respondent_credit_code": case.employer.credit_code,
+                    "co_respondent_name": case.user_employer.name if case.user_employer else None,
+                    "co_respondent_credit_code": case.user_employer.credit_code if case.user_employer else None,
+                    "employment_type": EMPLOYMENT_CODE[case.category],
+                    "is_migrant": int(case.migrant),
+                    "is_group": int(group),
+                    "worker_count": len(p.workers),
+                    "claim_type": CLAIM_CODE[case.claim_type],
+                    "claim_amount_fen": case.claim_fen * len(p.workers),
+                    "mediation_case_no": refs.get("mediation"),
+                    "inspection_complaint_no": refs.get("inspection"),
+                    "applied_at": ms(at[1]),
+                    "accepted_at": ms(at.get(2)),
+                    "hearing_at": ms(at.get(6)),
+                    "closed_at": ms(p.last.at) if last in (3, 5, 7, 8, 9) else None,
+                    "award_final": None if p.final_award is None else int(p.final_award),
+                    "award_amount_fen": p.amount_fen if last in (7, 8) else None,
+                    "settlement_amount_fen": p.amount_fen if last == 5 else None,
+                    "updated_at": ms(p.last.at),
+                }
+            )
             history += [{"case_id": cid, "status": s.status, "changed_at": ms(s.at)} for s in p.steps]
             if group:
-                parties += [{"case_id": cid, "is_representative": int(i == 0), "name": w.name, "id_no": w.id_number,
-                             "phone": w.phone, "claim_amount_fen": case.claim_fen} for i, w in enumerate(p.workers)]
+                parties += [
+                    {
+                        "case_id": cid,
+                        "is_representative": int(i == 0),
+                        "name": w.name,
+                        "id_no": w.id_number,
+                        "phone": w.phone,
+                        "claim_amount_fen": case.claim_fen,
+                    }
+                    for i, w in enumerate(p.workers)
+                ]
             owners.append((case.key, str(cid)))
     for table in (history, parties):
         for i, row in enumerate(table, 1):

@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from stdnum.cn import ric
 
-from connectors.samples import arbitration_db, court_db, mediation_db
+from casehub.connectors.samples import arbitration_db, court_db, mediation_db
 
 OVERSIZED = "某" * 10_000
 
@@ -34,7 +34,15 @@ def _append(out_dir: Path, module, pk: str, cursor: str, step, mutations: list[t
         for i, (field, value, problem) in enumerate(mutations, 1):
             value = value(template) if callable(value) else value
             conn.execute(table.insert(), [{**template, pk: next_id, cursor: step(top, i), field: value}])
-            out.append({"system": module.SYSTEM, "table": table.name, "record_id": str(next_id), "field": field, "problem": problem})
+            out.append(
+                {
+                    "system": module.SYSTEM,
+                    "table": table.name,
+                    "record_id": str(next_id),
+                    "field": field,
+                    "problem": problem,
+                }
+            )
             next_id += 1
     engine.dispose()
     return out
@@ -43,21 +51,42 @@ def _append(out_dir: Path, module, pk: str, cursor: str, step, mutations: list[t
 def inject_bad_rows(out_dir: Path) -> list[dict]:
     """Append one bad row per problem (newest cursor values, so incremental reads see them); returns
     [{system, table, record_id, field, problem}]. These rows are NOT in ground_truth.json. Each call appends again."""
-    rows = _append(out_dir, mediation_db, "ajid", "gxsj", text_clock("%Y-%m-%d %H:%M:%S"), [
-        ("zt", "99", "unknown status code"),
-        ("sqsj", "2024/02/30 上午", "unparseable date"),
-        ("sqr_sfzh", lambda t: wrong_check_digit(t["sqr_sfzh"]), "invalid ID check digit"),
-        ("bsqr_mc", OVERSIZED, "oversized field (10,000 characters)"),
-        ("sqr_xm", None, "NULL required field"),
-    ])
-    rows += _append(out_dir, arbitration_db, "id", "updated_at", lambda top, i: top + 60_000 * i, [
-        ("status", 42, "unknown status code"),
-        ("applied_at", "2024-02-30", "unparseable date"),  # text in an INTEGER column: SQLite keeps it
-        ("claimant_id_no", lambda t: wrong_check_digit(t["claimant_id_no"]), "invalid ID check digit"),
-        ("respondent_name", OVERSIZED, "oversized field (10,000 characters)"),
-        ("claimant_name", None, "NULL required field"),
-    ])
-    rows += _append(out_dir, court_db, "AJID", "XGSJ", text_clock("%Y%m%d%H%M%S"), [
-        ("YG_MC", b"\xff\xfe\x81\x7f", "undecodable bytes in a GBK column"),
-    ])
+    rows = _append(
+        out_dir,
+        mediation_db,
+        "ajid",
+        "gxsj",
+        text_clock("%Y-%m-%d %H:%M:%S"),
+        [
+            ("zt", "99", "unknown status code"),
+            ("sqsj", "2024/02/30 上午", "unparseable date"),
+            ("sqr_sfzh", lambda t: wrong_check_digit(t["sqr_sfzh"]), "invalid ID check digit"),
+            ("bsqr_mc", OVERSIZED, "oversized field (10,000 characters)"),
+            ("sqr_xm", None, "NULL required field"),
+        ],
+    )
+    rows += _append(
+        out_dir,
+        arbitration_db,
+        "id",
+        "updated_at",
+        lambda top, i: top + 60_000 * i,
+        [
+            ("status", 42, "unknown status code"),
+            ("applied_at", "2024-02-30", "unparseable date"),  # text in an INTEGER column: SQLite keeps it
+            ("claimant_id_no", lambda t: wrong_check_digit(t["claimant_id_no"]), "invalid ID check digit"),
+            ("respondent_name", OVERSIZED, "oversized field (10,000 characters)"),
+            ("claimant_name", None, "NULL required field"),
+        ],
+    )
+    rows += _append(
+        out_dir,
+        court_db,
+        "AJID",
+        "XGSJ",
+        text_clock("%Y%m%d%H%M%S"),
+        [
+            ("YG_MC", b"\xff\xfe\x81\x7f", "undecodable bytes in a GBK column"),
+        ],
+    )
     return rows

@@ -6,8 +6,14 @@ import sqlalchemy as sa
 
 SYSTEM = "court"
 STATUS = {  # AJZT
-    "LA": "FILED", "SL": "IN_TRIAL", "CP": "JUDGMENT", "TJ": "SETTLED_BY_COURT_MEDIATION", "CS": "WITHDRAWN",
-    "YX": "AGREEMENT_RULED_VALID", "BH": "APPLICATION_REJECTED", "ZF": "PAYMENT_ORDER_ISSUED",
+    "LA": "FILED",
+    "SL": "IN_TRIAL",
+    "CP": "JUDGMENT",
+    "TJ": "SETTLED_BY_COURT_MEDIATION",
+    "CS": "WITHDRAWN",
+    "YX": "AGREEMENT_RULED_VALID",
+    "BH": "APPLICATION_REJECTED",
+    "ZF": "PAYMENT_ORDER_ISSUED",
 }
 CASE_TYPE = {"MC": "民初", "MT": "民特", "MD": "民督"}  # AJLX -> the type code inside AH
 CAUSE = {"民初": "劳动争议", "民特": "申请确认调解协议", "民督": "申请支付令"}  # AY (案由)
@@ -17,7 +23,8 @@ CLOSING = {"CP", "TJ", "CS", "YX", "BH", "ZF"}
 metadata = sa.MetaData()
 # Dates: LARQ/JARQ/SQRQ 'YYYYMMDD'; XGSJ/BGSJ 'YYYYMMDDHHMMSS', local time (Asia/Shanghai). Cursor: XGSJ, then AJID.
 AJ_JBXX = sa.Table(  # 案件基本信息
-    "AJ_JBXX", metadata,
+    "AJ_JBXX",
+    metadata,
     sa.Column("AJID", sa.Integer, primary_key=True),
     sa.Column("AH", sa.String(64), nullable=False),  # 案号 （2024）辽0102民初123号
     sa.Column("AJLX", sa.String(2), nullable=False),
@@ -42,7 +49,8 @@ AJ_JBXX = sa.Table(  # 案件基本信息
     sa.Index("IDX_AJ_JBXX_XGSJ", "XGSJ", "AJID"),
 )
 AJ_LCJL = sa.Table(  # 流程记录: one row per status change
-    "AJ_LCJL", metadata,
+    "AJ_LCJL",
+    metadata,
     sa.Column("JLID", sa.Integer, primary_key=True),
     sa.Column("AJID", sa.Integer, nullable=False, index=True),
     sa.Column("AJZT", sa.String(2), nullable=False),
@@ -68,20 +76,34 @@ def rows(cases) -> tuple[dict[str, list[dict]], list[tuple[str, str]]]:
             worker, last = p.workers[0], p.last.status
             refs = {r.agency: r for r in p.refs}
             agreement = refs.get("mediation")
-            main.append({
-                "AJID": ajid, "AH": p.number, "AJLX": TYPE_CODE[p.kind], "FYDM": case.division,
-                "FYMC": gbk(p.org_name), "AY": gbk(CAUSE[p.kind]),
-                "YG_MC": gbk(worker.name), "YG_ZJHM": worker.id_number, "YG_LXDH": worker.phone,
-                "BG_MC": gbk(case.employer.name), "BG_TYSHXYDM": case.employer.credit_code,
-                "TJZZ_MC": gbk(mediation_orgs[agreement.canonical]) if agreement else None,
-                "BDJE": yuan(case.claim_fen), "PJJE": yuan(p.amount_fen),
-                "ARB_NO": refs["arbitration"].number if "arbitration" in refs else None,
-                "TJXY_BH": agreement.number if agreement else None,
-                "SQRQ": p.applied_on.strftime("%Y%m%d"), "LARQ": p.steps[0].at.strftime("%Y%m%d"),
-                "JARQ": p.last.at.strftime("%Y%m%d") if last in CLOSING else None,
-                "AJZT": last, "XGSJ": p.last.at.strftime("%Y%m%d%H%M%S"),
-            })
-            history += [{"JLID": len(history) + i, "AJID": ajid, "AJZT": s.status, "BGSJ": s.at.strftime("%Y%m%d%H%M%S")}
-                        for i, s in enumerate(p.steps, 1)]
+            main.append(
+                {
+                    "AJID": ajid,
+                    "AH": p.number,
+                    "AJLX": TYPE_CODE[p.kind],
+                    "FYDM": case.division,
+                    "FYMC": gbk(p.org_name),
+                    "AY": gbk(CAUSE[p.kind]),
+                    "YG_MC": gbk(worker.name),
+                    "YG_ZJHM": worker.id_number,
+                    "YG_LXDH": worker.phone,
+                    "BG_MC": gbk(case.employer.name),
+                    "BG_TYSHXYDM": case.employer.credit_code,
+                    "TJZZ_MC": gbk(mediation_orgs[agreement.canonical]) if agreement else None,
+                    "BDJE": yuan(case.claim_fen),
+                    "PJJE": yuan(p.amount_fen),
+                    "ARB_NO": refs["arbitration"].number if "arbitration" in refs else None,
+                    "TJXY_BH": agreement.number if agreement else None,
+                    "SQRQ": p.applied_on.strftime("%Y%m%d"),
+                    "LARQ": p.steps[0].at.strftime("%Y%m%d"),
+                    "JARQ": p.last.at.strftime("%Y%m%d") if last in CLOSING else None,
+                    "AJZT": last,
+                    "XGSJ": p.last.at.strftime("%Y%m%d%H%M%S"),
+                }
+            )
+            history += [
+                {"JLID": len(history) + i, "AJID": ajid, "AJZT": s.status, "BGSJ": s.at.strftime("%Y%m%d%H%M%S")}
+                for i, s in enumerate(p.steps, 1)
+            ]
             owners.append((case.key, str(ajid)))
     return {"AJ_JBXX": main, "AJ_LCJL": history}, owners

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from connectors.samples import arbitration_db, court_db, inspection_db, mediation_db
-from connectors.samples.bad_rows import inject_bad_rows  # noqa: F401  (part of this module's interface)
-from connectors.samples.journeys import generate
+from casehub.connectors.samples import arbitration_db, court_db, inspection_db, mediation_db
+from casehub.connectors.samples.bad_rows import inject_bad_rows  # noqa: F401  (part of this module's interface)
+from casehub.connectors.samples.journeys import generate
 
 MODULES = (mediation_db, arbitration_db, court_db, inspection_db)
 GROUND_TRUTH = "ground_truth.json"
@@ -32,11 +32,20 @@ def create_sample_databases(out_dir: Path, cases: int, seed: int = 7) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     journeys = generate(cases, seed)
-    truth = {c.key: {"case_key": c.key, "kind": c.kind, "category": c.category, "migrant": c.migrant,
-                     "worker_count": len(c.workers), "worker_id_numbers": [w.id_number for w in c.workers],
-                     "employer_credit_code": c.employer.credit_code,
-                     "case_numbers": [{"system": p.agency, "number": p.number} for p in c.proceedings if p.number],
-                     "records": []} for c in journeys}
+    truth = {
+        c.key: {
+            "case_key": c.key,
+            "kind": c.kind,
+            "category": c.category,
+            "migrant": c.migrant,
+            "worker_count": len(c.workers),
+            "worker_id_numbers": [w.id_number for w in c.workers],
+            "employer_credit_code": c.employer.credit_code,
+            "case_numbers": [{"system": p.agency, "number": p.number} for p in c.proceedings if p.number],
+            "records": [],
+        }
+        for c in journeys
+    }
     summary = {"out_dir": str(out_dir), "cases": cases, "seed": seed, "paths": {}, "rows": {}}
     for module in MODULES:
         tables, owners = module.rows(journeys)
@@ -50,7 +59,9 @@ def create_sample_databases(out_dir: Path, cases: int, seed: int = 7) -> dict:
                     conn.execute(module.metadata.tables[name].insert(), table_rows)  # executemany
         engine.dispose()
         for case_key, record_id in owners:
-            truth[case_key]["records"].append({"system": module.SYSTEM, "table": module.MAIN.name, "record_id": record_id})
+            truth[case_key]["records"].append(
+                {"system": module.SYSTEM, "table": module.MAIN.name, "record_id": record_id}
+            )
         summary["paths"][module.SYSTEM] = str(path)
         summary["rows"][module.SYSTEM] = {name: len(table_rows) for name, table_rows in tables.items()}
     truth_path = out_dir / GROUND_TRUTH

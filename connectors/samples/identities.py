@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from connectors.sample import make_credit_code, make_id_number, make_name, make_phone
+from casehub.connectors.sample import make_credit_code, make_id_number, make_name, make_phone
 
 # division -> (city, district, short prefix used in mediation case numbers, streets)
 PLACES = {
@@ -19,7 +19,9 @@ PLACES = {
 CITY_SHORT = {"沈阳": "沈", "大连": "大", "鞍山": "鞍", "抚顺": "抚"}
 # Home counties of migrant workers; stdnum knows these codes for the birth years drawn (others fall back to Liaoning).
 MIGRANT_ORIGINS = ("412726", "342221", "230103", "522121")
-BRAND_CHARS = "华锐远航宏达恒信盛世金桥鼎新利民北方顺通安居天成瑞丰博众诚泰隆兴嘉和"  # two-character brands: ~900 names per trade
+BRAND_CHARS = (
+    "华锐远航宏达恒信盛世金桥鼎新利民北方顺通安居天成瑞丰博众诚泰隆兴嘉和"  # two-character brands: ~900 names per trade
+)
 TRADES = {
     "regular": ("建筑工程", "机械制造", "物业服务", "餐饮管理", "商贸"),
     "migrant": ("建筑工程", "建筑劳务", "市政工程"),
@@ -77,7 +79,12 @@ class IdentityPool:
                     break
             return number
 
-        return Person(make_name(rng), self._unique(id_number), self._unique(lambda: make_phone(rng)), street_address(rng, division))
+        return Person(
+            make_name(rng),
+            self._unique(id_number),
+            self._unique(lambda: make_phone(rng)),
+            street_address(rng, division),
+        )
 
     def employer(self, division: str, category: str, reuse: float = 0.35) -> Employer:
         """An employer in `division`; some are reused so one employer faces several disputes."""

@@ -1,4 +1,5 @@
-"""inspection.db: a labour-inspection complaint system with mixed camelCase/snake_case names and ISO-8601 '+08:00' times."""
+"""inspection.db: a labour-inspection complaint system with mixed camelCase/snake_case names and ISO-8601 '+08:00'
+times."""
 
 from __future__ import annotations
 
@@ -6,14 +7,23 @@ import sqlalchemy as sa
 
 SYSTEM = "inspection"
 STATUS = ("received", "opened", "order_issued", "to_mediation", "to_arbitration", "to_police", "closed")
-ISSUE_TYPE = {"wage_arrears": "WAGES", "overtime": "OVERTIME", "severance": "ECONOMIC_COMPENSATION", "injury": "DAMAGES",
-              "injury_medical": "WORK_INJURY_MEDICAL", "social_insurance": "SOCIAL_INSURANCE", "other": "OTHER"}
+ISSUE_TYPE = {
+    "wage_arrears": "WAGES",
+    "overtime": "OVERTIME",
+    "severance": "ECONOMIC_COMPENSATION",
+    "injury": "DAMAGES",
+    "injury_medical": "WORK_INJURY_MEDICAL",
+    "social_insurance": "SOCIAL_INSURANCE",
+    "other": "OTHER",
+}
 ISSUE_CODE = {v: k for k, v in ISSUE_TYPE.items()}
 
 metadata = sa.MetaData()
-# Times: TEXT 'YYYY-MM-DDTHH:MM:SS+08:00' (always +08:00, so they sort as strings). Cursor: lastModified, then complaint_id.
+# Times: TEXT 'YYYY-MM-DDTHH:MM:SS+08:00' (always +08:00, so they sort as strings).
+# Cursor: lastModified, then complaint_id.
 complaints = sa.Table(
-    "complaints", metadata,
+    "complaints",
+    metadata,
     sa.Column("complaint_id", sa.Integer, primary_key=True),
     sa.Column("complaintNo", sa.String(32), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
@@ -39,7 +49,8 @@ complaints = sa.Table(
     sa.Index("ix_complaints_lastModified", "lastModified", "complaint_id"),
 )
 complaint_log = sa.Table(
-    "complaint_log", metadata,
+    "complaint_log",
+    metadata,
     sa.Column("logId", sa.Integer, primary_key=True),
     sa.Column("complaint_id", sa.Integer, nullable=False, index=True),
     sa.Column("status", sa.String(16), nullable=False),
@@ -59,20 +70,35 @@ def rows(cases) -> tuple[dict[str, list[dict]], list[tuple[str, str]]]:
             cid = len(main) + 1
             at = {s.status: s.at for s in p.steps}
             worker, handoff = p.workers[0], (p.refs[0] if p.refs else None)
-            main.append({
-                "complaint_id": cid, "complaintNo": p.number, "status": p.last.status, "regionCode": case.division,
-                "bureau": p.org_name, "complainantName": worker.name, "complainant_idcard": worker.id_number,
-                "complainantMobile": worker.phone, "employerName": case.employer.name,
-                "employer_uscc": case.employer.credit_code, "employerAddress": case.employer.address,
-                "issueType": ISSUE_CODE.get(case.claim_type, "other"), "amountYuan": case.claim_fen // 100,
-                "workerCount": len(case.workers), "isMigrant": "Y" if case.migrant else "N",
-                "newEmploymentForm": "Y" if case.category == "rider" else "N",
-                "receivedAt": iso(p.steps[0].at), "openedAt": iso(at.get("opened")),
-                "closedAt": iso(at.get("closed")),
-                "handoff_target": handoff.agency if handoff else None, "handoffCaseNo": handoff.number if handoff else None,
-                "lastModified": iso(p.last.at),
-            })
-            history += [{"logId": len(history) + i, "complaint_id": cid, "status": s.status, "at": iso(s.at)}
-                        for i, s in enumerate(p.steps, 1)]
+            main.append(
+                {
+                    "complaint_id": cid,
+                    "complaintNo": p.number,
+                    "status": p.last.status,
+                    "regionCode": case.division,
+                    "bureau": p.org_name,
+                    "complainantName": worker.name,
+                    "complainant_idcard": worker.id_number,
+                    "complainantMobile": worker.phone,
+                    "employerName": case.employer.name,
+                    "employer_uscc": case.employer.credit_code,
+                    "employerAddress": case.employer.address,
+                    "issueType": ISSUE_CODE.get(case.claim_type, "other"),
+                    "amountYuan": case.claim_fen // 100,
+                    "workerCount": len(case.workers),
+                    "isMigrant": "Y" if case.migrant else "N",
+                    "newEmploymentForm": "Y" if case.category == "rider" else "N",
+                    "receivedAt": iso(p.steps[0].at),
+                    "openedAt": iso(at.get("opened")),
+                    "closedAt": iso(at.get("closed")),
+                    "handoff_target": handoff.agency if handoff else None,
+                    "handoffCaseNo": handoff.number if handoff else None,
+                    "lastModified": iso(p.last.at),
+                }
+            )
+            history += [
+                {"logId": len(history) + i, "complaint_id": cid, "status": s.status, "at": iso(s.at)}
+                for i, s in enumerate(p.steps, 1)
+            ]
             owners.append((case.key, str(cid)))
     return {"complaints": main, "complaint_log": history}, owners

@@ -1,4 +1,5 @@
-"""Seeded generator of synthetic labour-dispute cases whose journeys cross mediation, arbitration, court and inspection."""
+"""Seeded generator of synthetic labour-dispute cases whose journeys cross mediation, arbitration, court and
+inspection."""
 
 from __future__ import annotations
 
@@ -6,18 +7,29 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-from connectors.samples import routes, steps as S
-from connectors.samples.identities import PLACES, Employer, IdentityPool, Person
-from connectors.samples.numbering import SHANGHAI, Numbers
+from casehub.connectors.samples import routes
+from casehub.connectors.samples import steps as S
+from casehub.connectors.samples.identities import PLACES, Employer, IdentityPool, Person
+from casehub.connectors.samples.numbering import SHANGHAI, Numbers
 
 # Journey kinds and their relative weights (every kind appears at least once when n >= len(KINDS)).
 KINDS = {
-    "mediation_agreement": 10, "mediation_failed": 6, "mediation_withdrawn": 4,
-    "mediation_arbitration_court": 6, "negotiation_arbitration_court": 4,
-    "inspection_to_arbitration": 6, "inspection_to_mediation": 3, "inspection_order": 4,
-    "confirmation_valid": 5, "confirmation_rejected": 2, "payment_order": 4,
-    "arbitration_final": 6, "arbitration_non_final": 5, "pre_arbitration_mediation": 6,
-    "arbitration_refused": 1, "group_dispute": 4,
+    "mediation_agreement": 10,
+    "mediation_failed": 6,
+    "mediation_withdrawn": 4,
+    "mediation_arbitration_court": 6,
+    "negotiation_arbitration_court": 4,
+    "inspection_to_arbitration": 6,
+    "inspection_to_mediation": 3,
+    "inspection_order": 4,
+    "confirmation_valid": 5,
+    "confirmation_rejected": 2,
+    "payment_order": 4,
+    "arbitration_final": 6,
+    "arbitration_non_final": 5,
+    "pre_arbitration_mediation": 6,
+    "arbitration_refused": 1,
+    "group_dispute": 4,
 }
 CATEGORIES = ("regular", "migrant", "dispatched", "rider")  # rider = new-employment-form (platform delivery)
 CLAIMS = {
@@ -83,9 +95,19 @@ def generate(n: int, seed: int) -> list[Case]:
             claim_fen = rng.randrange(3000, 120000) * 100
         ctx = S.Context(rng, numbers, division, employer, workers, claim_fen)
         proceedings = routes.JOURNEYS[kind](ctx, start)
-        cases.append(Case(
-            key=f"C{i + 1:05d}", kind=kind, category=category, migrant=migrant, division=division, claim_type=claim_type,
-            claim_fen=claim_fen, workers=workers, employer=employer, user_employer=user,
-            proceedings=tuple(sorted(proceedings, key=lambda p: p.steps[0].at)),
-        ))
+        cases.append(
+            Case(
+                key=f"C{i + 1:05d}",
+                kind=kind,
+                category=category,
+                migrant=migrant,
+                division=division,
+                claim_type=claim_type,
+                claim_fen=claim_fen,
+                workers=workers,
+                employer=employer,
+                user_employer=user,
+                proceedings=tuple(sorted(proceedings, key=lambda p: p.steps[0].at)),
+            )
+        )
     return cases

@@ -1,11 +1,12 @@
-"""mediation.db: the pinyin-named mediation platform (tj_ajxx, latest state per case) plus its status history tj_ajzt_ls."""
+"""mediation.db: the pinyin-named mediation platform (tj_ajxx, latest state per case) plus its status history
+tj_ajzt_ls."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from connectors.adapters import mediation as platform
-from connectors.adapters.mediation import CLAIM_TYPE, ORG_KIND, STATUS  # noqa: F401  (code tables, re-exported)
+from casehub.connectors.adapters import mediation as platform
+from casehub.connectors.adapters.mediation import CLAIM_TYPE, ORG_KIND, STATUS  # noqa: F401  (code tables, re-exported)
 
 SYSTEM = "mediation"
 metadata = sa.MetaData()
@@ -13,7 +14,8 @@ metadata = sa.MetaData()
 tj_ajxx = platform.tj_ajxx.to_metadata(metadata)
 # 状态变更历史: one row per status change; bgsj = 变更时间, local time 'YYYY-MM-DD HH:MM:SS'.
 tj_ajzt_ls = sa.Table(
-    "tj_ajzt_ls", metadata,
+    "tj_ajzt_ls",
+    metadata,
     sa.Column("ajid", sa.Integer, primary_key=True),
     sa.Column("xh", sa.Integer, primary_key=True),
     sa.Column("zt", sa.String(4), nullable=False),
@@ -39,18 +41,29 @@ def rows(cases) -> tuple[dict[str, list[dict]], list[tuple[str, str]]]:
         for p in case.of("mediation"):
             ajid = len(main) + 1
             worker, last = p.workers[0], p.last.status
-            main.append({
-                "ajid": ajid, "ajbh": p.number, "zt": last,
-                "sqr_xm": worker.name, "sqr_sfzh": worker.id_number, "sqr_sjh": worker.phone,
-                "bsqr_mc": case.employer.name, "bsqr_xydm": case.employer.credit_code,
-                "tjzz_mc": p.org_name, "tjzz_lx": p.kind, "xzqh": case.division,
-                "qqlx": CLAIM_CODE[case.claim_type], "qqje": yuan(case.claim_fen),
-                "xyje": yuan(p.amount_fen) if last in AGREED else None,
-                "xysxrq": p.agreed_on.isoformat() if last in AGREED else None,
-                "sfsqsfqr": ("Y" if p.confirm_consent else "N") if last in AGREED else None,
-                "nmg": "1" if case.migrant else "0",
-                "sqsj": local(p.steps[0].at), "gxsj": local(p.last.at),
-            })
+            main.append(
+                {
+                    "ajid": ajid,
+                    "ajbh": p.number,
+                    "zt": last,
+                    "sqr_xm": worker.name,
+                    "sqr_sfzh": worker.id_number,
+                    "sqr_sjh": worker.phone,
+                    "bsqr_mc": case.employer.name,
+                    "bsqr_xydm": case.employer.credit_code,
+                    "tjzz_mc": p.org_name,
+                    "tjzz_lx": p.kind,
+                    "xzqh": case.division,
+                    "qqlx": CLAIM_CODE[case.claim_type],
+                    "qqje": yuan(case.claim_fen),
+                    "xyje": yuan(p.amount_fen) if last in AGREED else None,
+                    "xysxrq": p.agreed_on.isoformat() if last in AGREED else None,
+                    "sfsqsfqr": ("Y" if p.confirm_consent else "N") if last in AGREED else None,
+                    "nmg": "1" if case.migrant else "0",
+                    "sqsj": local(p.steps[0].at),
+                    "gxsj": local(p.last.at),
+                }
+            )
             history += [{"ajid": ajid, "xh": i, "zt": s.status, "bgsj": local(s.at)} for i, s in enumerate(p.steps, 1)]
             owners.append((case.key, str(ajid)))
     return {"tj_ajxx": main, "tj_ajzt_ls": history}, owners

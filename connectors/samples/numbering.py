@@ -7,7 +7,7 @@ import random
 from collections import Counter
 from zoneinfo import ZoneInfo
 
-from connectors.samples.identities import CITY_SHORT, PLACES
+from casehub.connectors.samples.identities import CITY_SHORT, PLACES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FULLWIDTH_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")

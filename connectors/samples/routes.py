@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from connectors.samples.steps import FINAL_AWARD_CAP_FEN, Context, Proceeding, arbitration, close_handoff, court, inspection, mediation
-from connectors.samples.numbering import workdays_later
+from casehub.connectors.samples.numbering import workdays_later
+from casehub.connectors.samples.steps import (
+    FINAL_AWARD_CAP_FEN,
+    Context,
+    Proceeding,
+    arbitration,
+    close_handoff,
+    court,
+    inspection,
+    mediation,
+)
 
 
 def _after(c: Context, at: dt.datetime, low: int, high: int) -> dt.datetime:
@@ -58,6 +67,7 @@ def confirmation(outcome: str):
         # joint application within 30 days of the agreement taking effect
         k = court(c, _after(c, m.last.at, 1, 18), "民特", outcome, refs=[c.ref("mediation", m.number)])
         return [m, k]
+
     return journey
 
 
@@ -75,7 +85,8 @@ def pre_arbitration_mediation(c: Context, at: dt.datetime) -> list[Proceeding]:
 
 
 def group_dispute(c: Context, at: dt.datetime) -> list[Proceeding]:
-    """10+ workers against one employer: one mediation record per worker, or one complaint; then one group arbitration."""
+    """10+ workers against one employer: one mediation record per worker, or one complaint; then one group
+    arbitration."""
     if c.rng.random() < 0.5:
         ms = [mediation(c, _after(c, at, 0, 2), "referred", org_kind="04", workers=(w,)) for w in c.workers]
         start = _after(c, max(m.last.at for m in ms), 1, 5)

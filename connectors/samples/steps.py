@@ -6,8 +6,16 @@ import datetime as dt
 import random
 from dataclasses import dataclass, replace
 
-from connectors.samples.identities import PLACES, Employer, Person, arbitration_commission, basic_court, mediation_org
-from connectors.samples.numbering import Numbers, maybe_variant, workdays_later as later
+from casehub.connectors.samples.identities import (
+    PLACES,
+    Employer,
+    Person,
+    arbitration_commission,
+    basic_court,
+    mediation_org,
+)
+from casehub.connectors.samples.numbering import Numbers, maybe_variant
+from casehub.connectors.samples.numbering import workdays_later as later
 
 # Final-award ceiling (art 47): 12 months of the local minimum wage; Shenyang tier-1 minimum 2,100 yuan (configurable).
 FINAL_AWARD_CAP_FEN = 12 * 2100 * 100
@@ -63,7 +71,9 @@ class Context:
         return int(self.claim_fen * self.rng.uniform(low, high)) // 100 * 100
 
 
-def mediation(c: Context, at: dt.datetime, outcome: str, org_kind: str | None = None, workers=None, refs=()) -> Proceeding:
+def mediation(
+    c: Context, at: dt.datetime, outcome: str, org_kind: str | None = None, workers=None, refs=()
+) -> Proceeding:
     """Statuses (tj_ajxx.zt): 10 applied, 20 accepted, 30 session, 40 agreement, 50 failed, 60 withdrawn,
     70 performed, 80 defaulted, 90 referred to arbitration."""
     rng = c.rng
@@ -86,9 +96,18 @@ def mediation(c: Context, at: dt.datetime, outcome: str, org_kind: str | None = 
                 steps.append(Step("80", later(t, rng.randrange(15, 30), rng)))
             elif outcome == "agreement" and rng.random() < 0.6:
                 steps.append(Step("70", later(t, rng.randrange(3, 20), rng)))
-    return Proceeding("mediation", c.numbers.mediation(c.division, at), tuple(steps), workers or c.workers[:1],
-                      mediation_org(rng, c.division, kind, c.employer), tuple(refs), kind, amount_fen=amount,
-                      agreed_on=agreed, confirm_consent=consent)
+    return Proceeding(
+        "mediation",
+        c.numbers.mediation(c.division, at),
+        tuple(steps),
+        workers or c.workers[:1],
+        mediation_org(rng, c.division, kind, c.employer),
+        tuple(refs),
+        kind,
+        amount_fen=amount,
+        agreed_on=agreed,
+        confirm_consent=consent,
+    )
 
 
 def arbitration(c: Context, at: dt.datetime, outcome: str, refs=(), mediated: Proceeding | None = None) -> Proceeding:
@@ -116,8 +135,17 @@ def arbitration(c: Context, at: dt.datetime, outcome: str, refs=(), mediated: Pr
         final = outcome == "final"
         steps.append(Step(7 if final else 8, award_at))
         amount = c.share(0.5, 1.0)
-    return Proceeding("arbitration", number, tuple(steps), c.workers, arbitration_commission(c.division), tuple(refs),
-                      receipt_no=receipt, amount_fen=amount, final_award=final)
+    return Proceeding(
+        "arbitration",
+        number,
+        tuple(steps),
+        c.workers,
+        arbitration_commission(c.division),
+        tuple(refs),
+        receipt_no=receipt,
+        amount_fen=amount,
+        final_award=final,
+    )
 
 
 def court(c: Context, at: dt.datetime, kind: str, outcome: str, refs=()) -> Proceeding:
@@ -133,8 +161,17 @@ def court(c: Context, at: dt.datetime, kind: str, outcome: str, refs=()) -> Proc
     else:  # special procedure / payment order: ruling within 15 days of acceptance
         steps.append(Step(outcome, later(filed, rng.randrange(2, 12), rng)))
         amount = c.share(0.6, 0.95) if outcome in ("YX", "ZF") else None
-    return Proceeding("court", c.numbers.court(c.division, kind, filed), tuple(steps), c.workers[:1],
-                      basic_court(c.division), tuple(refs), kind, applied_on=at.date(), amount_fen=amount)
+    return Proceeding(
+        "court",
+        c.numbers.court(c.division, kind, filed),
+        tuple(steps),
+        c.workers[:1],
+        basic_court(c.division),
+        tuple(refs),
+        kind,
+        applied_on=at.date(),
+        amount_fen=amount,
+    )
 
 
 def inspection(c: Context, at: dt.datetime, outcome: str) -> Proceeding:

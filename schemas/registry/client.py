@@ -1,4 +1,5 @@
-"""A small Confluent Schema Registry client (the hub's own registry or Confluent, Karapace, Apicurio's compatible API)."""
+"""A small Confluent Schema Registry client (the hub's own registry or Confluent, Karapace, Apicurio's compatible
+API)."""
 
 from __future__ import annotations
 
@@ -35,10 +36,20 @@ class RegistryClient:
         self._ids: dict[tuple[str, str], int] = {}
 
     def _call(self, method: str, path: str, body: dict | None = None):
-        @retry(retry=retry_if_exception_type(RegistryUnavailable), stop=stop_after_delay(self.retry_for), wait=wait_exponential(multiplier=0.2, max=2), reraise=True)
+        @retry(
+            retry=retry_if_exception_type(RegistryUnavailable),
+            stop=stop_after_delay(self.retry_for),
+            wait=wait_exponential(multiplier=0.2, max=2),
+            reraise=True,
+        )
         def attempt():
             data = json.dumps(body).encode() if body is not None else None
-            req = urllib.request.Request(self.url + path, data=data, method=method, headers={"Content-Type": CONTENT_TYPE, "Accept": CONTENT_TYPE})
+            req = urllib.request.Request(
+                self.url + path,
+                data=data,
+                method=method,
+                headers={"Content-Type": CONTENT_TYPE, "Accept": CONTENT_TYPE},
+            )
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                     return json.loads(resp.read() or b"null")
@@ -47,7 +58,9 @@ class RegistryClient:
                     err = json.loads(exc.read())
                 except ValueError:
                     err = {}
-                raise RegistryClientError(exc.code, err.get("error_code"), err.get("message", exc.reason), self.url) from None
+                raise RegistryClientError(
+                    exc.code, err.get("error_code"), err.get("message", exc.reason), self.url
+                ) from None
             except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
                 raise RegistryUnavailable(f"schema registry at {self.url} unreachable: {exc}") from exc
 
@@ -56,7 +69,13 @@ class RegistryClient:
     def register(self, subject: str, schema: str) -> int:
         key = (subject, schema)
         if key not in self._ids:
-            self._ids[key] = int(self._call("POST", f"/subjects/{urllib.parse.quote(subject, safe='')}/versions", {"schema": schema, "schemaType": "AVRO"})["id"])
+            self._ids[key] = int(
+                self._call(
+                    "POST",
+                    f"/subjects/{urllib.parse.quote(subject, safe='')}/versions",
+                    {"schema": schema, "schemaType": "AVRO"},
+                )["id"]
+            )
             self._by_id.setdefault(self._ids[key], schema)
         return self._ids[key]
 
@@ -65,23 +84,5 @@ class RegistryClient:
             self._by_id[schema_id] = self._call("GET", f"/schemas/ids/{schema_id}")["schema"]
         return self._by_id[schema_id]
 
-    def cached(self, schema_id: int) -> bool:
-        return schema_id in self._by_id
-
     def latest(self, subject: str) -> dict:
         return self._call("GET", f"/subjects/{urllib.parse.quote(subject, safe='')}/versions/latest")
-
-    def versions(self, subject: str) -> list[int]:
-        return self._call("GET", f"/subjects/{urllib.parse.quote(subject, safe='')}/versions")
-
-    def subjects(self) -> list[str]:
-        return self._call("GET", "/subjects")
-
-    def compatibility(self, subject: str, schema: str) -> tuple[bool, list[str]]:
-        try:
-            res = self._call("POST", f"/compatibility/subjects/{urllib.parse.quote(subject, safe='')}/versions/latest?verbose=true", {"schema": schema})
-        except RegistryClientError as exc:
-            if exc.code == 40401:
-                return True, []
-            raise
-        return bool(res["is_compatible"]), list(res.get("messages", []))

@@ -6,13 +6,16 @@ import json
 
 from aiohttp import web
 
-from schemas.registry.store import KafkaSchemaStore, RegistryError, normalise
+from casehub.schemas.registry.state import RegistryError, normalise
+from casehub.schemas.registry.store import KafkaSchemaStore
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
 
 def _json(data, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(data, ensure_ascii=False).encode("utf-8"), status=status, headers={"Content-Type": CONTENT_TYPE})
+    return web.Response(
+        body=json.dumps(data, ensure_ascii=False).encode("utf-8"), status=status, headers={"Content-Type": CONTENT_TYPE}
+    )
 
 
 def _error(exc: RegistryError) -> web.Response:
@@ -99,7 +102,14 @@ def build_app(store: KafkaSchemaStore) -> web.Application:
     @routes.get("/schemas/ids/{id}/versions")
     async def versions_of_id(request):
         schema_id = _schema_id(request)
-        return _json([{"subject": v.subject, "version": v.version} for vs in state().subjects.values() for v in vs if v.id == schema_id and not v.deleted])
+        return _json(
+            [
+                {"subject": v.subject, "version": v.version}
+                for vs in state().subjects.values()
+                for v in vs
+                if v.id == schema_id and not v.deleted
+            ]
+        )
 
     @routes.get("/subjects/{subject}/versions")
     async def versions(request):
@@ -124,8 +134,12 @@ def build_app(store: KafkaSchemaStore) -> web.Application:
         if "schema" not in body:
             raise RegistryError(422, 42201, "Invalid schema: the body has no 'schema' field")
         if body.get("references"):
-            raise RegistryError(422, 42201, "Invalid schema: schema references are not supported; register a self-contained schema")
-        schema_id = await store.register(request.match_info["subject"], body["schema"], body.get("schemaType") or "AVRO")
+            raise RegistryError(
+                422, 42201, "Invalid schema: schema references are not supported; register a self-contained schema"
+            )
+        schema_id = await store.register(
+            request.match_info["subject"], body["schema"], body.get("schemaType") or "AVRO"
+        )
         return _json({"id": schema_id})
 
     @routes.post("/subjects/{subject}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import tempfile
 
-from casehub.bench import bench_connector
-from casehub.settings import load_settings
+from casehub.ground.settings import load_settings
+from casehub.run.bench import bench_connector
 
 
 def test_bench_publishes_every_row_in_every_round(kafka_bootstrap, tmp_path, monkeypatch):
@@ -14,7 +14,10 @@ def test_bench_publishes_every_row_in_every_round(kafka_bootstrap, tmp_path, mon
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     settings = load_settings({"CASEHUB_KAFKA_BOOTSTRAP": kafka_bootstrap, "CASEHUB_HOME": str(tmp_path)})
     result = bench_connector(settings, rows=1200, batch_size=500, workers=1, rounds=2)
-    assert [r["published"] for r in result["rounds"]] == [1200, 1200]  # the second round starts from fresh connector state
+    assert [r["published"] for r in result["rounds"]] == [
+        1200,
+        1200,
+    ]  # the second round starts from fresh connector state
     assert all(r["dead_letters"] == 0 for r in result["rounds"])
     assert result["rows_per_s_median"] > 0
     assert set(result["rounds"][0]["cpu_us_per_row"]) == {"connector_process", "worker_processes"}
@@ -27,7 +30,7 @@ def test_a_registry_that_exits_is_reported_not_waited_for():
 
     import pytest
 
-    from casehub.bench import _wait_for_registry
+    from casehub.run.bench import _wait_for_registry
 
     process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
     process.wait(30)

@@ -6,21 +6,49 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 
-from casehub.broker import _pid_alive, free_port
-from tests.conftest import java_tool
+from casehub.run.broker import _pid_alive, free_port
+from tests.support.kafka import java_tool
 
 
 def test_standard_java_tools_create_produce_consume(kafka_bootstrap, kafka_libs, prefix):
     topic = f"{prefix}java"
-    made = java_tool(kafka_libs, "org.apache.kafka.tools.TopicCommand", "--bootstrap-server", kafka_bootstrap, "--create", "--topic", topic, "--partitions", "2")
+    made = java_tool(
+        kafka_libs,
+        "org.apache.kafka.tools.TopicCommand",
+        "--bootstrap-server",
+        kafka_bootstrap,
+        "--create",
+        "--topic",
+        topic,
+        "--partitions",
+        "2",
+    )
     assert made.returncode == 0, made.stderr
     lines = ["调解 one", "arbitration two", "court three"]
-    sent = java_tool(kafka_libs, "org.apache.kafka.tools.ConsoleProducer", "--bootstrap-server", kafka_bootstrap, "--topic", topic, input="\n".join(lines) + "\n")
+    sent = java_tool(
+        kafka_libs,
+        "org.apache.kafka.tools.ConsoleProducer",
+        "--bootstrap-server",
+        kafka_bootstrap,
+        "--topic",
+        topic,
+        input="\n".join(lines) + "\n",
+    )
     assert sent.returncode == 0, sent.stderr
-    got = java_tool(kafka_libs, "org.apache.kafka.tools.consumer.ConsoleConsumer", "--bootstrap-server", kafka_bootstrap, "--topic", topic,
-                    "--from-beginning", "--max-messages", "3", "--timeout-ms", "60000")
+    got = java_tool(
+        kafka_libs,
+        "org.apache.kafka.tools.consumer.ConsoleConsumer",
+        "--bootstrap-server",
+        kafka_bootstrap,
+        "--topic",
+        topic,
+        "--from-beginning",
+        "--max-messages",
+        "3",
+        "--timeout-ms",
+        "60000",
+    )
     assert got.returncode == 0, got.stderr
     assert sorted(got.stdout.splitlines()) == sorted(lines)
 
@@ -36,7 +64,9 @@ def test_librdkafka_client_round_trip(kafka_bootstrap, prefix):
     for i in range(5):
         producer.produce(topic, key=str(i), value=f"v{i}")
     assert producer.flush(30) == 0
-    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": f"{prefix}g", "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {"bootstrap.servers": kafka_bootstrap, "group.id": f"{prefix}g", "auto.offset.reset": "earliest"}
+    )
     consumer.subscribe([topic])
     values = []
     for _ in range(120):
@@ -50,12 +80,16 @@ def test_librdkafka_client_round_trip(kafka_bootstrap, prefix):
 
 
 def _casehub(env, *args, timeout=150):
-    return subprocess.run([sys.executable, "-m", "casehub.cli", *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "casehub", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_broker_command_start_is_idempotent_and_stop_is_clean(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")}
-    env.update(CASEHUB_HOME=str(tmp_path), CASEHUB_BROKER_PORT=str(free_port()), CASEHUB_CONTROLLER_PORT=str(free_port()))
+    env.update(
+        CASEHUB_HOME=str(tmp_path), CASEHUB_BROKER_PORT=str(free_port()), CASEHUB_CONTROLLER_PORT=str(free_port())
+    )
     first = _casehub(env, "broker", "start")
     assert first.returncode == 0, first.stderr
     bootstrap = first.stdout.strip()
@@ -80,7 +114,11 @@ def test_a_port_in_use_is_named_before_the_broker_starts(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")}
-        env.update(CASEHUB_HOME=str(tmp_path), CASEHUB_BROKER_PORT=str(free_port()), CASEHUB_CONTROLLER_PORT=str(taken.getsockname()[1]))
+        env.update(
+            CASEHUB_HOME=str(tmp_path),
+            CASEHUB_BROKER_PORT=str(free_port()),
+            CASEHUB_CONTROLLER_PORT=str(taken.getsockname()[1]),
+        )
         result = _casehub(env, "broker", "start")
     assert result.returncode != 0
     assert f"port {env['CASEHUB_CONTROLLER_PORT']} (CASEHUB_CONTROLLER_PORT) is already in use" in result.stderr

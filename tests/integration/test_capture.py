@@ -2,100 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import random
 
 import pytest
 import sqlalchemy as sa
-from aiokafka import AIOKafkaProducer
 
-from connectors.adapter import MappedAdapter
-from connectors.adapters.mediation import metadata, tj_ajxx
-from connectors.mapping import builtin_mappings
-from connectors.base import PollingConnector
-from connectors.checkpoints import KafkaCheckpointStore
-from connectors.privacy import Protector
-from connectors.rowstate import RowState
-from connectors.sample import mediation_rows
-from schemas.codec import AvroCodec
-from schemas.registry.client import RegistryClient
-from tests.conftest import needs_mariadb, needs_postgres, read_topic
-
-T0 = dt.datetime(2026, 5, 1, 9, 0, 0)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_postgres), pytest.param("mariadb", marks=needs_mariadb)])
-def source(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'mediation.db'}"
-    elif request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = request.getfixturevalue("mariadb_url")
-    engine = sa.create_engine(url)
-    metadata.drop_all(engine)
-    metadata.create_all(engine)
-    yield engine
-    metadata.drop_all(engine)
-    engine.dispose()
-
-
-def row(ajid: int, when: dt.datetime, **changes) -> dict:
-    base = mediation_rows(1, seed=ajid)[0]
-    base.update(ajid=ajid, ajbh=f"沈和调〔2026〕{ajid:04d}号", zt="10", gxsj=when.strftime("%Y-%m-%d %H:%M:%S"), bz=None)  # same keys in every row: executemany takes the first row's columns
-    base.update(changes)
-    return base
-
-
-class Harness:
-    """A connector wired to the session broker and registry, with this test's own topics."""
-
-    def __init__(self, engine, bootstrap, registry_url, prefix, lag_seconds=300.0, batch_size=1000):
-        self.engine, self.bootstrap, self.prefix = engine, bootstrap, prefix
-        self.codec = AvroCodec(RegistryClient(registry_url), prefix=prefix)
-        self.lag_seconds, self.batch_size = lag_seconds, batch_size
-        self.topic = f"{prefix}casehub.mediation.events"
-        self.cleanup: list = []
-
-    async def connector(self, mapping=None) -> PollingConnector:
-        """A started connector for `mapping` (default: the built-in mediation mapping)."""
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True)
-        await producer.start()
-        self._producers = getattr(self, "_producers", []) + [producer]
-        checkpoints = KafkaCheckpointStore(self.bootstrap, f"{self.prefix}_casehub_connector_offsets")
-        await checkpoints.start(producer)
-        adapter = MappedAdapter(mapping or builtin_mappings()["mediation"], Protector("capture-test")).bind(self.engine)
-        c = PollingConnector(adapter, self.engine, self.codec, producer, checkpoints, RowState(self.bootstrap, f"{self.prefix}_casehub_connector_rows", adapter.name),
-                             self.topic, f"{self.prefix}casehub.deadletter", f"{self.prefix}casehub.identities.restricted",
-                             batch_size=self.batch_size, lag_seconds=self.lag_seconds)
-        await c.start()
-        return c
-
-    async def close(self):
-        for p in getattr(self, "_producers", []):
-            await p.stop()
-        for fn in self.cleanup:
-            fn()
-
-    async def events(self, topic: str | None = None) -> list[dict]:
-        try:
-            messages = await read_topic(self.bootstrap, topic or self.topic)
-        except AssertionError:
-            return []
-        return [self.codec.decode(m.value) for m in messages]
-
-
-@pytest.fixture
-async def harness(source, kafka_bootstrap, registry_url, prefix):
-    h = Harness(source, kafka_bootstrap, registry_url, prefix)
-    yield h
-    await h.close()
-
-
-def insert(engine, *rows):
-    with engine.begin() as conn:
-        conn.execute(tj_ajxx.insert(), list(rows))
+from casehub.connectors.adapter import MappedAdapter
+from casehub.connectors.adapters.mediation import metadata, tj_ajxx
+from casehub.connectors.mapping import builtin_mappings
+from casehub.domain.identities import Protector
+from tests.support.capture import T0, Harness, insert, row
+from tests.support.kafka import read_topic
 
 
 async def late_commit_scenario(h: Harness, lag_seconds: float) -> set[str]:
@@ -103,7 +20,9 @@ async def late_commit_scenario(h: Harness, lag_seconds: float) -> set[str]:
     h.lag_seconds = lag_seconds
     c = await h.connector()
     late = h.engine.connect()
-    h.cleanup.append(late.close)  # closed even if an assertion fails before the commit (it would hold MariaDB's table locks)
+    h.cleanup.append(
+        late.close
+    )  # closed even if an assertion fails before the commit (it would hold MariaDB's table locks)
     tx = late.begin()
     if h.engine.dialect.name != "sqlite":
         late.execute(tj_ajxx.insert(), [row(1, T0)])  # uncommitted: invisible to the connector
@@ -131,8 +50,8 @@ async def test_naive_polling_loses_the_late_commit_and_reconciliation_recovers_i
     assert {e["source"]["record_id"] for e in await harness.events()} == {"1", "2"}
 
 
-async def test_restart_resumes_without_gap_or_duplicate(source, kafka_bootstrap, registry_url, prefix):
-    h = Harness(source, kafka_bootstrap, registry_url, prefix, batch_size=7)
+async def test_restart_resumes_without_gap_or_duplicate(source, make_harness):
+    h = make_harness(source, batch_size=7)
 
     insert(source, *[row(i, T0 + dt.timedelta(minutes=i)) for i in range(1, 26)])
     first = await h.connector()
@@ -146,7 +65,11 @@ async def test_restart_resumes_without_gap_or_duplicate(source, kafka_bootstrap,
     # changes made while everything was stopped
     insert(source, *[row(i, T0 + dt.timedelta(minutes=i)) for i in range(31, 41)])
     with source.begin() as conn:
-        conn.execute(tj_ajxx.update().where(tj_ajxx.c.ajid == 3).values(zt="20", gxsj=(T0 + dt.timedelta(hours=2)).strftime("%Y-%m-%d %H:%M:%S")))
+        conn.execute(
+            tj_ajxx.update()
+            .where(tj_ajxx.c.ajid == 3)
+            .values(zt="20", gxsj=(T0 + dt.timedelta(hours=2)).strftime("%Y-%m-%d %H:%M:%S"))
+        )
     restarted = await h.connector()
     assert restarted.watermark == first.watermark
     await restarted.poll()
@@ -155,7 +78,6 @@ async def test_restart_resumes_without_gap_or_duplicate(source, kafka_bootstrap,
     assert len(ids) == len(set(ids)), "an event was published twice"
     assert {e["source"]["record_id"] for e in events} == {str(i) for i in range(1, 41)}
     assert [e["event_type"] for e in events if e["source"]["record_id"] == "3"] == ["APPLIED", "ACCEPTED"]
-    await h.close()
 
 
 async def test_a_sweep_that_fails_midway_loses_nothing_and_repeats_nothing(harness):
@@ -214,7 +136,7 @@ async def test_a_delete_published_again_after_a_crash_is_the_same_event(harness)
     with pytest.raises(RuntimeError, match="injected"):
         await c.reconcile()
     later = await harness.connector()
-    later.clock = lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)  # found again an hour later
+    later.clock = lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)  # found again an hour later
     assert await later.reconcile() == {"missed": 0, "deleted": 1}
     assert await later.reconcile() == {"missed": 0, "deleted": 0}
     deleted = [e for e in await harness.events() if e["event_type"] == "SOURCE_RECORD_DELETED"]
@@ -223,9 +145,14 @@ async def test_a_delete_published_again_after_a_crash_is_the_same_event(harness)
 
 
 async def test_bad_rows_go_to_dead_letters_and_the_connector_carries_on(harness):
-    insert(harness.engine, row(1, T0), row(2, T0 + dt.timedelta(seconds=1), zt="77"),
-           row(3, T0 + dt.timedelta(seconds=2), sqr_sfzh="210102199003071234"), row(4, T0 + dt.timedelta(seconds=3)),
-           row(5, T0 + dt.timedelta(seconds=4), bz="长" * 5000))
+    insert(
+        harness.engine,
+        row(1, T0),
+        row(2, T0 + dt.timedelta(seconds=1), zt="77"),
+        row(3, T0 + dt.timedelta(seconds=2), sqr_sfzh="210102199003071234"),
+        row(4, T0 + dt.timedelta(seconds=3)),
+        row(5, T0 + dt.timedelta(seconds=4), bz="长" * 5000),
+    )
     c = await harness.connector()
     await c.poll()
     await c.poll()  # bad versions are reported once, not on every poll
@@ -238,34 +165,37 @@ async def test_bad_rows_go_to_dead_letters_and_the_connector_carries_on(harness)
     assert "210102199003071234" not in (letters["3"]["payload_text"] or "")
     # the agency fixes row 2: the new version flows
     with harness.engine.begin() as conn:
-        conn.execute(tj_ajxx.update().where(tj_ajxx.c.ajid == 2).values(zt="10", gxsj=(T0 + dt.timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S")))
+        conn.execute(
+            tj_ajxx.update()
+            .where(tj_ajxx.c.ajid == 2)
+            .values(zt="10", gxsj=(T0 + dt.timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S"))
+        )
     await c.poll()
     assert "2" in {e["source"]["record_id"] for e in await harness.events()}
 
 
 @pytest.mark.parametrize("workers_read", [False, True], ids=["rows-sent-to-workers", "workers-read-rows"])
-async def test_worker_processes_publish_what_the_connector_would(workers_read, tmp_path, kafka_bootstrap, registry_url, prefix):
-    from connectors.parallel import MappingPool
-
+async def test_worker_processes_publish_what_the_connector_would(workers_read, tmp_path, make_harness, prefix):
     url = f"sqlite:///{tmp_path / 'm.db'}"
     engine = sa.create_engine(url)
     metadata.create_all(engine)
-    insert(engine, *[row(i, T0 + dt.timedelta(seconds=i)) for i in range(1, 41)], row(41, T0 + dt.timedelta(minutes=5), zt="77"))
-    h = Harness(engine, kafka_bootstrap, registry_url, prefix, batch_size=16)
-    c = await h.connector()
-    c.pool = MappingPool(2, str(c.adapter.mapping.path), "capture-test", h.codec, (h.topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"),
-                         db_url=url if workers_read else None)
-    try:
-        assert await c.poll() == 41
-        assert await c.poll() == 0  # the lag window re-reads them all: nothing is published twice
-    finally:
-        c.pool.close()
-        await h.close()
+    insert(
+        engine,
+        *[row(i, T0 + dt.timedelta(seconds=i)) for i in range(1, 41)],
+        row(41, T0 + dt.timedelta(minutes=5), zt="77"),
+    )
+    h = make_harness(engine, batch_size=16)
+    c = await h.connector(workers=2, workers_read=workers_read)
+    assert await c.poll() == 41
+    assert await c.poll() == 0  # the lag window re-reads them all: nothing is published twice
+    await h.close()
     events = await h.events()
     assert sorted(int(e["source"]["record_id"]) for e in events) == list(range(1, 41))
     # the same ids a connector mapping in its own process gives: deterministic across processes
     local = MappedAdapter(builtin_mappings()["mediation"], Protector("capture-test"))
-    assert {e["event_id"] for e in events} == {local.map_row(row(i, T0 + dt.timedelta(seconds=i)), T0).event["event_id"] for i in range(1, 41)}
+    assert {e["event_id"] for e in events} == {
+        local.map_row(row(i, T0 + dt.timedelta(seconds=i)), T0).event["event_id"] for i in range(1, 41)
+    }
     letters = await h.events(f"{prefix}casehub.deadletter")
     assert [(d["record_id"], d["field"]) for d in letters] == [("41", "zt")]
 
@@ -296,22 +226,32 @@ B = "ACCEPTED"
 """
 
 native_meta = sa.MetaData()
-t_native = sa.Table("t_native", native_meta, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False), sa.Column("changed", sa.DateTime, nullable=True),
-                    sa.Column("status", sa.String(4)), sa.Column("name", sa.String(40)), sa.Column("case_no", sa.String(40)))
+t_native = sa.Table(
+    "t_native",
+    native_meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("changed", sa.DateTime, nullable=True),
+    sa.Column("status", sa.String(4)),
+    sa.Column("name", sa.String(40)),
+    sa.Column("case_no", sa.String(40)),
+)
 
 
-async def test_native_timestamp_cursor_survives_restart_and_null_cursors(source, kafka_bootstrap, registry_url, prefix, tmp_path):
-    from connectors.mapping import load_mapping
+async def test_native_timestamp_cursor_survives_restart_and_null_cursors(source, make_harness, prefix, tmp_path):
+    from casehub.connectors.mapping import load_mapping
 
     (tmp_path / "native.toml").write_text(NATIVE_MAPPING, encoding="utf-8")
     mapping = load_mapping(tmp_path / "native.toml")
     native_meta.drop_all(source)
     native_meta.create_all(source)
-    rows = [{"id": i, "changed": T0 + dt.timedelta(seconds=i), "status": "A", "name": "王伟", "case_no": f"N{i}"} for i in range(1, 6)]
+    rows = [
+        {"id": i, "changed": T0 + dt.timedelta(seconds=i), "status": "A", "name": "王伟", "case_no": f"N{i}"}
+        for i in range(1, 6)
+    ]
     rows += [{"id": 6, "changed": None, "status": "A", "name": "李娜", "case_no": "N6"}]
     with source.begin() as conn:
         conn.execute(t_native.insert(), rows)
-    h = Harness(source, kafka_bootstrap, registry_url, prefix, batch_size=2)
+    h = make_harness(source, batch_size=2)
 
     try:
         first = await h.connector(mapping)
@@ -319,7 +259,10 @@ async def test_native_timestamp_cursor_survives_restart_and_null_cursors(source,
         again = await h.connector(mapping)  # ...and a restart restores a datetime watermark from its checkpoint
         assert again.watermark == first.watermark and isinstance(again.watermark, dt.datetime)
         with source.begin() as conn:
-            conn.execute(t_native.insert(), [{"id": 7, "changed": T0 + dt.timedelta(minutes=1), "status": "B", "name": "赵敏", "case_no": "N7"}])
+            conn.execute(
+                t_native.insert(),
+                [{"id": 7, "changed": T0 + dt.timedelta(minutes=1), "status": "B", "name": "赵敏", "case_no": "N7"}],
+            )
         assert await again.poll() == 1
         result = await again.reconcile()  # ...reconciliation reads it, and the mapping dead-letters its missing time
         assert result == {"missed": 1, "deleted": 0}
@@ -332,8 +275,13 @@ async def test_native_timestamp_cursor_survives_restart_and_null_cursors(source,
 
 
 async def test_malformed_or_future_cursors_and_unencodable_rows_do_not_stop_the_connector(harness):
-    insert(harness.engine, row(1, T0), row(2, T0, gxsj="2026-05-01 09:0O:00"), row(3, T0 + dt.timedelta(seconds=1), qqje="99999999999999999999"),
-           row(4, dt.datetime(2099, 1, 1)))
+    insert(
+        harness.engine,
+        row(1, T0),
+        row(2, T0, gxsj="2026-05-01 09:0O:00"),
+        row(3, T0 + dt.timedelta(seconds=1), qqje="99999999999999999999"),
+        row(4, dt.datetime(2099, 1, 1)),
+    )
     c = await harness.connector()
     await c.poll()
     assert c.watermark == "2026-05-01 09:00:01"  # neither the malformed value nor the far future moved it
@@ -346,101 +294,86 @@ async def test_malformed_or_future_cursors_and_unencodable_rows_do_not_stop_the_
 
 
 @pytest.mark.parametrize("name", ["mediation", "arbitration", "court", "inspection"])
-async def test_workers_reading_the_sample_databases_publish_what_in_process_mapping_gives(name, tmp_path, kafka_bootstrap, registry_url, prefix):
+async def test_workers_reading_the_sample_databases_publish_what_in_process_mapping_gives(
+    name, tmp_path, make_harness, kafka_bootstrap
+):
     # all four vendor layouts, related tables (arbitration's parties) included, through workers that read rows by key
-    from connectors.base import map_rows
-    from connectors.parallel import MappingPool
-    from connectors.samples.databases import create_sample_databases
+    from casehub.connectors.rows import map_rows
+    from casehub.connectors.samples.databases import create_sample_databases
 
     create_sample_databases(tmp_path, 20, seed=11)
     mapping = builtin_mappings()[name]
     url = f"sqlite:///{tmp_path / (mapping.database + '.db')}"
     engine = sa.create_engine(url)
     adapter = MappedAdapter(mapping, Protector("capture-test")).bind(engine)
-    codec = AvroCodec(RegistryClient(registry_url), prefix=prefix)
-    topic, dlq, ids = f"{prefix}casehub.{name}.events", f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    checkpoints = KafkaCheckpointStore(kafka_bootstrap, f"{prefix}_casehub_connector_offsets")
-    await checkpoints.start(producer)
-    c = PollingConnector(adapter, engine, codec, producer, checkpoints, RowState(kafka_bootstrap, f"{prefix}_casehub_connector_rows", name),
-                         topic, dlq, ids, batch_size=9)
-    await c.start()
-    c.pool = MappingPool(2, str(mapping.path), "capture-test", codec, (topic, dlq, ids), db_url=url)
-    try:
-        await c.poll()
-    finally:
-        c.pool.close()
-        await producer.stop()
+    h = make_harness(engine, batch_size=9)
+    c = await h.connector(mapping, workers=2)
+    codec, topic, ids = h.codec, c.destinations.events, c.destinations.identities
+    await c.poll()
+    await h.close()
     with engine.connect() as conn:
         rows = adapter.attach_related(conn, [dict(r._mapping) for r in conn.execute(sa.select(adapter.table))])
     expected = {o.mapped.event["event_id"]: o.mapped for o in map_rows(adapter, rows, T0) if o.mapped}
     events = {e["event_id"]: e for e in (codec.decode(m.value) for m in await read_topic(kafka_bootstrap, topic))}
     assert set(events) == set(expected) and len(events) >= 5
-    assert {k: len(e["parties"]) for k, e in events.items()} == {k: len(m.event["parties"]) for k, m in expected.items()}
+    assert {k: len(e["parties"]) for k, e in events.items()} == {
+        k: len(m.event["parties"]) for k, m in expected.items()
+    }
     identities = await read_topic(kafka_bootstrap, ids) if any(m.identities for m in expected.values()) else []
     assert len(identities) == sum(len(m.identities) for m in expected.values())
 
 
-@pytest.mark.parametrize("partitions, config, expected", [
-    (1, {"cleanup.policy": "delete"}, "cleanup.policy=delete, the hub needs cleanup.policy=compact"),
-    (3, {"cleanup.policy": "compact"}, "has 3 partitions, the hub needs 1"),
-])
-async def test_a_state_topic_made_otherwise_stops_the_connector_with_the_fix(partitions, config, expected, kafka_bootstrap, prefix):
+@pytest.mark.parametrize(
+    "partitions, config, expected",
+    [
+        (1, {"cleanup.policy": "delete"}, "cleanup.policy=delete, the hub needs cleanup.policy=compact"),
+        (3, {"cleanup.policy": "compact"}, "has 3 partitions, the hub needs 1"),
+    ],
+)
+async def test_a_state_topic_made_otherwise_stops_the_connector_with_the_fix(
+    partitions, config, expected, kafka_bootstrap, prefix
+):
     # row state read from partition 0 only, or deleted by retention, would mean republishing everything
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    from casehub.kafka_admin import TopicMismatch
+    from casehub.connectors.checkpoints import KafkaCheckpointStore
+    from casehub.connectors.rowstate import RowState
+    from casehub.ground.kafka import TopicMismatch
+    from casehub.ground.publish import MemoryPublisher
 
     topic = f"{prefix}_casehub_connector_rows"
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1, topic_configs=config)])
+        await admin.create_topics(
+            [NewTopic(topic, num_partitions=partitions, replication_factor=1, topic_configs=config)]
+        )
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    try:
-        with pytest.raises(TopicMismatch, match=expected) as caught:
-            await RowState(kafka_bootstrap, topic, "mediation").start(producer)
-        assert topic in str(caught.value)
-    finally:
-        await producer.stop()
+    publisher = MemoryPublisher()  # nothing is sent: the check comes first
+    with pytest.raises(TopicMismatch, match=expected) as caught:
+        await RowState(kafka_bootstrap, topic, "mediation").start(publisher)
+    assert topic in str(caught.value)
     # and a topic made right is accepted as it is
     ok = f"{prefix}_casehub_connector_offsets"
-    checkpoints = KafkaCheckpointStore(kafka_bootstrap, ok)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    try:
-        await checkpoints.start(producer)
-        await KafkaCheckpointStore(kafka_bootstrap, ok).start(producer)  # second start: existing topic checked, accepted
-    finally:
-        await producer.stop()
+    await KafkaCheckpointStore(kafka_bootstrap, ok).start(publisher)
+    await KafkaCheckpointStore(kafka_bootstrap, ok).start(publisher)  # second start: existing topic checked, accepted
 
 
-async def test_a_killed_mapping_worker_is_replaced_and_nothing_is_lost(tmp_path, kafka_bootstrap, registry_url, prefix):
+async def test_a_killed_mapping_worker_is_replaced_and_nothing_is_lost(tmp_path, make_harness):
     import os
     import signal
-
-    from connectors.parallel import MappingPool
 
     url = f"sqlite:///{tmp_path / 'm.db'}"
     engine = sa.create_engine(url)
     metadata.create_all(engine)
     insert(engine, *[row(i, T0 + dt.timedelta(seconds=i)) for i in range(1, 31)])
-    h = Harness(engine, kafka_bootstrap, registry_url, prefix, batch_size=10)
-    c = await h.connector()
-    c.pool = MappingPool(2, str(c.adapter.mapping.path), "capture-test", h.codec, (h.topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"),
-                         db_url=url)
-    try:
-        await asyncio.to_thread(c.pool.warm)
-        os.kill(c.pool.pids()[0], signal.SIGKILL)  # e.g. the kernel's OOM killer
-        assert await c.poll() == 30
-        assert c.pool.restarts == 1
-    finally:
-        c.pool.close()
-        await h.close()
+    h = make_harness(engine, batch_size=10)
+    c = await h.connector(workers=2)  # started: its workers answer
+    os.kill(c.pool.pids()[0], signal.SIGKILL)  # e.g. the kernel's OOM killer
+    assert await c.poll() == 30
+    assert c.pool.restarts == 1
+    await h.close()
     events = await h.events()
     assert sorted(int(e["source"]["record_id"]) for e in events) == list(range(1, 31))
 
@@ -466,17 +399,26 @@ B = "ACCEPTED"
 """
 
 composite_meta = sa.MetaData()
-t_composite = sa.Table("t_composite", composite_meta, sa.Column("org", sa.String(8), primary_key=True), sa.Column("seq", sa.Integer, primary_key=True),
-                       sa.Column("changed", sa.Integer, nullable=False), sa.Column("status", sa.String(2)), sa.Column("at", sa.BigInteger),
-                       sa.Column("case_no", sa.String(40)), sa.Index("t_composite_changed", "changed", "org", "seq"))
+t_composite = sa.Table(
+    "t_composite",
+    composite_meta,
+    sa.Column("org", sa.String(8), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("changed", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(2)),
+    sa.Column("at", sa.BigInteger),
+    sa.Column("case_no", sa.String(40)),
+    sa.Index("t_composite_changed", "changed", "org", "seq"),
+)
 
 
 @pytest.mark.parametrize("workers_read", [False, True], ids=["in-process", "workers-read-rows"])
-async def test_a_composite_primary_key_is_read_paged_updated_and_deleted_once(workers_read, source, kafka_bootstrap, registry_url, prefix, tmp_path):
+async def test_a_composite_primary_key_is_read_paged_updated_and_deleted_once(
+    workers_read, source, make_harness, tmp_path
+):
     # (org, seq) keys, all on the same cursor value so that paging must go by the whole key; one org is "A|B" to
     # show that the text record id cannot confuse ("A|B", 1) with ("A", "B|1")-like keys
-    from connectors.mapping import load_mapping
-    from connectors.parallel import MappingPool
+    from casehub.connectors.mapping import load_mapping
 
     (tmp_path / "composite.toml").write_text(COMPOSITE_MAPPING, encoding="utf-8")
     mapping = load_mapping(tmp_path / "composite.toml")
@@ -484,38 +426,45 @@ async def test_a_composite_primary_key_is_read_paged_updated_and_deleted_once(wo
     composite_meta.create_all(source)
     keys = [("ORG1", 1), ("ORG1", 2), ("ORG2", 1), ("A|B", 1), ("ORG2", 2), ("ORG3", 7), ("ORG1", 3)]
     with source.begin() as conn:
-        conn.execute(t_composite.insert(), [{"org": o, "seq": n, "changed": 1, "status": "A", "at": 1_700_000_000_000, "case_no": f"C-{o}-{n}"} for o, n in keys])
-    h = Harness(source, kafka_bootstrap, registry_url, prefix, batch_size=2)
-    pools = []
+        conn.execute(
+            t_composite.insert(),
+            [
+                {"org": o, "seq": n, "changed": 1, "status": "A", "at": 1_700_000_000_000, "case_no": f"C-{o}-{n}"}
+                for o, n in keys
+            ],
+        )
+    h = make_harness(source, batch_size=2)
 
     async def connector():
-        c = await h.connector(mapping)
-        if workers_read:
-            c.pool = MappingPool(2, str(tmp_path / "composite.toml"), "capture-test", h.codec,
-                                 (h.topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"), db_url=source.url.render_as_string(hide_password=False))
-            pools.append(c.pool)
-        return c
+        return await h.connector(mapping, workers=2 if workers_read else 0)
 
     try:
         first = await connector()
         assert await first.poll() == 7
         with source.begin() as conn:
-            conn.execute(t_composite.update().where(t_composite.c.org == "ORG2", t_composite.c.seq == 1).values(status="B", changed=2))
+            conn.execute(
+                t_composite.update()
+                .where(t_composite.c.org == "ORG2", t_composite.c.seq == 1)
+                .values(status="B", changed=2)
+            )
             conn.execute(t_composite.delete().where(t_composite.c.org == "A|B"))
         again = await connector()  # a restart: resumes from Kafka
         assert await again.poll() == 1
         assert await again.reconcile() == {"missed": 0, "deleted": 1}
         assert await again.poll() == 0
     finally:
-        for pool in pools:
-            pool.close()
         await h.close()
         composite_meta.drop_all(source)
     events = await h.events()
     ids = [e["source"]["record_id"] for e in events]
-    assert sorted(ids) == sorted(["ORG1|1", "ORG1|2", "ORG2|1", "A\\|B|1", "ORG2|2", "ORG3|7", "ORG1|3", "ORG2|1", "A\\|B|1"])
+    assert sorted(ids) == sorted(
+        ["ORG1|1", "ORG1|2", "ORG2|1", "A\\|B|1", "ORG2|2", "ORG3|7", "ORG1|3", "ORG2|1", "A\\|B|1"]
+    )
     assert [e["event_type"] for e in events if e["source"]["record_id"] == "ORG2|1"] == ["APPLIED", "ACCEPTED"]
-    assert [e["event_type"] for e in events if e["source"]["record_id"] == "A\\|B|1"] == ["APPLIED", "SOURCE_RECORD_DELETED"]
+    assert [e["event_type"] for e in events if e["source"]["record_id"] == "A\\|B|1"] == [
+        "APPLIED",
+        "SOURCE_RECORD_DELETED",
+    ]
 
 
 QUERY_MAPPING = """
@@ -542,14 +491,22 @@ B = "ACCEPTED"
 """
 
 query_meta = sa.MetaData()
-q_status = sa.Table("q_status", query_meta, sa.Column("status_id", sa.Integer, primary_key=True), sa.Column("code", sa.String(2)))
-q_case = sa.Table("q_case", query_meta, sa.Column("case_id", sa.Integer, primary_key=True), sa.Column("case_no", sa.String(20)),
-                  sa.Column("changed", sa.Integer, nullable=False), sa.Column("status_id", sa.Integer))
+q_status = sa.Table(
+    "q_status", query_meta, sa.Column("status_id", sa.Integer, primary_key=True), sa.Column("code", sa.String(2))
+)
+q_case = sa.Table(
+    "q_case",
+    query_meta,
+    sa.Column("case_id", sa.Integer, primary_key=True),
+    sa.Column("case_no", sa.String(20)),
+    sa.Column("changed", sa.Integer, nullable=False),
+    sa.Column("status_id", sa.Integer),
+)
 
 
-async def test_a_query_source_is_read_like_a_table(source, kafka_bootstrap, registry_url, prefix, tmp_path):
+async def test_a_query_source_is_read_like_a_table(source, make_harness, tmp_path):
     # the status code lives in another table: the mapping reads a join, with paging, updates and deletes as for a table
-    from connectors.mapping import load_mapping
+    from casehub.connectors.mapping import load_mapping
 
     (tmp_path / "joined.toml").write_text(QUERY_MAPPING, encoding="utf-8")
     mapping = load_mapping(tmp_path / "joined.toml")
@@ -557,8 +514,10 @@ async def test_a_query_source_is_read_like_a_table(source, kafka_bootstrap, regi
     query_meta.create_all(source)
     with source.begin() as conn:
         conn.execute(q_status.insert(), [{"status_id": 1, "code": "A"}, {"status_id": 2, "code": "B"}])
-        conn.execute(q_case.insert(), [{"case_id": i, "case_no": f"Q{i}", "changed": i, "status_id": 1} for i in range(1, 6)])
-    h = Harness(source, kafka_bootstrap, registry_url, prefix, batch_size=2)
+        conn.execute(
+            q_case.insert(), [{"case_id": i, "case_no": f"Q{i}", "changed": i, "status_id": 1} for i in range(1, 6)]
+        )
+    h = make_harness(source, batch_size=2)
     try:
         c = await h.connector(mapping)
         assert await c.poll() == 5
@@ -571,5 +530,14 @@ async def test_a_query_source_is_read_like_a_table(source, kafka_bootstrap, regi
         await h.close()
         query_meta.drop_all(source)
     events = [(e["source"]["record_id"], e["event_type"]) for e in await h.events()]
-    assert sorted(events) == sorted([("1", "APPLIED"), ("2", "APPLIED"), ("3", "APPLIED"), ("4", "APPLIED"), ("5", "APPLIED"),
-                                     ("3", "ACCEPTED"), ("5", "SOURCE_RECORD_DELETED")])
+    assert sorted(events) == sorted(
+        [
+            ("1", "APPLIED"),
+            ("2", "APPLIED"),
+            ("3", "APPLIED"),
+            ("4", "APPLIED"),
+            ("5", "APPLIED"),
+            ("3", "ACCEPTED"),
+            ("5", "SOURCE_RECORD_DELETED"),
+        ]
+    )

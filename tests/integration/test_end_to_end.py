@@ -1,4 +1,5 @@
-"""The walking skeleton, whole: `casehub up` against the session broker, a row in the mediation database, the case in the view."""
+"""The walking skeleton, whole: `casehub up` against the session broker, a row in the mediation database, the case in
+the view."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import time
 
 import pytest
 
-from casehub.broker import _pid_alive, free_port
-from connectors.sample import make_id_number, make_phone
-from tests.conftest import read_topic
+from casehub.connectors.sample import make_id_number, make_phone
+from casehub.run.broker import _pid_alive, free_port
+from tests.support.kafka import read_topic
 
 BOUND = 120.0
 MAIN_TABLES = {"mediation": "tj_ajxx", "arbitration": "arb_case", "court": "AJ_JBXX", "inspection": "complaints"}
@@ -61,7 +62,9 @@ def wait_for(predicate, what: str, timeout: float = BOUND, proc: subprocess.Pope
         if value:
             return value
         if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"casehub up exited ({proc.returncode}) while waiting for {what}:\n{log.read_text() if log else ''}")
+            raise AssertionError(
+                f"casehub up exited ({proc.returncode}) while waiting for {what}:\n{log.read_text() if log else ''}"
+            )
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
@@ -79,15 +82,24 @@ def view_rows(db: str, sql: str, *args):
 def hub_env(kafka_bootstrap: str, prefix: str, home) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")}
     env.update(
-        CASEHUB_HOME=str(home), CASEHUB_KAFKA_BOOTSTRAP=kafka_bootstrap, CASEHUB_TOPIC_PREFIX=prefix, CASEHUB_PARTITIONS="2",
-        CASEHUB_REGISTRY_PORT=str(free_port()), CASEHUB_WEB_PORT=str(free_port()), CASEHUB_METRICS_PORT=str(free_port()), CASEHUB_POLL_INTERVAL="0.2", CASEHUB_HMAC_SECRET="e2e-secret",
+        CASEHUB_HOME=str(home),
+        CASEHUB_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        CASEHUB_TOPIC_PREFIX=prefix,
+        CASEHUB_PARTITIONS="2",
+        CASEHUB_REGISTRY_PORT=str(free_port()),
+        CASEHUB_WEB_PORT=str(free_port()),
+        CASEHUB_METRICS_PORT=str(free_port()),
+        CASEHUB_POLL_INTERVAL="0.2",
+        CASEHUB_HMAC_SECRET="e2e-secret",
     )
     return env
 
 
 def start_up(env: dict, log) -> subprocess.Popen:
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "casehub.cli", "up", "--cases", "12"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "casehub", "up", "--cases", "12"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 def stop_up(proc: subprocess.Popen) -> None:
@@ -104,7 +116,9 @@ def wait_running(env: dict, proc, log) -> dict:
     status = {}
 
     def running():
-        res = subprocess.run([sys.executable, "-m", "casehub.cli", "status", "--json"], env=env, capture_output=True, text=True)
+        res = subprocess.run(
+            [sys.executable, "-m", "casehub", "status", "--json"], env=env, capture_output=True, text=True
+        )
         if res.returncode == 0:
             status.update(json.loads(res.stdout))
             return True
@@ -135,7 +149,9 @@ def test_agency_rows_reach_case_view_and_ctrl_c_stops_everything(hub, kafka_boot
     sample_db = os.path.join(status["sample_dir"], "mediation.db")
 
     # every row of the four sample agency databases becomes one timeline event in the case view
-    sample_rows = sum(count(os.path.join(status["sample_dir"], f"{name}.db"), table) for name, table in MAIN_TABLES.items())
+    sample_rows = sum(
+        count(os.path.join(status["sample_dir"], f"{name}.db"), table) for name, table in MAIN_TABLES.items()
+    )
     assert sample_rows >= 5
 
     def all_events_in_view():
@@ -149,19 +165,35 @@ def test_agency_rows_reach_case_view_and_ctrl_c_stops_everything(hub, kafka_boot
     with urllib.request.urlopen(status["connector_metrics_url"], timeout=10) as resp:
         metrics = resp.read().decode()
     assert 'casehub_connector_events_total{connector="court"}' in metrics
-    present = {name.upper() for name, table in MAIN_TABLES.items() if count(os.path.join(status["sample_dir"], f"{name}.db"), table)}
+    present = {
+        name.upper()
+        for name, table in MAIN_TABLES.items()
+        if count(os.path.join(status["sample_dir"], f"{name}.db"), table)
+    }
     assert agencies == present and len(present) >= 3
 
     # a new row in the agency database
     id_number, phone = make_id_number(__import__("random").Random(99)), make_phone(__import__("random").Random(99))
     with sqlite3.connect(sample_db) as conn:
         conn.execute(
-            "INSERT INTO tj_ajxx (ajid, ajbh, zt, sqr_xm, sqr_sfzh, sqr_sjh, bsqr_mc, tjzz_mc, tjzz_lx, xzqh, qqlx, qqje, nmg, sqsj, gxsj) "
-            "VALUES (1001, '沈和调〔2026〕9001号', '10', '赵敏', ?, ?, '沈阳华锐建筑工程有限公司', '和平区劳动人事争议调解中心', '02', '210102', 'GZ', '8600.50', '1', '2026-11-01 09:00:00', '2026-11-01 09:00:00')",
+            "INSERT INTO tj_ajxx (ajid, ajbh, zt, sqr_xm, sqr_sfzh, sqr_sjh, bsqr_mc, tjzz_mc, tjzz_lx, xzqh, qqlx, "
+            "qqje, nmg, sqsj, gxsj) "
+            "VALUES (1001, '沈和调〔2026〕9001号', '10', '赵敏', ?, ?, '沈阳华锐建筑工程有限公司', "
+            "'和平区劳动人事争议调解中心', '02', '210102', "
+            "'GZ', '8600.50', '1', '2026-11-01 09:00:00', '2026-11-01 09:00:00')",
             (id_number, phone),
         )
-    rows = wait_for(lambda: view_rows(db, "SELECT c.case_id, c.stage, c.status, c.record FROM cases c JOIN case_refs r ON r.case_id = c.case_id WHERE r.number = ?", "沈和调〔2026〕9001号"),
-                    "the new case in the view", proc=proc, log=log)
+    rows = wait_for(
+        lambda: view_rows(
+            db,
+            "SELECT c.case_id, c.stage, c.status, c.record FROM cases c JOIN case_refs r ON r.case_id = c.case_id "
+            "WHERE r.number = ?",
+            "沈和调〔2026〕9001号",
+        ),
+        "the new case in the view",
+        proc=proc,
+        log=log,
+    )
     case_id, stage, state, record = rows[0]
     assert (stage, state) == ("MEDIATION", "MEDIATION:APPLIED")
     record = json.loads(record)
@@ -178,11 +210,13 @@ def test_agency_rows_reach_case_view_and_ctrl_c_stops_everything(hub, kafka_boot
     assert producer.flush(30) == 0
 
     def dead_letter_seen():
-        from schemas.codec import AvroCodec
-        from schemas.registry.client import RegistryClient
+        from casehub.schemas.codec import AvroCodec
+        from casehub.schemas.registry.client import RegistryClient
 
         codec = AvroCodec(RegistryClient(status["schema_registry_url"]), prefix=prefix)
-        letters = [codec.decode(m.value) for m in asyncio.run(read_topic(kafka_bootstrap, f"{prefix}casehub.deadletter"))]
+        letters = [
+            codec.decode(m.value) for m in asyncio.run(read_topic(kafka_bootstrap, f"{prefix}casehub.deadletter"))
+        ]
         return [d for d in letters if d["stage"] == "streams:link"]
 
     letter = wait_for(dead_letter_seen, "the junk message in the dead-letter topic", proc=proc, log=log)[0]
@@ -192,12 +226,24 @@ def test_agency_rows_reach_case_view_and_ctrl_c_stops_everything(hub, kafka_boot
     # the agency updates the row: a new event, the same case, a new version
     with sqlite3.connect(sample_db) as conn:
         conn.execute("UPDATE tj_ajxx SET zt = '20', gxsj = '2026-11-02 10:00:00' WHERE ajid = 1001")
-    wait_for(lambda: view_rows(db, "SELECT version FROM cases WHERE case_id = ? AND version = 2", case_id), "version 2 of the case", proc=proc, log=log)
-    assert [r[0] for r in view_rows(db, "SELECT event_type FROM case_events WHERE case_id = ? ORDER BY occurred_at", case_id)] == ["APPLIED", "ACCEPTED"]
+    wait_for(
+        lambda: view_rows(db, "SELECT version FROM cases WHERE case_id = ? AND version = 2", case_id),
+        "version 2 of the case",
+        proc=proc,
+        log=log,
+    )
+    assert [
+        r[0]
+        for r in view_rows(db, "SELECT event_type FROM case_events WHERE case_id = ? ORDER BY occurred_at", case_id)
+    ] == ["APPLIED", "ACCEPTED"]
 
     # privacy: no resident ID or phone number of any sample person is in clear on any topic but the restricted one
     secrets = sample_identities(status["sample_dir"]) | {id_number, phone}
-    topics = [t for t in asyncio.run(list_topics(kafka_bootstrap)) if t.startswith(prefix) and not t.endswith("identities.restricted")]
+    topics = [
+        t
+        for t in asyncio.run(list_topics(kafka_bootstrap))
+        if t.startswith(prefix) and not t.endswith("identities.restricted")
+    ]
     assert f"{prefix}casehub.court.events" in topics and f"{prefix}casehub.cases" in topics
     for topic in topics:
         for message in asyncio.run(read_topic(kafka_bootstrap, topic)):
@@ -235,22 +281,48 @@ def test_restart_resumes_without_duplicating_or_dropping(kafka_bootstrap, prefix
         db = status["case_view_url"].removeprefix("sqlite:///")
         sample_dir = status["sample_dir"]
         total = sum(count(os.path.join(sample_dir, f"{name}.db"), table) for name, table in MAIN_TABLES.items())
-        wait_for(lambda: (view_rows(db, "SELECT count(*) FROM case_events") or [[0]])[0][0] == total, "every sample event in the view", proc=proc, log=log)
-        case_id, version = view_rows(db, "SELECT c.case_id, c.version FROM cases c JOIN case_refs r ON r.case_id = c.case_id WHERE r.kind = 'MEDIATION' ORDER BY c.case_id LIMIT 1")[0]
-        number = view_rows(db, "SELECT number FROM case_refs WHERE case_id = ? AND kind = 'MEDIATION' AND system = 'ln-mediation-platform'", case_id)[0][0]
+        wait_for(
+            lambda: (view_rows(db, "SELECT count(*) FROM case_events") or [[0]])[0][0] == total,
+            "every sample event in the view",
+            proc=proc,
+            log=log,
+        )
+        case_id, version = view_rows(
+            db,
+            "SELECT c.case_id, c.version FROM cases c JOIN case_refs r ON r.case_id = c.case_id WHERE r.kind = "
+            "'MEDIATION' ORDER BY c.case_id LIMIT 1",
+        )[0]
+        number = view_rows(
+            db,
+            "SELECT number FROM case_refs WHERE case_id = ? AND kind = 'MEDIATION' AND system = "
+            "'ln-mediation-platform'",
+            case_id,
+        )[0][0]
     finally:
         stop_up(proc)
     assert proc.returncode == 0, log.read_text()
 
     with sqlite3.connect(os.path.join(sample_dir, "mediation.db")) as conn:  # changed while the hub was down
-        changed = conn.execute("UPDATE tj_ajxx SET zt = '60', gxsj = '2026-11-20 10:00:00' WHERE ajbh = ?", (number,)).rowcount
+        changed = conn.execute(
+            "UPDATE tj_ajxx SET zt = '60', gxsj = '2026-11-20 10:00:00' WHERE ajbh = ?", (number,)
+        ).rowcount
     assert changed == 1
     proc = start_up(env, log)
     try:
         wait_running(env, proc, log)
-        wait_for(lambda: view_rows(db, "SELECT version FROM cases WHERE case_id = ? AND version = ?", case_id, version + 1), "the case's next version", proc=proc, log=log)
+        wait_for(
+            lambda: view_rows(db, "SELECT version FROM cases WHERE case_id = ? AND version = ?", case_id, version + 1),
+            "the case's next version",
+            proc=proc,
+            log=log,
+        )
         # the connector's re-read window and the restart published nothing twice: one more event in all
-        wait_for(lambda: (view_rows(db, "SELECT count(*) FROM case_events") or [[0]])[0][0] == total + 1, "exactly one new event", proc=proc, log=log)
+        wait_for(
+            lambda: (view_rows(db, "SELECT count(*) FROM case_events") or [[0]])[0][0] == total + 1,
+            "exactly one new event",
+            proc=proc,
+            log=log,
+        )
         events = [m for m in asyncio.run(read_topic(kafka_bootstrap, f"{prefix}casehub.mediation.events"))]
         assert len(events) == count(os.path.join(sample_dir, "mediation.db"), "tj_ajxx") + 1
     finally:

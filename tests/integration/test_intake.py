@@ -9,15 +9,14 @@ import sys
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from aiokafka import AIOKafkaProducer
 from openpyxl import Workbook
 
-from casehub.settings import load_settings
-from connectors.intake import IntakeProcessor, build_app
-from connectors.sample import mediation_rows
-from schemas.codec import AvroCodec
-from schemas.registry.client import RegistryClient
-from tests.conftest import read_topic
+from casehub.connectors.intake import IntakeProcessor, build_app
+from casehub.connectors.sample import mediation_rows
+from casehub.ground.settings import load_settings
+from casehub.schemas.codec import AvroCodec
+from casehub.schemas.registry.client import RegistryClient
+from tests.support.kafka import read_topic
 
 
 def records(n: int, **bad) -> list[dict]:
@@ -33,26 +32,40 @@ async def decoded(bootstrap, codec, topic):
 
 
 async def test_push_endpoint_authenticates_maps_and_dead_letters(kafka_bootstrap, registry_url, prefix):
-    settings = load_settings({}, kafka_bootstrap=kafka_bootstrap, schema_registry_url=registry_url, topic_prefix=prefix, hmac_secret="push-secret")
+    settings = load_settings(
+        {},
+        kafka_bootstrap=kafka_bootstrap,
+        schema_registry_url=registry_url,
+        topic_prefix=prefix,
+        hmac_secret="push-secret",
+    )
     codec = AvroCodec(RegistryClient(registry_url), prefix=prefix)
-    from casehub.kafka_admin import ensure_topics
-    from casehub.services import topic_specs
+    from casehub.ground.kafka import clients, ensure_topics
+    from casehub.ground.publish import KafkaPublisher
 
-    await ensure_topics(kafka_bootstrap, topic_specs(settings))
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await ensure_topics(kafka_bootstrap, settings.topics.specs(settings.partitions))
+    producer = clients(kafka_bootstrap).producer()
     await producer.start()
-    client = TestClient(TestServer(build_app(IntakeProcessor(settings, codec, producer), {"mediation": "tok-m"})))
+    client = TestClient(
+        TestServer(build_app(IntakeProcessor(settings, codec, KafkaPublisher(producer)), {"mediation": "tok-m"}))
+    )
     await client.start_server()
     try:
         body = {"records": records(3, zt="99")}
         assert (await client.post("/intake/mediation", json=body)).status == 401
-        assert (await client.post("/intake/mediation", json=body, headers={"Authorization": "Bearer wrong"})).status == 401
+        assert (
+            await client.post("/intake/mediation", json=body, headers={"Authorization": "Bearer wrong"})
+        ).status == 401
         resp = await client.post("/intake/mediation", json=body, headers={"Authorization": "Bearer tok-m"})
         assert resp.status == 200
         result = await resp.json()
         assert (result["accepted"], result["dead_lettered"]) == (2, 1)
         assert result["results"][2]["field"] == "zt" and result["results"][2]["kind"] == "UNKNOWN_CODE"
-        bad = await client.post("/intake/mediation", data=b"{not json", headers={"Authorization": "Bearer tok-m", "Content-Type": "application/json"})
+        bad = await client.post(
+            "/intake/mediation",
+            data=b"{not json",
+            headers={"Authorization": "Bearer tok-m", "Content-Type": "application/json"},
+        )
         assert bad.status == 400
         nokey = await client.post("/intake/mediation", json=[{"zt": "10"}], headers={"Authorization": "Bearer tok-m"})
         assert nokey.status == 422 and "ajid" in (await nokey.json())["error"]
@@ -69,13 +82,20 @@ async def test_push_endpoint_authenticates_maps_and_dead_letters(kafka_bootstrap
 
 
 def _import(env, *args):
-    return subprocess.run([sys.executable, "-m", "casehub.cli", "import", *args], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "casehub", "import", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture
 def import_env(kafka_bootstrap, registry_url, prefix, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")}
-    env.update(CASEHUB_KAFKA_BOOTSTRAP=kafka_bootstrap, CASEHUB_SCHEMA_REGISTRY_URL=registry_url, CASEHUB_TOPIC_PREFIX=prefix, CASEHUB_HOME=str(tmp_path))
+    env.update(
+        CASEHUB_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        CASEHUB_SCHEMA_REGISTRY_URL=registry_url,
+        CASEHUB_TOPIC_PREFIX=prefix,
+        CASEHUB_HOME=str(tmp_path),
+    )
     return env
 
 

@@ -10,17 +10,17 @@ import urllib.error
 import urllib.request
 import uuid
 
-import pytest
-
-from casehub.broker import free_port
-from schemas.contract import TOPIC_RECORDS, default_contract
-from tests.conftest import _wait_http
+from casehub.run.broker import free_port
+from casehub.schemas.contract import TOPIC_RECORDS
+from tests.support.kafka import wait_http
 
 CT = "application/vnd.schemaregistry.v1+json"
 
 
 def call(url: str, method: str = "GET", body: dict | None = None):
-    req = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None, headers={"Content-Type": CT})
+    req = urllib.request.Request(
+        url, method=method, data=json.dumps(body).encode() if body is not None else None, headers={"Content-Type": CT}
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, json.loads(resp.read())
@@ -53,8 +53,12 @@ def test_incompatible_change_is_refused_with_the_field_named(registry_url):
     subject = f"probe-{uuid.uuid4().hex[:6]}-value"
     call(f"{registry_url}/subjects/{subject}/versions", "POST", {"schema": rec({"name": "a", "type": "string"})})
     bad = rec({"name": "a", "type": "string"}, {"name": "b", "type": "int"})
-    status, body = call(f"{registry_url}/compatibility/subjects/{subject}/versions/latest?verbose=true", "POST", {"schema": bad})
-    assert status == 200 and body["is_compatible"] is False and any("b" in m and "default" in m for m in body["messages"])
+    status, body = call(
+        f"{registry_url}/compatibility/subjects/{subject}/versions/latest?verbose=true", "POST", {"schema": bad}
+    )
+    assert (
+        status == 200 and body["is_compatible"] is False and any("b" in m and "default" in m for m in body["messages"])
+    )
     status, body = call(f"{registry_url}/subjects/{subject}/versions", "POST", {"schema": bad})
     assert status == 409 and "b: field added without a default" in body["message"]
     good = rec({"name": "a", "type": "string"}, {"name": "b", "type": "int", "default": 0})
@@ -63,23 +67,36 @@ def test_incompatible_change_is_refused_with_the_field_named(registry_url):
     assert call(f"{registry_url}/subjects/{subject}/versions")[1] == [1, 2]
     # per-subject level
     assert call(f"{registry_url}/config/{subject}", "PUT", {"compatibility": "NONE"})[0] == 200
-    assert call(f"{registry_url}/subjects/{subject}/versions", "POST", {"schema": rec({"name": "z", "type": "long"})})[0] == 200
+    assert (
+        call(f"{registry_url}/subjects/{subject}/versions", "POST", {"schema": rec({"name": "z", "type": "long"})})[0]
+        == 200
+    )
 
 
 def test_invalid_schema_is_rejected(registry_url):
-    status, body = call(f"{registry_url}/subjects/x-value/versions", "POST", {"schema": '{"type": "record", "name": "R"}'})
+    status, body = call(
+        f"{registry_url}/subjects/x-value/versions", "POST", {"schema": '{"type": "record", "name": "R"}'}
+    )
     assert status == 422 and body["error_code"] == 42201
 
 
 def test_hub_registers_its_contract_at_start_and_ids_survive_restart(kafka_bootstrap, tmp_path):
     prefix = f"restart-{uuid.uuid4().hex[:6]}."
     port = free_port()
-    env = {**os.environ, "CASEHUB_KAFKA_BOOTSTRAP": kafka_bootstrap, "CASEHUB_REGISTRY_PORT": str(port), "CASEHUB_HOME": str(tmp_path), "CASEHUB_TOPIC_PREFIX": prefix}
+    env = {
+        **os.environ,
+        "CASEHUB_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "CASEHUB_REGISTRY_PORT": str(port),
+        "CASEHUB_HOME": str(tmp_path),
+        "CASEHUB_TOPIC_PREFIX": prefix,
+    }
     url = f"http://127.0.0.1:{port}"
 
     def start():
-        proc = subprocess.Popen([sys.executable, "-m", "casehub.cli", "registry"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_http(url + "/subjects", proc)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "casehub", "registry"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_http(url + "/subjects", proc)
         return proc
 
     proc = start()
@@ -93,7 +110,9 @@ def test_hub_registers_its_contract_at_start_and_ids_survive_restart(kafka_boots
             __import__("time").sleep(0.1)
         assert expected <= subjects
         before = {s: call(f"{url}/subjects/{s}/versions/latest")[1]["id"] for s in expected}
-        extra = call(f"{url}/subjects/{prefix}extra-value/versions", "POST", {"schema": rec({"name": "q", "type": "long"})})[1]["id"]
+        extra = call(
+            f"{url}/subjects/{prefix}extra-value/versions", "POST", {"schema": rec({"name": "q", "type": "long"})}
+        )[1]["id"]
     finally:
         proc.terminate()
         proc.wait(30)
@@ -102,7 +121,9 @@ def test_hub_registers_its_contract_at_start_and_ids_survive_restart(kafka_boots
         after = {s: call(f"{url}/subjects/{s}/versions/latest")[1]["id"] for s in before}
         assert after == before
         assert json.loads(call(f"{url}/schemas/ids/{extra}")[1]["schema"])["fields"][0]["name"] == "q"
-        new = call(f"{url}/subjects/{prefix}new-value/versions", "POST", {"schema": rec({"name": "n", "type": "int"})})[1]["id"]
+        new = call(f"{url}/subjects/{prefix}new-value/versions", "POST", {"schema": rec({"name": "n", "type": "int"})})[
+            1
+        ]["id"]
         assert new > max([*after.values(), extra])  # ids are never reused
     finally:
         proc.terminate()
@@ -110,21 +131,37 @@ def test_hub_registers_its_contract_at_start_and_ids_survive_restart(kafka_boots
 
 
 def test_a_second_registry_fences_the_first(kafka_bootstrap, tmp_path):
-    """Two registry processes on one topic: the newer one takes over, the older refuses to write (no id handed out twice)."""
+    """Two registry processes on one topic: the newer one takes over, the older refuses to write (no id handed out
+    twice)."""
     prefix = f"fence-{uuid.uuid4().hex[:6]}."
     procs, urls = [], []
     try:
         for _ in range(2):
             port = free_port()
-            env = {**os.environ, "CASEHUB_KAFKA_BOOTSTRAP": kafka_bootstrap, "CASEHUB_REGISTRY_PORT": str(port), "CASEHUB_HOME": str(tmp_path), "CASEHUB_TOPIC_PREFIX": prefix}
-            proc = subprocess.Popen([sys.executable, "-m", "casehub.cli", "registry"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env = {
+                **os.environ,
+                "CASEHUB_KAFKA_BOOTSTRAP": kafka_bootstrap,
+                "CASEHUB_REGISTRY_PORT": str(port),
+                "CASEHUB_HOME": str(tmp_path),
+                "CASEHUB_TOPIC_PREFIX": prefix,
+            }
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "casehub", "registry"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             procs.append(proc)
             urls.append(f"http://127.0.0.1:{port}")
-            _wait_http(urls[-1] + "/subjects", proc)
+            wait_http(urls[-1] + "/subjects", proc)
         old, new = urls
-        status, body = call(f"{old}/subjects/{prefix}a-value/versions", "POST", {"schema": rec({"name": "a", "type": "int"})})
+        status, body = call(
+            f"{old}/subjects/{prefix}a-value/versions", "POST", {"schema": rec({"name": "a", "type": "int"})}
+        )
         assert status == 503 and "took over" in body["message"]
-        status, body = call(f"{new}/subjects/{prefix}b-value/versions", "POST", {"schema": rec({"name": "b", "type": "int"})})
+        status, body = call(
+            f"{new}/subjects/{prefix}b-value/versions", "POST", {"schema": rec({"name": "b", "type": "int"})}
+        )
         assert status == 200
     finally:
         for proc in procs:

@@ -10,16 +10,15 @@ import io
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import fastavro
 import pytest
 
-from casehub.settings import PROJECT_ROOT
-from schemas.codec import AvroCodec
-from schemas.contract import TOPIC_RECORDS, default_contract
-from schemas.examples import example
-from schemas.registry.client import RegistryClient
+from casehub.ground.settings import PROJECT_ROOT
+from casehub.schemas.codec import AvroCodec
+from casehub.schemas.contract import TOPIC_RECORDS, default_contract
+from casehub.schemas.examples import example
+from casehub.schemas.registry.client import RegistryClient
 
 
 @pytest.fixture
@@ -44,12 +43,14 @@ def test_confluent_avro_deserializer_decodes_every_topic(kafka_bootstrap, regist
     from confluent_kafka.schema_registry import SchemaRegistryClient
     from confluent_kafka.schema_registry.avro import AvroDeserializer
 
-    consumer = DeserializingConsumer({
-        "bootstrap.servers": kafka_bootstrap,
-        "group.id": f"{prefix}confluent",
-        "auto.offset.reset": "earliest",
-        "value.deserializer": AvroDeserializer(SchemaRegistryClient({"url": registry_url})),
-    })
+    consumer = DeserializingConsumer(
+        {
+            "bootstrap.servers": kafka_bootstrap,
+            "group.id": f"{prefix}confluent",
+            "auto.offset.reset": "earliest",
+            "value.deserializer": AvroDeserializer(SchemaRegistryClient({"url": registry_url})),
+        }
+    )
     consumer.subscribe(list(published))
     got = {}
     for _ in range(240):
@@ -69,15 +70,25 @@ def test_apache_avro_java_parses_every_registered_schema_and_reads_our_bytes(reg
     for topic, value in published.items():
         latest = client.latest(f"{topic}-value")
         schema = json.loads(latest["schema"])
-        name = topic[len(prefix):]
+        name = topic[len(prefix) :]
         (tmp_path / f"{name}.avsc").write_text(latest["schema"], encoding="utf-8")
         buf = io.BytesIO()
         fastavro.schemaless_writer(buf, fastavro.parse_schema(schema), value)
         (tmp_path / f"{name}.bin").write_bytes(buf.getvalue())
     libs = PROJECT_ROOT / ".cache" / "avro" / "libs"
     assert any(libs.glob("avro-*.jar")), "run `make setup`: it resolves Apache Avro for this test"
-    result = subprocess.run([shutil.which("java"), "-cp", f"{libs}/*", str(PROJECT_ROOT / "tests" / "java" / "AvroReference.java"), str(tmp_path)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            shutil.which("java"),
+            "-cp",
+            f"{libs}/*",
+            str(PROJECT_ROOT / "tests" / "java" / "AvroReference.java"),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("re-encoded identically") == len(published)
 

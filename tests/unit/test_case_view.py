@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import needs_postgres
-from sinks.case_view import case_events, cases, create_engine, load_case, upsert_cases
-from tests.unit.test_cases import EVENTS, fold
+from casehub.sinks.case_view import case_events, cases, create_engine, load_case, upsert_cases
+from tests.support.databases import needs_postgres
+from tests.support.events import EVENTS, fold
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_postgres)])
@@ -49,9 +49,8 @@ def test_a_record_the_database_refuses_fails_alone(postgres_url):
         conn.execute(cases.delete())
     good = fold(EVENTS)
     bad = {**fold(EVENTS[:2]), "case_id": "X" * 100}  # longer than the case_id column allows (PostgreSQL enforces it)
-    with pytest.raises(sa.exc.DBAPIError):
-        with engine.begin() as conn:
-            upsert_cases(conn, [good, bad])
+    with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:
+        upsert_cases(conn, [good, bad])
     with engine.begin() as conn:
         upsert_cases(conn, [good])
     with engine.connect() as conn:

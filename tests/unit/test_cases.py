@@ -1,45 +1,9 @@
-import datetime as dt
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.cases import case_id_for, merge, normalise_number
-
-UTC = dt.timezone.utc
-
-
-def event(n: int, etype: str = "APPLIED", minutes: int = 0, number: str = "沈和调〔2024〕0001号", agreement=None, parties=None) -> dict:
-    return {
-        "event_id": f"sys:{n}",
-        "event_type": etype,
-        "source": {"system": "sys", "agency_kind": "MEDIATION", "record_id": str(n), "record_version": str(minutes)},
-        "occurred_at": dt.datetime(2024, 3, 1, 9, tzinfo=UTC) + dt.timedelta(minutes=minutes),
-        "ingested_at": dt.datetime(2024, 3, 2, tzinfo=UTC),
-        "refs": [{"kind": "MEDIATION", "system": "sys", "number": number, "normalised": None}],
-        "parties": parties or [{"role": "WORKER", "party_type": "PERSON", "name": "王伟", "id_hash": "h1"}],
-        "claims": [],
-        "documents": [],
-        "group_dispute": False,
-        "worker_count": None,
-        "agreement": agreement,
-    }
-
-
-EVENTS = [
-    event(1, "APPLIED", 0),
-    event(2, "ACCEPTED", 10),
-    event(3, "AGREEMENT_SIGNED", 20, agreement={"number": "A1", "signed_at": dt.datetime(2024, 3, 1, 9, 20, tzinfo=UTC), "effective_date": dt.date(2024, 3, 1)}),
-    event(4, "AGREEMENT_SIGNED", 30, agreement={"number": "A2", "signed_at": dt.datetime(2024, 3, 1, 9, 30, tzinfo=UTC), "effective_date": dt.date(2024, 3, 2)},
-          parties=[{"role": "EMPLOYER", "party_type": "ORGANISATION", "name": "华锐", "credit_code": "X"}]),
-    event(5, "AGREEMENT_PERFORMED", 40),
-]
-
-
-def fold(events):
-    case = None
-    for e in events:
-        case = merge(case, "MEDIATION", e)
-    return case
+from casehub.domain.cases import case_id_for, merge
+from casehub.domain.references import normalise_number
+from tests.support.events import EVENTS, event, fold
 
 
 def test_case_id_ignores_bracket_and_width_variants():
@@ -49,10 +13,15 @@ def test_case_id_ignores_bracket_and_width_variants():
     assert normalise_number("（2024）辽0102民特123号") == "(2024)辽0102民特123号"
 
 
-_BRACKETS = str.maketrans({"（": "(", "）": ")", "〔": "(", "〕": ")", "［": "(", "］": ")", "【": "(", "】": ")", "[": "(", "]": ")"})
+_BRACKETS = str.maketrans(
+    {"（": "(", "）": ")", "〔": "(", "〕": ")", "［": "(", "］": ")", "【": "(", "】": ")", "[": "(", "]": ")"}
+)
 
 
-@given(st.text(alphabet=st.sampled_from("（）〔〕［］【】[]() 　\t沈和调辽民特号ａｂAbc0123４５"), max_size=30) | st.text(max_size=30))
+@given(
+    st.text(alphabet=st.sampled_from("（）〔〕［］【】[]() 　\t沈和调辽民特号ａｂAbc0123４５"), max_size=30)
+    | st.text(max_size=30)
+)
 def test_case_numbers_normalise_as_one_translation_table_would(number):
     import unicodedata
 

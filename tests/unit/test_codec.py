@@ -10,31 +10,10 @@ import avro.schema
 import fastavro
 import pytest
 
-from schemas.codec import AvroCodec, DecodeError, EncodeError, frame, subject_for, unframe
-from schemas.contract import TOPIC_RECORDS, default_contract
-from schemas.examples import example
-
-
-class DictRegistry:
-    """A registry double for pure codec tests (the real registry has its own integration tests)."""
-
-    def __init__(self):
-        self.by_id: dict[int, str] = {}
-        self.subjects: dict[str, int] = {}
-
-    def register(self, subject: str, schema: str) -> int:
-        for i, s in self.by_id.items():
-            if s == schema:
-                self.subjects[subject] = i
-                return i
-        i = len(self.by_id) + 1
-        self.by_id[i] = schema
-        self.subjects[subject] = i
-        return i
-
-    def schema(self, schema_id: int) -> str:
-        return self.by_id[schema_id]
-
+from casehub.schemas.codec import AvroCodec, DecodeError, EncodeError, frame, subject_for, unframe
+from casehub.schemas.contract import TOPIC_RECORDS, default_contract
+from casehub.schemas.examples import example
+from casehub.schemas.registry.memory import MemoryRegistry
 
 CONTRACT = default_contract()
 TOPICS = list(TOPIC_RECORDS)
@@ -42,7 +21,7 @@ TOPICS = list(TOPIC_RECORDS)
 
 @pytest.fixture
 def codec():
-    return AvroCodec(DictRegistry(), CONTRACT)
+    return AvroCodec(MemoryRegistry(), CONTRACT)
 
 
 @pytest.mark.parametrize("topic", TOPICS)
@@ -77,11 +56,11 @@ def test_exact_bytes_of_framing_and_a_small_record():
 def test_subject_uses_topic_name_strategy(codec):
     codec.register("casehub.cases")
     assert subject_for("casehub.cases") == "casehub.cases-value"
-    assert "casehub.cases-value" in codec.registry.subjects
+    assert codec.registry.state.live("casehub.cases-value")
 
 
 def test_prefixed_topics_map_to_their_records():
-    codec = AvroCodec(DictRegistry(), CONTRACT, prefix="t1.")
+    codec = AvroCodec(MemoryRegistry(), CONTRACT, prefix="t1.")
     value = example(CONTRACT.expanded("cn.casehub.Alert"))
     assert codec.decode(codec.encode("t1.casehub.alerts", value)) == value
 

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.codec import AvroCodec, EncodeError
-from schemas.compiled import Unhandled, compile_writer
-from schemas.contract import TOPIC_RECORDS, default_contract
-from schemas.examples import example
+from casehub.schemas.codec import AvroCodec, EncodeError
+from casehub.schemas.compiled import Unhandled, compile_writer
+from casehub.schemas.contract import TOPIC_RECORDS, default_contract
+from casehub.schemas.examples import example
+from casehub.schemas.registry.memory import MemoryRegistry
 
 CONTRACT = default_contract()
 RECORDS = sorted(set(TOPIC_RECORDS.values()))
@@ -30,11 +31,6 @@ def fastavro_bytes(schema, value) -> bytes:
     return buf.getvalue()
 
 
-class Registry:
-    def register(self, subject, schema):
-        return 1
-
-
 def values_for(schema, named: dict):
     """A hypothesis strategy for values that fit a parsed schema (edges included: big numbers, old dates, any text)."""
     if isinstance(schema, list):
@@ -43,15 +39,24 @@ def values_for(schema, named: dict):
         if schema in named:
             return st.deferred(lambda: values_for(named[schema], named))
         return {
-            "null": st.none(), "boolean": st.booleans(), "string": st.text(max_size=30), "bytes": st.binary(max_size=20),
-            "int": st.integers(-(2**31), 2**31 - 1), "long": st.integers(-(2**63), 2**63 - 1),
-            "float": st.floats(width=32, allow_nan=False), "double": st.floats(allow_nan=False),
+            "null": st.none(),
+            "boolean": st.booleans(),
+            "string": st.text(max_size=30),
+            "bytes": st.binary(max_size=20),
+            "int": st.integers(-(2**31), 2**31 - 1),
+            "long": st.integers(-(2**63), 2**63 - 1),
+            "float": st.floats(width=32, allow_nan=False),
+            "double": st.floats(allow_nan=False),
         }[schema]
     logical = schema.get("logicalType")
     if logical == "timestamp-millis":
-        zones = st.sampled_from([dt.timezone.utc, dt.timezone(dt.timedelta(hours=8)), dt.timezone(dt.timedelta(hours=-5, minutes=-30))])
-        return st.one_of(st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1), timezones=zones),
-                         st.integers(-(2**50), 2**50))
+        zones = st.sampled_from(
+            [dt.UTC, dt.timezone(dt.timedelta(hours=8)), dt.timezone(dt.timedelta(hours=-5, minutes=-30))]
+        )
+        return st.one_of(
+            st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1), timezones=zones),
+            st.integers(-(2**50), 2**50),
+        )
     if logical == "date":
         return st.one_of(st.dates(), st.integers(-100000, 100000))
     kind = schema["type"]
@@ -98,18 +103,34 @@ def test_missing_optional_fields_take_their_defaults():
     assert compile_writer(schema)(value) == fastavro_bytes(schema, value)
 
 
-@pytest.mark.parametrize("change, expected", [
-    (lambda v: v.update(occurred_at=dt.datetime(2024, 1, 1, 8)), "naive datetime: fastavro reads it as local time"),
-    (lambda v: v.update(worker_count=True), "bool where an int is expected"),
-    (lambda v: v.update(worker_count=2**40), "beyond Avro int"),
-    (lambda v: v.update(event_type="NOT_A_SYMBOL"), "unknown enum symbol"),
-    (lambda v: v.pop("event_id"), "required field missing"),
-    (lambda v: v.update(refs=({"kind": "MEDIATION", "system": "s", "number": "n", "normalised": None} for _ in range(1))), "a generator, not a list"),
-    (lambda v: v.update(source=collections.defaultdict(str, {k: x for k, x in v["source"].items() if k != "record_version"})),
-     "a nested record as a defaultdict: it would invent the missing field"),
-    (lambda v: v.update(refs=[{"kind": "MEDIATION", "system": "s", "number": "n", "normalised": collections.UserString("n")}]),
-     "an object with .encode() in a nullable string: fastavro picks union branches by isinstance(str)"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda v: v.update(occurred_at=dt.datetime(2024, 1, 1, 8)), "naive datetime: fastavro reads it as local time"),
+        (lambda v: v.update(worker_count=True), "bool where an int is expected"),
+        (lambda v: v.update(worker_count=2**40), "beyond Avro int"),
+        (lambda v: v.update(event_type="NOT_A_SYMBOL"), "unknown enum symbol"),
+        (lambda v: v.pop("event_id"), "required field missing"),
+        (
+            lambda v: v.update(
+                refs=({"kind": "MEDIATION", "system": "s", "number": "n", "normalised": None} for _ in range(1))
+            ),
+            "a generator, not a list",
+        ),
+        (
+            lambda v: v.update(
+                source=collections.defaultdict(str, {k: x for k, x in v["source"].items() if k != "record_version"})
+            ),
+            "a nested record as a defaultdict: it would invent the missing field",
+        ),
+        (
+            lambda v: v.update(
+                refs=[{"kind": "MEDIATION", "system": "s", "number": "n", "normalised": collections.UserString("n")}]
+            ),
+            "an object with .encode() in a nullable string: fastavro picks union branches by isinstance(str)",
+        ),
+    ],
+)
 def test_what_the_compiled_writer_leaves_to_fastavro(change, expected):
     schema = parsed("cn.casehub.MediationEvent")
     value = example(CONTRACT.expanded("cn.casehub.MediationEvent"))
@@ -119,7 +140,7 @@ def test_what_the_compiled_writer_leaves_to_fastavro(change, expected):
 
 
 def test_codec_falls_back_to_fastavro_for_the_same_result_or_error():
-    codec = AvroCodec(Registry())
+    codec = AvroCodec(MemoryRegistry())
     topic = "casehub.mediation.events"
     schema = parsed("cn.casehub.MediationEvent")
     value = example(CONTRACT.expanded("cn.casehub.MediationEvent"))

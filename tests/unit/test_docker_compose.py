@@ -6,7 +6,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from casehub.cli import _parser
+from casehub.run.cli import _parser
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / ".cache" / "compose" / "compose_spec.json"

@@ -1,4 +1,5 @@
-"""Where a mapping reads from (a table or a query) and how it names rows (composite keys): what loads, what is refused."""
+"""Where a mapping reads from (a table or a query) and how it names rows (composite keys): what loads, what is
+refused."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.base import record_id_for
-from connectors.mapping import MappingFileError, load_mapping
+from casehub.connectors.events import record_id_for
+from casehub.connectors.mapping import MappingFileError, load_mapping
 
 BASE = """
 [source]
@@ -42,22 +43,32 @@ def test_mapping_accepts_a_list_of_key_columns(tmp_path):
     assert mapping.key_columns == ("org", "seq") and mapping.primary_key == "org,seq"
 
 
-@pytest.mark.parametrize("key, extra, message", [
-    ('["org", "org"]', "", "distinct column names"),
-    ('["org", "changed"]', "", "cursor cannot be part of a composite"),
-    ('["org", "seq"]', '[[related]]\nname = "w"\ntable = "w"\nforeign_key = "case_id"\n', "single-column primary key"),
-])
+@pytest.mark.parametrize(
+    "key, extra, message",
+    [
+        ('["org", "org"]', "", "distinct column names"),
+        ('["org", "changed"]', "", "cursor cannot be part of a composite"),
+        (
+            '["org", "seq"]',
+            '[[related]]\nname = "w"\ntable = "w"\nforeign_key = "case_id"\n',
+            "single-column primary key",
+        ),
+    ],
+)
 def test_what_composite_keys_cannot_do_is_said_when_the_mapping_loads(tmp_path, key, extra, message):
     (tmp_path / "m.toml").write_text(BASE.format(table='table = "t"', key=key, extra=extra), encoding="utf-8")
     with pytest.raises(MappingFileError, match=message):
         load_mapping(tmp_path / "m.toml")
 
 
-@pytest.mark.parametrize("table, message", [
-    ('table = "t"\nquery = "SELECT 1"', "either `table` or `query`"),
-    ("", "either `table` or `query`"),
-    ('query = "DELETE FROM t"', "must be a SELECT"),
-])
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ('table = "t"\nquery = "SELECT 1"', "either `table` or `query`"),
+        ("", "either `table` or `query`"),
+        ('query = "DELETE FROM t"', "must be a SELECT"),
+    ],
+)
 def test_a_source_is_a_table_or_a_select(tmp_path, table, message):
     (tmp_path / "m.toml").write_text(BASE.format(table=table, key='"id"', extra=""), encoding="utf-8")
     with pytest.raises(MappingFileError, match=message):
@@ -65,5 +76,8 @@ def test_a_source_is_a_table_or_a_select(tmp_path, table, message):
 
 
 def test_a_query_source_loads(tmp_path):
-    (tmp_path / "m.toml").write_text(BASE.format(table='query = "WITH x AS (SELECT * FROM t) SELECT * FROM x"', key='"id"', extra=""), encoding="utf-8")
+    (tmp_path / "m.toml").write_text(
+        BASE.format(table='query = "WITH x AS (SELECT * FROM t) SELECT * FROM x"', key='"id"', extra=""),
+        encoding="utf-8",
+    )
     assert load_mapping(tmp_path / "m.toml").query.startswith("WITH")

@@ -9,17 +9,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from connectors.adapter import MappedAdapter
-from connectors.base import map_rows
-from connectors.mapping import MappingFileError, builtin_mappings, load_mapping
-from connectors.privacy import Protector
-from connectors.runner import agency_topic
-from connectors.samples.databases import create_sample_databases, inject_bad_rows
-from casehub.settings import load_settings
-from schemas.codec import AvroCodec
-from tests.unit.test_codec import DictRegistry
+from casehub.connectors.adapter import MappedAdapter
+from casehub.connectors.mapping import MappingFileError, builtin_mappings, load_mapping
+from casehub.connectors.rows import map_rows
+from casehub.connectors.samples.databases import create_sample_databases, inject_bad_rows
+from casehub.domain.identities import Protector
+from casehub.ground.settings import load_settings
+from casehub.schemas.codec import AvroCodec
+from casehub.schemas.registry.memory import MemoryRegistry
 
-NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 MAPPINGS = builtin_mappings()
 
 
@@ -51,8 +50,8 @@ def test_every_sample_row_maps_and_fits_the_contract(sample_dir, name):
     assert rows
     errors = [(o.record_id, o.error) for o in results if o.error]
     assert not errors
-    codec = AvroCodec(DictRegistry())
-    topic = agency_topic(load_settings({}), adapter.agency)
+    codec = AvroCodec(MemoryRegistry())
+    topic = load_settings({}).topics.for_agency(adapter.agency)
     for o in results:
         event = o.mapped.event
         assert codec.decode(codec.encode(topic, event))["event_id"] == event["event_id"]
@@ -139,3 +138,45 @@ def test_group_disputes_carry_every_worker(sample_dir):
         assert len(workers) >= 10 and len(workers) == mapped.event["worker_count"]
         assert len({w["id_hash"] for w in workers}) == len(workers)  # the representative is not counted twice
         assert len(mapped.identities) == len(workers)  # each worker's full identity goes to the restricted topic only
+
+
+FLAGS = (
+    BASE
+    + """
+[[parties]]
+role = "WORKER"
+party_type = "PERSON"
+name = "name"
+migrant_worker = "migrant"
+
+[[related]]
+name = "workers"
+table = "t_worker"
+foreign_key = "case_id"
+
+[[related.parties]]
+role = "WORKER"
+party_type = "PERSON"
+name = "name"
+migrant_worker = "migrant"
+"""
+)
+
+
+@pytest.mark.parametrize("written, expected", [("0", False), ("1", True), ("", False), ("是", True), ("N", False)])
+def test_a_flag_written_as_a_column_name_means_the_same_for_main_and_related_parties(tmp_path, written, expected):
+    # a flag spec given as a bare column name is read as a yes/no value wherever the party is declared
+    from casehub.connectors.events import map_with
+    from casehub.domain.identities import Protector
+
+    mapping = load_mapping(write(tmp_path, FLAGS))
+    row = {
+        "id": 1,
+        "ts": "2024-03-01T09:00:00",
+        "zt": "1",
+        "name": "王伟",
+        "migrant": written,
+        "_related": {"workers": [{"case_id": 1, "name": "李娜", "migrant": written}]},
+    }
+    parties = map_with(mapping, Protector("k"), row, NOW).event["parties"]
+    assert [(p["name"], p.get("migrant_worker")) for p in parties] == [("王伟", expected), ("李娜", expected)]

@@ -2,13 +2,13 @@ import datetime as dt
 
 import pytest
 
-from connectors.adapter import MappedAdapter
-from connectors.base import MappingError
-from connectors.mapping import builtin_mappings
-from connectors.privacy import Protector
-from connectors.sample import mediation_rows
+from casehub.connectors.adapter import MappedAdapter
+from casehub.connectors.base import MappingError
+from casehub.connectors.mapping import builtin_mappings
+from casehub.connectors.sample import mediation_rows
+from casehub.domain.identities import Protector
 
-NOW = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -68,7 +68,14 @@ def test_credit_code_failing_check_is_flagged(adapter):
 
 
 def test_agreement_and_organisation_from_the_hook(adapter):
-    row = {**mediation_rows(1)[0], "zt": "40", "xyje": "1200.50", "xysxrq": "2024-05-06", "sfsqsfqr": "Y", "tjzz_lx": "05"}
+    row = {
+        **mediation_rows(1)[0],
+        "zt": "40",
+        "xyje": "1200.50",
+        "xysxrq": "2024-05-06",
+        "sfsqsfqr": "Y",
+        "tjzz_lx": "05",
+    }
     event = adapter.map_row(row, NOW).event
     assert event["organisation"]["kind"] == "PRE_ARBITRATION"
     agreement = event["agreement"]
@@ -85,9 +92,9 @@ def test_sensitive_columns_are_masked_in_descriptions(adapter):
 def test_a_cursor_without_an_index_is_pointed_out(tmp_path):
     import sqlalchemy as sa
 
-    from connectors.adapter import MappedAdapter
-    from connectors.mapping import builtin_mappings
-    from connectors.privacy import Protector
+    from casehub.connectors.adapter import MappedAdapter
+    from casehub.connectors.mapping import builtin_mappings
+    from casehub.domain.identities import Protector
 
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'm.db'}")
     with engine.begin() as conn:

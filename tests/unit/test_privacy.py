@@ -2,8 +2,15 @@ import random
 
 import pytest
 
-from connectors.privacy import InvalidIdentifier, Protector, credit_code_status, mask_id, mask_phone, normalise_id_number
-from connectors.sample import make_credit_code, make_id_number
+from casehub.connectors.sample import make_credit_code, make_id_number
+from casehub.domain.identities import (
+    InvalidIdentifier,
+    Protector,
+    credit_code_status,
+    mask_id,
+    mask_phone,
+    normalise_id_number,
+)
 
 VALID_ID = "210102199003071233"
 
@@ -59,4 +66,6 @@ def test_hash_is_hmac_sha256_of_kind_and_value():
     p = Protector("secret-1")
     for kind, value in (("ric", "21010219900307123X"), ("phone", "13812345678"), ("ric", "张")):
         assert p.hash(kind, value) == hmac.new(b"secret-1", f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
-    assert p.phone("１３８-1234-5678")[0] == p.phone("13812345678")[0] == "13812345678"  # full-width and dashes still read
+    assert (
+        p.phone("１３８-1234-5678")[0] == p.phone("13812345678")[0] == "13812345678"
+    )  # full-width and dashes still read

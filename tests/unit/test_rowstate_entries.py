@@ -7,10 +7,15 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.rowstate import encode_entry, published_entry
+from casehub.connectors.rowstate import encode_entry, published_entry
 
 text = st.text(max_size=20)  # any Unicode, quotes, backslashes and control characters included
-refs = st.lists(st.dictionaries(st.sampled_from(["kind", "system", "number", "normalised", "引"]), st.one_of(st.none(), text), max_size=4), max_size=3)
+refs = st.lists(
+    st.dictionaries(
+        st.sampled_from(["kind", "system", "number", "normalised", "引"]), st.one_of(st.none(), text), max_size=4
+    ),
+    max_size=3,
+)
 
 
 @given(version=text, refs=refs)

@@ -11,21 +11,35 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from stdnum.cn import ric, uscc
 
-from connectors.adapters import mediation as adapter
-from connectors.samples import journeys
-from connectors.samples.databases import create_sample_databases, inject_bad_rows
-from connectors.samples.mediation_db import tj_ajxx
+from casehub.connectors.adapters import mediation as adapter
+from casehub.connectors.samples import journeys
+from casehub.connectors.samples.databases import create_sample_databases, inject_bad_rows
+from casehub.connectors.samples.mediation_db import tj_ajxx
 
-MAIN = {"mediation": ("tj_ajxx", "ajid"), "arbitration": ("arb_case", "id"), "court": ("AJ_JBXX", "AJID"),
-        "inspection": ("complaints", "complaint_id")}
-ID_COLUMNS = [("mediation", "tj_ajxx", "sqr_sfzh"), ("arbitration", "arb_case", "claimant_id_no"),
-              ("arbitration", "arb_case_party", "id_no"), ("court", "AJ_JBXX", "YG_ZJHM"), ("inspection", "complaints", "complainant_idcard")]
-CODE_COLUMNS = [("mediation", "tj_ajxx", "bsqr_xydm"), ("arbitration", "arb_case", "respondent_credit_code"),
-                ("arbitration", "arb_case", "co_respondent_credit_code"), ("court", "AJ_JBXX", "BG_TYSHXYDM"),
-                ("inspection", "complaints", "employer_uscc")]
+MAIN = {
+    "mediation": ("tj_ajxx", "ajid"),
+    "arbitration": ("arb_case", "id"),
+    "court": ("AJ_JBXX", "AJID"),
+    "inspection": ("complaints", "complaint_id"),
+}
+ID_COLUMNS = [
+    ("mediation", "tj_ajxx", "sqr_sfzh"),
+    ("arbitration", "arb_case", "claimant_id_no"),
+    ("arbitration", "arb_case_party", "id_no"),
+    ("court", "AJ_JBXX", "YG_ZJHM"),
+    ("inspection", "complaints", "complainant_idcard"),
+]
+CODE_COLUMNS = [
+    ("mediation", "tj_ajxx", "bsqr_xydm"),
+    ("arbitration", "arb_case", "respondent_credit_code"),
+    ("arbitration", "arb_case", "co_respondent_credit_code"),
+    ("court", "AJ_JBXX", "BG_TYSHXYDM"),
+    ("inspection", "complaints", "employer_uscc"),
+]
 BRACKETS = str.maketrans({"〔": "(", "〕": ")", "［": "(", "］": ")", "（": "(", "）": ")", "[": "(", "]": ")"})
 
 
@@ -91,10 +105,12 @@ def test_ground_truth_covers_every_main_row_exactly_once(sample):
 
 def test_records_of_one_case_share_identities(sample):
     folder, _, truth = sample
-    sql = {"mediation": "SELECT sqr_sfzh, bsqr_xydm FROM tj_ajxx WHERE ajid={}",
-           "arbitration": "SELECT claimant_id_no, respondent_credit_code FROM arb_case WHERE id={}",
-           "court": "SELECT YG_ZJHM, BG_TYSHXYDM FROM AJ_JBXX WHERE AJID={}",
-           "inspection": "SELECT complainant_idcard, employer_uscc FROM complaints WHERE complaint_id={}"}
+    sql = {
+        "mediation": "SELECT sqr_sfzh, bsqr_xydm FROM tj_ajxx WHERE ajid={}",
+        "arbitration": "SELECT claimant_id_no, respondent_credit_code FROM arb_case WHERE id={}",
+        "court": "SELECT YG_ZJHM, BG_TYSHXYDM FROM AJ_JBXX WHERE AJID={}",
+        "inspection": "SELECT complainant_idcard, employer_uscc FROM complaints WHERE complaint_id={}",
+    }
     for case in truth:
         for rec in case["records"]:
             person, employer = query(folder, rec["system"], sql[rec["system"]].format(rec["record_id"]))[0]
@@ -114,7 +130,11 @@ def test_every_journey_kind_and_worker_category_occurs(sample):
     assert {"40", "50", "60", "80", "90"} <= med
     handoffs = {r[0] for r in query(folder, "inspection", "SELECT handoff_target FROM complaints")}
     assert {"arbitration", "mediation", None} <= handoffs
-    assert query(folder, "arbitration", "SELECT count(*) FROM arb_case WHERE employment_type=2 AND co_respondent_credit_code IS NOT NULL")[0][0]
+    assert query(
+        folder,
+        "arbitration",
+        "SELECT count(*) FROM arb_case WHERE employment_type=2 AND co_respondent_credit_code IS NOT NULL",
+    )[0][0]
 
 
 def test_group_disputes_have_at_least_ten_workers(sample):
@@ -122,7 +142,9 @@ def test_group_disputes_have_at_least_ten_workers(sample):
     groups = [c for c in truth if c["kind"] == "group_dispute"]
     assert groups and all(c["worker_count"] >= 10 for c in groups)
     for row in query(folder, "arbitration", "SELECT id, worker_count FROM arb_case WHERE is_group=1"):
-        parties = query(folder, "arbitration", f"SELECT is_representative FROM arb_case_party WHERE case_id={row['id']}")
+        parties = query(
+            folder, "arbitration", f"SELECT is_representative FROM arb_case_party WHERE case_id={row['id']}"
+        )
         assert row["worker_count"] >= 10 and len(parties) == row["worker_count"] and sum(p[0] for p in parties) == 1
 
 
@@ -147,11 +169,36 @@ def test_cross_agency_references_resolve_within_the_same_case(sample):
         "inspection": query(folder, "inspection", "SELECT complaint_id, complaintNo FROM complaints"),
     }
     targets = {agency: {norm(r[1]): (r[0], r[1]) for r in rows} for agency, rows in issued.items()}
-    refs = [("arbitration", r[0], "mediation", r[1]) for r in query(folder, "arbitration", "SELECT id, mediation_case_no FROM arb_case WHERE mediation_case_no IS NOT NULL")]
-    refs += [("arbitration", r[0], "inspection", r[1]) for r in query(folder, "arbitration", "SELECT id, inspection_complaint_no FROM arb_case WHERE inspection_complaint_no IS NOT NULL")]
-    refs += [("court", r[0], "arbitration", r[1]) for r in query(folder, "court", "SELECT AJID, ARB_NO FROM AJ_JBXX WHERE ARB_NO IS NOT NULL")]
-    refs += [("court", r[0], "mediation", r[1]) for r in query(folder, "court", "SELECT AJID, TJXY_BH FROM AJ_JBXX WHERE TJXY_BH IS NOT NULL")]
-    refs += [("inspection", r[0], r[1], r[2]) for r in query(folder, "inspection", "SELECT complaint_id, handoff_target, handoffCaseNo FROM complaints WHERE handoffCaseNo IS NOT NULL")]
+    refs = [
+        ("arbitration", r[0], "mediation", r[1])
+        for r in query(
+            folder, "arbitration", "SELECT id, mediation_case_no FROM arb_case WHERE mediation_case_no IS NOT NULL"
+        )
+    ]
+    refs += [
+        ("arbitration", r[0], "inspection", r[1])
+        for r in query(
+            folder,
+            "arbitration",
+            "SELECT id, inspection_complaint_no FROM arb_case WHERE inspection_complaint_no IS NOT NULL",
+        )
+    ]
+    refs += [
+        ("court", r[0], "arbitration", r[1])
+        for r in query(folder, "court", "SELECT AJID, ARB_NO FROM AJ_JBXX WHERE ARB_NO IS NOT NULL")
+    ]
+    refs += [
+        ("court", r[0], "mediation", r[1])
+        for r in query(folder, "court", "SELECT AJID, TJXY_BH FROM AJ_JBXX WHERE TJXY_BH IS NOT NULL")
+    ]
+    refs += [
+        ("inspection", r[0], r[1], r[2])
+        for r in query(
+            folder,
+            "inspection",
+            "SELECT complaint_id, handoff_target, handoffCaseNo FROM complaints WHERE handoffCaseNo IS NOT NULL",
+        )
+    ]
     assert len(refs) > 20
     varied = 0
     for system, record, target, number in refs:
@@ -164,10 +211,22 @@ def test_cross_agency_references_resolve_within_the_same_case(sample):
 
 def test_latest_state_matches_history_and_history_is_ordered(sample):
     folder, _, _ = sample
-    checks = [("mediation", "tj_ajxx", "ajid", "zt", "gxsj", "tj_ajzt_ls", "ajid", "xh", "bgsj"),
-              ("arbitration", "arb_case", "id", "status", "updated_at", "arb_case_status", "case_id", "id", "changed_at"),
-              ("court", "AJ_JBXX", "AJID", "AJZT", "XGSJ", "AJ_LCJL", "AJID", "JLID", "BGSJ"),
-              ("inspection", "complaints", "complaint_id", "status", "lastModified", "complaint_log", "complaint_id", "logId", "at")]
+    checks = [
+        ("mediation", "tj_ajxx", "ajid", "zt", "gxsj", "tj_ajzt_ls", "ajid", "xh", "bgsj"),
+        ("arbitration", "arb_case", "id", "status", "updated_at", "arb_case_status", "case_id", "id", "changed_at"),
+        ("court", "AJ_JBXX", "AJID", "AJZT", "XGSJ", "AJ_LCJL", "AJID", "JLID", "BGSJ"),
+        (
+            "inspection",
+            "complaints",
+            "complaint_id",
+            "status",
+            "lastModified",
+            "complaint_log",
+            "complaint_id",
+            "logId",
+            "at",
+        ),
+    ]
     for system, table, pk, status, cursor, hist, fk, seq, when in checks:
         history: dict = {}
         for r in query(folder, system, f"SELECT {fk}, {status}, {when} FROM {hist} ORDER BY {fk}, {seq}"):
@@ -180,8 +239,14 @@ def test_latest_state_matches_history_and_history_is_ordered(sample):
 
 def test_deadlines_are_respected_loosely(sample):
     folder, _, _ = sample
-    for r in query(folder, "arbitration", "SELECT id, applied_at, accepted_at, closed_at, status FROM arb_case WHERE accepted_at IS NOT NULL"):
-        referred = query(folder, "arbitration", f"SELECT count(*) FROM arb_case_status WHERE case_id={r['id']} AND status=4")[0][0]
+    for r in query(
+        folder,
+        "arbitration",
+        "SELECT id, applied_at, accepted_at, closed_at, status FROM arb_case WHERE accepted_at IS NOT NULL",
+    ):
+        referred = query(
+            folder, "arbitration", f"SELECT count(*) FROM arb_case_status WHERE case_id={r['id']} AND status=4"
+        )[0][0]
         if not referred:
             assert r["accepted_at"] - r["applied_at"] <= 9 * 86_400_000  # 5 working days
         assert r["closed_at"] - r["accepted_at"] <= 61 * 86_400_000  # 45 days + 15 with approval
@@ -189,7 +254,11 @@ def test_deadlines_are_respected_loosely(sample):
         days = (dt.datetime.strptime(r["LARQ"], "%Y%m%d") - dt.datetime.strptime(r["SQRQ"], "%Y%m%d")).days
         assert 0 <= days <= 7
     for r in query(folder, "inspection", "SELECT receivedAt, lastModified FROM complaints"):
-        assert r[0].endswith("+08:00") and "T" in r[0] and dt.datetime.fromisoformat(r[0]) < dt.datetime.fromisoformat(r[1])
+        assert (
+            r[0].endswith("+08:00")
+            and "T" in r[0]
+            and dt.datetime.fromisoformat(r[0]) < dt.datetime.fromisoformat(r[1])
+        )
 
 
 def test_same_seed_same_content_and_rerun_does_not_duplicate(tmp_path):
@@ -209,7 +278,13 @@ def test_bad_rows_are_appended_and_described(tmp_path):
     bad = inject_bad_rows(tmp_path)
     problems = {(b["system"], b["problem"]) for b in bad}
     for system in ("mediation", "arbitration"):
-        for problem in ("unknown status code", "unparseable date", "invalid ID check digit", "oversized field (10,000 characters)", "NULL required field"):
+        for problem in (
+            "unknown status code",
+            "unparseable date",
+            "invalid ID check digit",
+            "oversized field (10,000 characters)",
+            "NULL required field",
+        ):
             assert (system, problem) in problems
     assert ("court", "undecodable bytes in a GBK column") in problems
     for b in bad:

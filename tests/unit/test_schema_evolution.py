@@ -1,4 +1,5 @@
-"""Evolution: the current contract reads data written with every released version; breaking changes fail with subject and field."""
+"""Evolution: the current contract reads data written with every released version; breaking changes fail with subject
+and field."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import re
 import fastavro
 import pytest
 
-from schemas.compat import check_compatibility, check_level
-from schemas.contract import TOPIC_RECORDS, AVRO_DIR, load_contract
-from schemas.evolution import check, released
-from schemas.examples import example
+from casehub.schemas.compat import check_compatibility, check_level
+from casehub.schemas.contract import AVRO_DIR, TOPIC_RECORDS, load_contract
+from casehub.schemas.evolution import check, released
+from casehub.schemas.examples import example
 
 CONTRACT = load_contract()
 RECORDS = sorted(set(TOPIC_RECORDS.values()))
@@ -36,7 +37,9 @@ def test_data_written_with_a_release_reads_with_the_current_schema(record, versi
     buf = io.BytesIO()
     fastavro.schemaless_writer(buf, fastavro.parse_schema(copy.deepcopy(old)), written)
     buf.seek(0)
-    read = fastavro.schemaless_reader(buf, fastavro.parse_schema(copy.deepcopy(old)), fastavro.parse_schema(CONTRACT.expanded(record)))
+    read = fastavro.schemaless_reader(
+        buf, fastavro.parse_schema(copy.deepcopy(old)), fastavro.parse_schema(CONTRACT.expanded(record))
+    )
     for field in old["fields"]:
         assert read[field["name"]] == written[field["name"]]
 
@@ -56,9 +59,14 @@ def _with_party_change(change):
 
 
 def test_a_required_field_added_fails_naming_subject_and_field():
-    contract = _with_party_change(lambda s: s["fields"].append({"name": "nationality", "type": "string", "doc": "Nationality (国籍)"}))
+    contract = _with_party_change(
+        lambda s: s["fields"].append({"name": "nationality", "type": "string", "doc": "Nationality (国籍)"})
+    )
     messages = [str(p) for p in check(contract)]
-    assert any("casehub.mediation.events-value" in m and "parties[].nationality" in m and "without a default" in m for m in messages), messages
+    assert any(
+        "casehub.mediation.events-value" in m and "parties[].nationality" in m and "without a default" in m
+        for m in messages
+    ), messages
     assert any("casehub.cases-value" in m for m in messages)
 
 
@@ -71,7 +79,11 @@ def test_a_type_change_fails_naming_the_field():
 
 
 def test_an_optional_field_with_a_default_passes():
-    contract = _with_party_change(lambda s: s["fields"].append({"name": "nationality", "type": ["null", "string"], "default": None, "doc": "Nationality (国籍)"}))
+    contract = _with_party_change(
+        lambda s: s["fields"].append(
+            {"name": "nationality", "type": ["null", "string"], "default": None, "doc": "Nationality (国籍)"}
+        )
+    )
     assert check(contract) == []
 
 
@@ -83,10 +95,18 @@ def test_an_optional_field_with_a_default_passes():
         ("string", "bytes", True),
         (["null", "string"], "string", True),
         ("string", ["null", "string"], False),
-        ({"type": "enum", "name": "E", "symbols": ["A"], "default": "A"}, {"type": "enum", "name": "E", "symbols": ["A", "B"]}, True),
+        (
+            {"type": "enum", "name": "E", "symbols": ["A"], "default": "A"},
+            {"type": "enum", "name": "E", "symbols": ["A", "B"]},
+            True,
+        ),
         ({"type": "enum", "name": "E", "symbols": ["A"]}, {"type": "enum", "name": "E", "symbols": ["A", "B"]}, False),
         ({"type": "record", "name": "R", "fields": []}, {"type": "record", "name": "S", "fields": []}, False),
-        ({"type": "record", "name": "R", "aliases": ["S"], "fields": []}, {"type": "record", "name": "S", "fields": []}, True),
+        (
+            {"type": "record", "name": "R", "aliases": ["S"], "fields": []},
+            {"type": "record", "name": "S", "fields": []},
+            True,
+        ),
         ({"type": "array", "items": "long"}, {"type": "array", "items": "int"}, True),
         ({"type": "map", "values": "int"}, {"type": "map", "values": "string"}, False),
     ],
@@ -97,7 +117,11 @@ def test_resolution_rules(reader, writer, ok):
 
 def test_levels():
     v1 = {"type": "record", "name": "R", "fields": [{"name": "a", "type": "int"}]}
-    v2 = {"type": "record", "name": "R", "fields": [{"name": "a", "type": "int"}, {"name": "b", "type": "int", "default": 0}]}
+    v2 = {
+        "type": "record",
+        "name": "R",
+        "fields": [{"name": "a", "type": "int"}, {"name": "b", "type": "int", "default": 0}],
+    }
     v3 = {"type": "record", "name": "R", "fields": [{"name": "b", "type": "int"}]}
     assert check_level("BACKWARD", v2, [v1]) == []
     assert check_level("BACKWARD", v3, [v1, v2]) == []  # reads v2 (has b)
@@ -111,6 +135,8 @@ def test_every_field_and_enum_is_documented_in_both_languages():
     for name, schema in CONTRACT.raw.items():
         assert han.search(schema.get("doc", "")), f"{name}: doc needs the Chinese term"
         for field in schema.get("fields", []):
-            assert field.get("doc") and han.search(field["doc"]), f"{name}.{field['name']}: doc needs English meaning and Chinese term"
+            assert field.get("doc") and han.search(field["doc"]), (
+                f"{name}.{field['name']}: doc needs English meaning and Chinese term"
+            )
         for symbol in schema.get("symbols", []):
             assert symbol in schema["doc"], f"{name}: enum doc does not explain {symbol}"

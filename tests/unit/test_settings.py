@@ -1,8 +1,9 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from casehub.settings import SettingsError, load_settings
+from casehub.ground.settings import SettingsError, load_settings
 
 
 def test_defaults_run_on_one_machine():
@@ -15,7 +16,14 @@ def test_defaults_run_on_one_machine():
 
 
 def test_environment_overrides_and_types():
-    s = load_settings({"CASEHUB_KAFKA_BOOTSTRAP": "kafka-1:9092", "CASEHUB_PARTITIONS": "6", "CASEHUB_HOME": "/tmp/x", "CASEHUB_TOPIC_PREFIX": "dev."})
+    s = load_settings(
+        {
+            "CASEHUB_KAFKA_BOOTSTRAP": "kafka-1:9092",
+            "CASEHUB_PARTITIONS": "6",
+            "CASEHUB_HOME": "/tmp/x",
+            "CASEHUB_TOPIC_PREFIX": "dev.",
+        }
+    )
     assert s.bootstrap == "kafka-1:9092"
     assert s.partitions == 6
     assert s.home == Path("/tmp/x")
@@ -40,12 +48,12 @@ def test_secret_never_in_public_output():
 
 def test_settings_are_frozen():
     s = load_settings({})
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         s.partitions = 9  # type: ignore[misc]
 
 
 def test_cluster_ids_never_look_like_options():
-    from casehub.broker import _random_cluster_id
+    from casehub.run.broker import _random_cluster_id
 
     ids = [_random_cluster_id() for _ in range(2000)]
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)

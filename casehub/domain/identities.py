@@ -84,14 +84,19 @@ def credit_code_status(value: str) -> tuple[str, bool]:
 
 @functools.lru_cache(maxsize=65536)
 def _credit_code_status(value: str) -> tuple[str, bool]:
-    """(normalised code, passes check), cached: employers repeat. Early pilot codes fail the MOD 31 check: flag them, never drop them.
+    """(normalised code, passes check), cached: employers repeat. Early pilot codes fail the MOD 31 check: flag them,
+    never drop them.
 
     Raises:
         InvalidIdentifier: not even the shape of a credit code (18 characters from the allowed alphabet).
     """
     code = _clean(value)
     if len(code) != 18 or not re.fullmatch(r"[0-9A-HJ-NP-RTUW-Y]{18}", code):
-        raise InvalidIdentifier("credit_code", f"not a unified social credit code: {len(code)} characters, expected 18 from 0-9 and A-Z without I, O, S, V, Z")
+        raise InvalidIdentifier(
+            "credit_code",
+            f"not a unified social credit code: {len(code)} characters, expected 18 from 0-9 and A-Z without I, O, "
+            "S, V, Z",
+        )
     return code, uscc.is_valid(code)
 
 
@@ -117,7 +122,7 @@ class Protector:
     def hash(self, kind: str, value: str) -> str:
         # The kind is part of the message so an ID number and a phone number never collide.
         h = self._keyed.copy()
-        h.update(f"{kind}:{value}".encode("utf-8"))
+        h.update(f"{kind}:{value}".encode())
         return h.hexdigest()
 
     def id_number(self, raw: str, field: str = "id_number") -> tuple[str, str, str]:

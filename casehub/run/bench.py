@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 import shutil
@@ -18,19 +19,24 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from casehub.broker import free_port
-from casehub.settings import Settings
+from casehub.ground.settings import Settings
+from casehub.run.broker import free_port
 
 
 def _rows(n: int) -> list[dict]:
-    from connectors.sample import mediation_rows
+    from casehub.connectors.sample import mediation_rows
 
     base = mediation_rows(min(n, 2000), seed=11)
     start = dt.datetime(2024, 1, 1)
     rows = []
     for i in range(n):
         row = dict(base[i % len(base)])
-        row.update(ajid=i + 1, ajbh=f"沈和调〔2024〕{i + 1:07d}号", gxsj=(start + dt.timedelta(seconds=i)).strftime("%Y-%m-%d %H:%M:%S"), bz=None)
+        row.update(
+            ajid=i + 1,
+            ajbh=f"沈和调〔2024〕{i + 1:07d}号",
+            gxsj=(start + dt.timedelta(seconds=i)).strftime("%Y-%m-%d %H:%M:%S"),
+            bz=None,
+        )
         rows.append(row)
     return rows
 
@@ -45,7 +51,7 @@ def _cpu_of(pid: int | None) -> float:
 
 
 def make_db(path: Path, n: int) -> str:
-    from connectors.adapters.mediation import metadata, tj_ajxx
+    from casehub.connectors.adapters.mediation import metadata, tj_ajxx
 
     url = f"sqlite:///{path}"
     engine = sa.create_engine(url)
@@ -53,12 +59,14 @@ def make_db(path: Path, n: int) -> str:
     rows = _rows(n)
     with engine.begin() as conn:
         for i in range(0, n, 20000):
-            conn.execute(tj_ajxx.insert(), rows[i:i + 20000])
+            conn.execute(tj_ajxx.insert(), rows[i : i + 20000])
     engine.dispose()
     return url
 
 
-def bench_connector(settings: Settings, rows: int, batch_size: int, profile: bool = False, workers: int = 0, rounds: int = 1) -> dict:
+def bench_connector(
+    settings: Settings, rows: int, batch_size: int, profile: bool = False, workers: int = 0, rounds: int = 1
+) -> dict:
     """Create a SQLite mediation database with `rows` rows and time the connector's snapshot into Kafka.
 
     With `rounds` > 1 the snapshot is repeated (same database, broker and registry; fresh topics and
@@ -72,17 +80,21 @@ def bench_connector(settings: Settings, rows: int, batch_size: int, profile: boo
         return _bench(cleanup, settings, rows, batch_size, profile, workers, rounds)
 
 
-def _bench(cleanup: contextlib.ExitStack, settings: Settings, rows: int, batch_size: int, profile: bool, workers: int, rounds: int) -> dict:
-    from casehub.gcpause import gc_paused
-    from casehub.stack import local_broker
-    from connectors.adapter import MappedAdapter
-    from connectors.base import PollingConnector, map_rows
-    from connectors.checkpoints import KafkaCheckpointStore
-    from connectors.mapping import builtin_mappings
-    from connectors.privacy import Protector
-    from connectors.rowstate import RowState
-    from schemas.codec import AvroCodec
-    from schemas.registry.client import RegistryClient
+def _bench(
+    cleanup: contextlib.ExitStack,
+    settings: Settings,
+    rows: int,
+    batch_size: int,
+    profile: bool,
+    workers: int,
+    rounds: int,
+) -> dict:
+    from casehub.connectors.adapter import MappedAdapter
+    from casehub.connectors.mapping import builtin_mappings
+    from casehub.connectors.rows import map_rows
+    from casehub.domain.identities import Protector
+    from casehub.ground.gcpause import gc_paused
+    from casehub.run.stack import local_broker
 
     work = Path(tempfile.mkdtemp(prefix="casehub-bench-"))
     if not profile:  # the generated database is ~30 MB per 100,000 rows; a profile report is kept with it
@@ -100,8 +112,16 @@ def _bench(cleanup: contextlib.ExitStack, settings: Settings, rows: int, batch_s
     registry_url = settings.schema_registry_url
     if not registry_url:
         port = free_port()
-        env = {**os.environ, "CASEHUB_KAFKA_BOOTSTRAP": bootstrap, "CASEHUB_REGISTRY_PORT": str(port), "CASEHUB_TOPIC_PREFIX": prefix, "CASEHUB_HOME": str(work)}
-        registry = subprocess.Popen([sys.executable, "-m", "casehub.cli", "registry"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "CASEHUB_KAFKA_BOOTSTRAP": bootstrap,
+            "CASEHUB_REGISTRY_PORT": str(port),
+            "CASEHUB_TOPIC_PREFIX": prefix,
+            "CASEHUB_HOME": str(work),
+        }
+        registry = subprocess.Popen(
+            [sys.executable, "-m", "casehub", "registry"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         cleanup.callback(_stop, registry)
         registry_url = f"http://127.0.0.1:{port}"
         _wait_for_registry(registry, registry_url)
@@ -109,7 +129,8 @@ def _bench(cleanup: contextlib.ExitStack, settings: Settings, rows: int, batch_s
     url = make_db(work / "mediation.db", rows)
     engine = sa.create_engine(url)
     cleanup.callback(engine.dispose)
-    adapter = MappedAdapter(builtin_mappings()["mediation"], Protector("bench")).bind(engine)
+    mapping = builtin_mappings()["mediation"]
+    adapter = MappedAdapter(mapping, Protector("bench")).bind(engine)  # for the mapping-alone gauge
     result = {"rows": rows, "batch_size": batch_size, "workers": workers, "bootstrap": bootstrap}
 
     def map_only() -> int:
@@ -122,43 +143,48 @@ def _bench(cleanup: contextlib.ExitStack, settings: Settings, rows: int, batch_s
             sample = [dict(r._mapping) for r in conn.execute(sa.select(adapter.table).limit(20000))]
         t = time.perf_counter()
         with gc_paused():
-            map_rows(adapter, sample, dt.datetime.now(dt.timezone.utc))
+            map_rows(adapter, sample, dt.datetime.now(dt.UTC))
         return round(len(sample) / (time.perf_counter() - t))
 
     async def snapshot(prefix: str):
-        from aiokafka import AIOKafkaProducer
+        from casehub.connectors.base import Destinations
+        from casehub.connectors.wiring import build_connector
+        from casehub.ground.kafka import clients, ensure_topics
+        from casehub.ground.publish import KafkaPublisher
+        from casehub.schemas.codec import codec_for
 
-        from casehub.kafka_admin import TopicSpec, ensure_topics
-
-        codec = AvroCodec(RegistryClient(registry_url), prefix=prefix)
-        topic = f"{prefix}casehub.mediation.events"
-        await ensure_topics(bootstrap, [TopicSpec(topic, settings.partitions), TopicSpec(f"{prefix}casehub.deadletter"), TopicSpec(f"{prefix}casehub.identities.restricted")])
-        for tp in (topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"):
-            await asyncio.to_thread(codec.register, tp)
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=256 * 1024)
+        run = dataclasses.replace(
+            settings,
+            kafka_bootstrap=bootstrap,
+            schema_registry_url=registry_url,
+            topic_prefix=prefix,
+            hmac_secret="bench",
+            connector_batch_size=batch_size,
+            connector_workers=workers,
+        )
+        codec, to = codec_for(run), Destinations.for_agency(run.topics, "MEDIATION")
+        await ensure_topics(bootstrap, [s for s in run.topics.specs(run.partitions) if s.name in to])
+        for topic in to:
+            await asyncio.to_thread(codec.register, topic)
+        kafka = clients(bootstrap)
+        producer = kafka.producer("bulk")
         await producer.start()
-        pool = None
+        connector = None
         try:  # worker processes and the producer are closed however the round ends
-            checkpoints = KafkaCheckpointStore(bootstrap, f"{prefix}_casehub_connector_offsets")
-            await checkpoints.start(producer)
-            connector = PollingConnector(adapter, engine, codec, producer, checkpoints, RowState(bootstrap, f"{prefix}_casehub_connector_rows", adapter.name),
-                                         topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted", batch_size=batch_size)
-            if workers:
-                from connectors.parallel import MappingPool
-
-                connector.pool = pool = MappingPool(workers, str(adapter.mapping.path), "bench", codec,
-                                                    (topic, f"{prefix}casehub.deadletter", f"{prefix}casehub.identities.restricted"), db_url=url)
+            connector = build_connector(run, mapping, url, codec, KafkaPublisher(producer), engine=engine)
             return await measure(connector)
         finally:
-            if pool:
-                pool.close()
+            if connector is not None:
+                connector.close()
             await producer.stop()
 
     async def measure(connector):
-        await connector.start()
-        if connector.pool:
-            await asyncio.to_thread(connector.pool.warm)
-        cpu0 = (time.process_time(), _cpu_of(broker_pid), sum(_cpu_of(p) for p in connector.pool.pids()) if connector.pool else 0)
+        await connector.start()  # starts and warms the mapping workers, if any
+        cpu0 = (
+            time.process_time(),
+            _cpu_of(broker_pid),
+            sum(_cpu_of(p) for p in connector.pool.pids()) if connector.pool else 0,
+        )
         t0 = time.perf_counter()
         done = 0
         while done < rows:
@@ -188,10 +214,21 @@ def _bench(cleanup: contextlib.ExitStack, settings: Settings, rows: int, batch_s
             profiler.stop()
             (work / f"profile{n}.txt").write_text(profiler.output_text(unicode=True, color=False))
             result.setdefault("profiles", []).append(str(work / f"profile{n}.txt"))
-        figures.append({"map_only_rows_per_s": gauge, "published": done, "seconds": round(elapsed, 2), "rows_per_s": round(done / elapsed),
-                        "dead_letters": stats["dead_letters"], "cpu_us_per_row": {k: round(v / max(done, 1) * 1e6, 1) for k, v in cpu.items()}})
+        figures.append(
+            {
+                "map_only_rows_per_s": gauge,
+                "published": done,
+                "seconds": round(elapsed, 2),
+                "rows_per_s": round(done / elapsed),
+                "dead_letters": stats["dead_letters"],
+                "cpu_us_per_row": {k: round(v / max(done, 1) * 1e6, 1) for k, v in cpu.items()},
+            }
+        )
         if rounds > 1:
-            print(f"bench: round {n + 1}/{rounds}: {figures[-1]['rows_per_s']} rows/s (mapping alone {gauge} rows/s)", file=sys.stderr)
+            print(
+                f"bench: round {n + 1}/{rounds}: {figures[-1]['rows_per_s']} rows/s (mapping alone {gauge} rows/s)",
+                file=sys.stderr,
+            )
     if rounds == 1:
         result.update(figures[0])
     else:

@@ -1,4 +1,5 @@
-"""Small Kafka helpers shared by every component: wait until a broker answers, create topics idempotently."""
+"""Kafka clients for every component: how they are configured, waiting for a broker, creating topics, reading a topic
+to its end."""
 
 from __future__ import annotations
 
@@ -7,33 +8,62 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-
-@dataclass(frozen=True)
-class TopicSpec:
-    name: str
-    partitions: int = 1
-    config: dict[str, str] = field(default_factory=dict)
-    # strict: an existing topic must have exactly these partitions and settings (state topics, whose
-    # readers take partition 0 and rely on compaction); others are left as operators changed them
-    strict: bool = False
+from casehub.ground.topics import TopicSpec
 
 
 class TopicMismatch(RuntimeError):
     """An existing state topic is not what the hub relies on; the message says what differs and the fix."""
 
 
-def state_topic(name: str) -> TopicSpec:
-    """A single-partition compacted topic holding state (checkpoints, row state, registry)."""
-    return TopicSpec(name, 1, {"cleanup.policy": "compact"}, strict=True)
+@dataclass(frozen=True)
+class KafkaClients:
+    """How every Kafka client of a process is made: the bootstrap servers and the client options shared
+    by producers, consumers and admin clients (the one place a connection is configured).
+
+    Functions of this module take a KafkaClients or, for convenience, a bootstrap string.
+    """
+
+    bootstrap: str
+    options: dict = field(default_factory=dict)
+
+    def common(self, **overrides) -> dict:
+        return {"bootstrap_servers": self.bootstrap, **self.options, **overrides}
+
+    def producer(self, profile: str = "default", **overrides) -> AIOKafkaProducer:
+        """A producer (not started) with one of the hub's profiles (PRODUCER_PROFILES), overrides winning."""
+        return AIOKafkaProducer(**self.common(**{**PRODUCER_PROFILES[profile], **overrides}))
+
+    def consumer(self, *topics: str, **options) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(*topics, **self.common(**options))
+
+    def admin(self, **options) -> AIOKafkaAdminClient:
+        return AIOKafkaAdminClient(**self.common(**options))
 
 
-async def broker_answers(bootstrap: str, timeout: float = 3.0) -> bool:
+# Producer settings of the hub, by use. Every producer waits for all in-sync replicas and is idempotent.
+PRODUCER_PROFILES: dict[str, dict] = {
+    "default": {"acks": "all", "enable_idempotence": True, "linger_ms": 5},
+    # connectors and benchmarks publish batches of thousands of messages: larger batches, fewer requests
+    "bulk": {"acks": "all", "enable_idempotence": True, "linger_ms": 5, "max_batch_size": 256 * 1024},
+}
+
+
+def clients(kafka: KafkaClients | str) -> KafkaClients:
+    return kafka if isinstance(kafka, KafkaClients) else KafkaClients(kafka)
+
+
+def clients_for(settings) -> KafkaClients:
+    """The KafkaClients of a process, from its settings."""
+    return KafkaClients(settings.bootstrap)
+
+
+async def broker_answers(kafka: KafkaClients | str, timeout: float = 3.0) -> bool:
     """True if a broker at `bootstrap` answers a metadata request within `timeout` seconds."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    admin = clients(kafka).admin(request_timeout_ms=int(timeout * 1000))
     quiet = logging.getLogger("aiokafka")
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)  # "connection refused" while a broker starts is the expected answer, not an error
@@ -41,17 +71,17 @@ async def broker_answers(bootstrap: str, timeout: float = 3.0) -> bool:
         await asyncio.wait_for(admin.start(), timeout)
         await asyncio.wait_for(admin.describe_cluster(), timeout)
         return True
-    except (KafkaError, OSError, asyncio.TimeoutError):
+    except (TimeoutError, KafkaError, OSError):
         return False
     finally:
         try:
             await admin.close()
-        except Exception:  # noqa: BLE001 - closing a client that never connected may fail; nothing to do
+        except Exception:
             pass
         quiet.setLevel(level)
 
 
-async def wait_for_broker(bootstrap: str, timeout: float = 60.0, alive=lambda: True) -> None:
+async def wait_for_broker(kafka: KafkaClients | str, timeout: float = 60.0, alive=lambda: True) -> None:
     """Poll until the broker answers metadata requests, `timeout` seconds at most.
 
     Args:
@@ -61,21 +91,21 @@ async def wait_for_broker(bootstrap: str, timeout: float = 60.0, alive=lambda: T
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if await broker_answers(bootstrap, timeout=min(3.0, max(0.5, deadline - time.monotonic()))):
+        if await broker_answers(kafka, timeout=min(3.0, max(0.5, deadline - time.monotonic()))):
             return
         if not alive():
-            raise TimeoutError(f"the broker process at {bootstrap} exited before it answered")
+            raise TimeoutError(f"the broker process at {clients(kafka).bootstrap} exited before it answered")
         await asyncio.sleep(0.2)
-    raise TimeoutError(f"no Kafka broker answered at {bootstrap} within {timeout:.0f}s")
+    raise TimeoutError(f"no Kafka broker answered at {clients(kafka).bootstrap} within {timeout:.0f}s")
 
 
-async def ensure_topics(bootstrap: str, specs: list[TopicSpec], replication: int = 1) -> list[str]:
+async def ensure_topics(kafka: KafkaClients | str, specs: list[TopicSpec], replication: int = 1) -> list[str]:
     """Create the topics that do not exist yet; return the names created. Existing topics are left as they are.
 
     Args:
         replication: replicas per partition (CASEHUB_REPLICATION_FACTOR; 1 for the local single node).
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = clients(kafka).admin()
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -85,14 +115,18 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec], replication: int
             return []
         try:
             await admin.create_topics(
-                [NewTopic(s.name, num_partitions=s.partitions, replication_factor=replication, topic_configs=s.config) for s in missing]
+                [
+                    NewTopic(
+                        s.name, num_partitions=s.partitions, replication_factor=replication, topic_configs=s.config
+                    )
+                    for s in missing
+                ]
             )
         except TopicAlreadyExistsError:
             pass  # created by another process meanwhile
         return [s.name for s in missing]
     finally:
         await admin.close()
-
 
 
 async def _check_strict(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> None:
@@ -111,24 +145,31 @@ async def _check_strict(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> N
     for spec in specs:
         partitions = len(described.get(spec.name, {}).get("partitions", []))
         if partitions != spec.partitions:
-            problems.append(f"topic {spec.name} has {partitions} partitions, the hub needs {spec.partitions} "
-                            f"(it reads state from partition 0; recreate the topic with {spec.partitions})")
+            problems.append(
+                f"topic {spec.name} has {partitions} partitions, the hub needs {spec.partitions} "
+                f"(it reads state from partition 0; recreate the topic with {spec.partitions})"
+            )
         for key, want in spec.config.items():
             have = configs.get(spec.name, {}).get(key)
             if have != want:
-                problems.append(f"topic {spec.name} has {key}={have}, the hub needs {key}={want} (kafka-configs.sh --alter "
-                                f"--entity-type topics --entity-name {spec.name} --add-config {key}={want})")
+                problems.append(
+                    f"topic {spec.name} has {key}={have}, the hub needs {key}={want} (kafka-configs.sh --alter "
+                    f"--entity-type topics --entity-name {spec.name} --add-config {key}={want})"
+                )
     if problems:
         raise TopicMismatch("; ".join(problems))
 
 
-async def read_to_end(bootstrap: str, topic: str, partitions: list[int] | None = None, committed_only: bool = False):
+async def read_to_end(
+    kafka: KafkaClients | str, topic: str, partitions: list[int] | None = None, committed_only: bool = False
+):
     """Yield every message now in `topic` (given partitions, default all), from the beginning to the current end.
 
     How the hub rebuilds state kept in compacted topics (registry, checkpoints, row state) at start.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                isolation_level="read_committed" if committed_only else "read_uncommitted")
+    consumer = clients(kafka).consumer(
+        enable_auto_commit=False, isolation_level="read_committed" if committed_only else "read_uncommitted"
+    )
     await consumer.start()
     try:
         if partitions is None:

@@ -6,17 +6,31 @@ import argparse
 import json
 import sys
 
-from casehub.logs import configure_logging
-from casehub.settings import SettingsError, load_settings
+from casehub.ground.logs import configure_logging
+from casehub.ground.settings import SettingsError, load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="casehub", description="Integration hub for labour and personnel dispute handling (mediation, arbitration, courts, inspection) over Apache Kafka. "
-                                "Settings come from CASEHUB_* environment variables (see README).")
+    p = argparse.ArgumentParser(
+        prog="casehub",
+        description="Integration hub for labour and personnel dispute handling (mediation, arbitration, courts, "
+        "inspection) over Apache Kafka. Settings come from CASEHUB_* environment variables (see README).",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = sub.add_parser("up", help="run the whole hub in the foreground (local broker, registry, worker, sink, web, connectors); Ctrl-C stops it all")
-    up.add_argument("--cases", type=int, default=20, help="cases in the sample databases created when no agency database is configured (default 20)")
+    up = sub.add_parser(
+        "up",
+        help=(
+            "run the whole hub in the foreground (local broker, registry, worker, sink, web, connectors); Ctrl-C "
+            "stops it all"
+        ),
+    )
+    up.add_argument(
+        "--cases",
+        type=int,
+        default=20,
+        help="cases in the sample databases created when no agency database is configured (default 20)",
+    )
 
     st = sub.add_parser("status", help="print the live endpoints and which components run")
     st.add_argument("--json", action="store_true", help="machine-readable output")
@@ -29,35 +43,91 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run the faust stream worker that links and merges cases (foreground)")
     sub.add_parser("sink", help="run the case-view sink: unified case topic to SQL (foreground)")
     sub.add_parser("web", help="serve the web view and JSON API of the case view (foreground)")
-    cn = sub.add_parser("connect", help="run the agency database connectors (foreground), or check a mapping with --dry-run")
-    cn.add_argument("--source", action="append", help="connector name (mapping); repeat for several (default: every mapping with a database)")
-    cn.add_argument("--dry-run", action="store_true", help="map the first rows and print every event and every error; publish nothing")
+    cn = sub.add_parser(
+        "connect", help="run the agency database connectors (foreground), or check a mapping with --dry-run"
+    )
+    cn.add_argument(
+        "--source",
+        action="append",
+        help="connector name (mapping); repeat for several (default: every mapping with a database)",
+    )
+    cn.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="map the first rows and print every event and every error; publish nothing",
+    )
     cn.add_argument("--limit", type=int, default=20, help="rows per source for --dry-run (default 20)")
     cn.add_argument("--json", action="store_true", help="--dry-run output as JSON")
 
-    sub.add_parser("intake", help="serve the authenticated push endpoint POST /intake/<source> (needs CASEHUB_INTAKE_TOKENS)")
-    im = sub.add_parser("import", help="import an .xlsx or .csv file through a source's mapping (small mediation organisations)")
-    im.add_argument("--source", required=True, help="connector name whose mapping reads the file (columns = the mapping's column names)")
+    sub.add_parser(
+        "intake", help="serve the authenticated push endpoint POST /intake/<source> (needs CASEHUB_INTAKE_TOKENS)"
+    )
+    im = sub.add_parser(
+        "import", help="import an .xlsx or .csv file through a source's mapping (small mediation organisations)"
+    )
+    im.add_argument(
+        "--source",
+        required=True,
+        help="connector name whose mapping reads the file (columns = the mapping's column names)",
+    )
     im.add_argument("file", help="path of the .xlsx or .csv file")
-    im.add_argument("--encoding", default="utf-8-sig", help="text encoding of a .csv (default utf-8-sig; gbk for files saved by Chinese Excel)")
+    im.add_argument(
+        "--encoding",
+        default="utf-8-sig",
+        help="text encoding of a .csv (default utf-8-sig; gbk for files saved by Chinese Excel)",
+    )
     im.add_argument("--sheet", default=None, help="worksheet name in an .xlsx (default: the first)")
 
     bn = sub.add_parser("bench", help="benchmarks (figures, not tests): `bench connector` times a snapshot into Kafka")
     bn.add_argument("what", choices=["connector"])
     bn.add_argument("--rows", type=int, default=100000, help="rows in the generated source table (default 100000)")
     bn.add_argument("--batch-size", type=int, default=5000, help="rows per read and publish batch (default 5000)")
-    bn.add_argument("--profile", action="store_true", help="profile with pyinstrument and write the report beside the data")
-    bn.add_argument("--workers", type=int, default=0, help="read, map and encode in this many worker processes (default 0: in the connector's own process)")
-    bn.add_argument("--rounds", type=int, default=1, help="repeat the snapshot this many times (fresh topics each) and report every round and the median (default 1)")
+    bn.add_argument(
+        "--profile", action="store_true", help="profile with pyinstrument and write the report beside the data"
+    )
+    bn.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="read, map and encode in this many worker processes (default 0: in the connector's own process)",
+    )
+    bn.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help=(
+            "repeat the snapshot this many times (fresh topics each) and report every round and the median (default 1)"
+        ),
+    )
 
-    sc = sub.add_parser("schemas", help="the Avro contract: check it against released versions, release a new version, list topics")
-    sc.add_argument("action", choices=["check", "release", "list"], help="check: can the current schemas read every released version; "
-                    "release: write schemas/released/<record>/vN.avsc for changed records; list: topic -> record -> subject")
+    sc = sub.add_parser(
+        "schemas", help="the Avro contract: check it against released versions, release a new version, list topics"
+    )
+    sc.add_argument(
+        "action",
+        choices=["check", "release", "list"],
+        help="check: can the current schemas read every released version; "
+        "release: write schemas/released/<record>/vN.avsc for changed records; list: topic -> record -> subject",
+    )
 
-    sm = sub.add_parser("sample", help="create the four sample agency databases (mediation, arbitration, court, inspection) and ground_truth.json")
+    sm = sub.add_parser(
+        "sample",
+        help=(
+            "create the four sample agency databases (mediation, arbitration, court, inspection) and ground_truth.json"
+        ),
+    )
     sm.add_argument("--cases", type=int, default=20, help="number of cases (default 20)")
-    sm.add_argument("--out", default=None, help="folder for the databases (default: CASEHUB_SAMPLE_DIR or <home>/sample); existing sample files there are replaced")
-    sm.add_argument("--seed", type=int, default=7, help="random seed: the same seed and count give the same databases (default 7)")
+    sm.add_argument(
+        "--out",
+        default=None,
+        help=(
+            "folder for the databases (default: CASEHUB_SAMPLE_DIR or <home>/sample); existing sample files there "
+            "are replaced"
+        ),
+    )
+    sm.add_argument(
+        "--seed", type=int, default=7, help="random seed: the same seed and count give the same databases (default 7)"
+    )
     return p
 
 
@@ -71,15 +141,17 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.command, settings.log_level, settings.log_format)
 
     if args.command == "broker":
-        from casehub.broker import BrokerError
-        from casehub.stack import local_broker
+        from casehub.run.broker import BrokerError
+        from casehub.run.stack import local_broker
 
         broker = local_broker(settings)
         try:
             if args.action == "start":
                 info = broker.start()
                 print(info.bootstrap)
-                print(f"casehub: broker pid {info.pid}, data in {info.data_dir}, logs in {info.log_file}", file=sys.stderr)
+                print(
+                    f"casehub: broker pid {info.pid}, data in {info.data_dir}, logs in {info.log_file}", file=sys.stderr
+                )
             elif args.action == "stop":
                 print("stopped" if broker.stop() else "no broker was running")
             else:
@@ -95,12 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.command == "up":
-        from casehub.stack import up
+        from casehub.run.stack import up
 
         return up(settings, args.cases)
 
     if args.command == "status":
-        from casehub.stack import status
+        from casehub.run.stack import status
 
         state = status(settings)
         if args.json:
@@ -114,18 +186,22 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if state["running"] else 1
 
     if args.command == "bench":
-        from casehub.bench import bench_connector
+        from casehub.run.bench import bench_connector
 
         if args.rounds < 1 or args.rows < 1 or args.batch_size < 1:
             print("casehub bench: --rows, --batch-size and --rounds must be at least 1", file=sys.stderr)
             return 2
-        print(json.dumps(bench_connector(settings, args.rows, args.batch_size, args.profile, args.workers, args.rounds), indent=2))
+        print(
+            json.dumps(
+                bench_connector(settings, args.rows, args.batch_size, args.profile, args.workers, args.rounds), indent=2
+            )
+        )
         return 0
 
     if args.command == "schemas":
-        from schemas.codec import subject_for
-        from schemas.contract import TOPIC_RECORDS, default_contract
-        from schemas.evolution import check, release, unreleased
+        from casehub.schemas.codec import subject_for
+        from casehub.schemas.contract import TOPIC_RECORDS, default_contract
+        from casehub.schemas.evolution import check, release, unreleased
 
         contract = default_contract()
         if args.action == "list":
@@ -152,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sample":
         from pathlib import Path
 
-        from connectors.samples.databases import create_sample_databases
+        from casehub.connectors.samples.databases import create_sample_databases
 
         out = Path(args.out) if args.out else settings.samples
         summary = create_sample_databases(out, args.cases, args.seed)
@@ -161,12 +237,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"casehub: {system:12} {path}" + (f" ({counts})" if counts else ""))
         return 0
 
-    from casehub import services
+    from casehub.run import components as services
 
     if args.command == "worker":
-        from streams.app import run_worker
-
-        run_worker(settings)
+        services.run_worker(settings)
     elif args.command == "registry":
         services.run_registry(settings)
     elif args.command == "sink":
@@ -176,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "intake":
         services.run_intake(settings)
     elif args.command == "import":
-        from connectors.intake import IntakeError
+        from casehub.connectors.intake import IntakeError
 
         try:
             results = services.run_import(settings, args.source, args.file, args.encoding, args.sheet)
@@ -185,14 +259,17 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         for r in results:
             if not r["ok"]:
-                print(f"casehub: record {r['record_id']}: field {r['field']}: {r['reason']} [{r['kind']}] -> dead-letter topic")
+                print(
+                    f"casehub: record {r['record_id']}: field {r['field']}: {r['reason']} [{r['kind']}] -> "
+                    "dead-letter topic"
+                )
         bad = sum(not r["ok"] for r in results)
         print(f"casehub: {len(results)} records: {len(results) - bad} published, {bad} to the dead-letter topic")
         return 1 if bad else 0
     elif args.command == "connect":
         if args.dry_run:
-            from connectors.mapping import MappingFileError
-            from connectors.runner import dry_run, dry_run_json, render_dry_run
+            from casehub.connectors.dry_run import dry_run, dry_run_json, render_dry_run
+            from casehub.connectors.mapping import MappingFileError
 
             try:
                 report = dry_run(settings, args.source, args.limit)

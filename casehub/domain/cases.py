@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import unicodedata
+
+from casehub.domain.references import ref_key
 
 # event_type -> stage, per agency. Types not listed keep the agency's default stage.
-AGENCY_STAGE = {"MEDIATION": "MEDIATION", "ARBITRATION": "ARBITRATION", "COURT": "LITIGATION", "INSPECTION": "INSPECTION", "NEGOTIATION": "NEGOTIATION"}
+AGENCY_STAGE = {
+    "MEDIATION": "MEDIATION",
+    "ARBITRATION": "ARBITRATION",
+    "COURT": "LITIGATION",
+    "INSPECTION": "INSPECTION",
+    "NEGOTIATION": "NEGOTIATION",
+}
 EVENT_STAGE = {
     ("MEDIATION", "REFERRED_TO_ARBITRATION"): "ARBITRATION",
     ("MEDIATION", "WITHDRAWN"): "CLOSED",
@@ -27,25 +34,18 @@ EVENT_STAGE = {
     ("INSPECTION", "HANDED_OFF_TO_MEDIATION"): "MEDIATION",
     ("INSPECTION", "HANDED_OFF_TO_ARBITRATION"): "ARBITRATION",
 }
-REF_PRIORITY = ["MEDIATION", "NEGOTIATION", "INSPECTION", "ARBITRATION", "COURT", "AGREEMENT", "CONFIRMATION", "PAYMENT_ORDER", "ENFORCEMENT", "OTHER"]
-
-_BRACKET_PAIRS = (("（", "("), ("）", ")"), ("〔", "("), ("〕", ")"), ("［", "("), ("］", ")"), ("【", "("), ("】", ")"), ("[", "("), ("]", ")"))
-
-
-def normalise_number(number: str) -> str:
-    """Case number in a comparable form: NFKC (full-width to half-width), one bracket style, no spaces."""
-    text = unicodedata.normalize("NFKC", number)
-    # str.translate looks every character up in the table; most numbers hold one or two bracket pairs,
-    # and a search per bracket kind is several times cheaper (each replacement yields a plain "(" or ")",
-    # never another bracket kind, so the result is the same)
-    for bracket, plain in _BRACKET_PAIRS:
-        if bracket in text:
-            text = text.replace(bracket, plain)
-    return "".join(text.split()).upper()  # split() drops the same Unicode whitespace as re's \s, at a fraction of the cost
-
-
-def ref_key(ref: dict) -> tuple[str, str]:
-    return ref["kind"], ref.get("normalised") or normalise_number(ref["number"])
+REF_PRIORITY = [
+    "MEDIATION",
+    "NEGOTIATION",
+    "INSPECTION",
+    "ARBITRATION",
+    "COURT",
+    "AGREEMENT",
+    "CONFIRMATION",
+    "PAYMENT_ORDER",
+    "ENFORCEMENT",
+    "OTHER",
+]
 
 
 def case_id_for(event: dict) -> str:
@@ -53,7 +53,10 @@ def case_id_for(event: dict) -> str:
 
     Deterministic: the same reference always names the same case, in any process.
     """
-    refs = sorted(event.get("refs") or [], key=lambda r: (REF_PRIORITY.index(r["kind"]) if r["kind"] in REF_PRIORITY else 99, ref_key(r)))
+    refs = sorted(
+        event.get("refs") or [],
+        key=lambda r: (REF_PRIORITY.index(r["kind"]) if r["kind"] in REF_PRIORITY else 99, ref_key(r)),
+    )
     if refs:
         kind, number = ref_key(refs[0])
         basis = f"ref|{kind}|{number}"
@@ -128,7 +131,9 @@ def _order(entry: dict):
 
 
 def stage_of(entry: dict) -> str:
-    return EVENT_STAGE.get((entry["agency_kind"], entry["event_type"]), AGENCY_STAGE.get(entry["agency_kind"], "UNKNOWN"))
+    return EVENT_STAGE.get(
+        (entry["agency_kind"], entry["event_type"]), AGENCY_STAGE.get(entry["agency_kind"], "UNKNOWN")
+    )
 
 
 def merge(case: dict | None, agency: str, event: dict, case_id: str | None = None) -> dict:
@@ -159,12 +164,15 @@ def merge(case: dict | None, agency: str, event: dict, case_id: str | None = Non
     link = {
         "event_id": event["event_id"],
         "rule": "EXPLICIT_REFERENCE" if event.get("refs") else "SAME_SOURCE_RECORD",
-        "detail": ", ".join(f"{r['kind']} {r['number']}" for r in event.get("refs") or []) or f"{event['source']['system']} record {event['source']['record_id']}",
+        "detail": ", ".join(f"{r['kind']} {r['number']}" for r in event.get("refs") or [])
+        or f"{event['source']['system']} record {event['source']['record_id']}",
     }
     record = dict(base)
     record["timeline"] = timeline
-    record["links"] = sorted([*base["links"], link], key=lambda l: l["event_id"])
-    record["refs"] = _union([*base["refs"], *(event.get("refs") or [])], lambda r: (r["kind"], r["system"], r["number"]))
+    record["links"] = sorted([*base["links"], link], key=lambda entry: entry["event_id"])
+    record["refs"] = _union(
+        [*base["refs"], *(event.get("refs") or [])], lambda r: (r["kind"], r["system"], r["number"])
+    )
     record["parties"] = _union([*base["parties"], *(event.get("parties") or [])], _party_key)
     record["claims"] = _union([*base["claims"], *(event.get("claims") or [])], _claim_key)
     record["documents"] = _union([*base["documents"], *(event.get("documents") or [])], lambda d: (d["sha256"],))
@@ -179,7 +187,7 @@ def merge(case: dict | None, agency: str, event: dict, case_id: str | None = Non
 
 def _agreement_order(agreement: dict):
     return (
-        agreement.get("signed_at") or dt.datetime.min.replace(tzinfo=dt.timezone.utc),
+        agreement.get("signed_at") or dt.datetime.min.replace(tzinfo=dt.UTC),
         agreement.get("effective_date") or dt.date.min,
         agreement.get("number") or "",
         repr(sorted(agreement.items(), key=lambda kv: kv[0])),  # a total order: equal dates never fall back to arrival
@@ -205,14 +213,15 @@ def finish(record: dict) -> dict:
 
 def mediated_before_arbitration(timeline: list[dict]) -> bool:
     """仲裁案前调解: mediation (incl. pre-arbitration mediation) happened before any arbitration acceptance."""
-    accepted = [e["occurred_at"] for e in timeline if e["agency_kind"] == "ARBITRATION" and e["event_type"] == "ACCEPTED"]
+    accepted = [
+        e["occurred_at"] for e in timeline if e["agency_kind"] == "ARBITRATION" and e["event_type"] == "ACCEPTED"
+    ]
     cutoff = min(accepted) if accepted else None
     return any(
-        (e["agency_kind"] == "MEDIATION" or (e["agency_kind"] == "ARBITRATION" and e["event_type"] == "REFERRED_TO_PRE_ARBITRATION_MEDIATION"))
+        (
+            e["agency_kind"] == "MEDIATION"
+            or (e["agency_kind"] == "ARBITRATION" and e["event_type"] == "REFERRED_TO_PRE_ARBITRATION_MEDIATION")
+        )
         and (cutoff is None or e["occurred_at"] <= cutoff)
         for e in timeline
     ) and any(e["agency_kind"] == "ARBITRATION" for e in timeline)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+
+from casehub.ground.topics import Topics
 
 PREFIX = "CASEHUB_"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # casehub/ground/settings.py -> the checkout
 # A development secret: fine for the sample stack, refused nowhere, but `casehub up` warns about it.
 DEV_HMAC_SECRET = "casehub-dev-secret-change-me"
 
@@ -33,68 +35,6 @@ def _kafka_version() -> str:
         if start >= 0:
             return text[start + len("<kafka.version>") : text.index("</kafka.version>")].strip()
     return "4.1.1"
-
-
-@dataclass(frozen=True)
-class Topics:
-    """Kafka topic names, all under one optional prefix (a test or a tenant gets its own set)."""
-
-    prefix: str = ""
-
-    def name(self, base: str) -> str:
-        return f"{self.prefix}{base}"
-
-    @property
-    def mediation(self) -> str:
-        return self.name("casehub.mediation.events")
-
-    @property
-    def arbitration(self) -> str:
-        return self.name("casehub.arbitration.events")
-
-    @property
-    def court(self) -> str:
-        return self.name("casehub.court.events")
-
-    @property
-    def inspection(self) -> str:
-        return self.name("casehub.inspection.events")
-
-    @property
-    def cases(self) -> str:
-        return self.name("casehub.cases")
-
-    @property
-    def deadletter(self) -> str:
-        return self.name("casehub.deadletter")
-
-    @property
-    def identities(self) -> str:
-        return self.name("casehub.identities.restricted")
-
-    @property
-    def confirmation_requests(self) -> str:
-        return self.name("casehub.confirmation.requests")
-
-    @property
-    def confirmation_responses(self) -> str:
-        return self.name("casehub.confirmation.responses")
-
-    @property
-    def alerts(self) -> str:
-        return self.name("casehub.alerts")
-
-    @property
-    def schemas(self) -> str:
-        return self.name("_casehub_schemas")
-
-    @property
-    def connector_offsets(self) -> str:
-        return self.name("_casehub_connector_offsets")
-
-    @property
-    def connector_rows(self) -> str:
-        return self.name("_casehub_connector_rows")
 
 
 @dataclass(frozen=True)
@@ -124,7 +64,9 @@ class Settings:
     inspection_db_url: str | None = None
     connectors: str | None = None  # comma-separated connector names to run; None: every mapping with a database
     mapping_dir: Path | None = None  # extra mapping files (*.toml) beside the built-in ones
-    intake_tokens: str | None = dataclasses.field(default=None, repr=False)  # "source:token,source:token" for push intake
+    intake_tokens: str | None = dataclasses.field(
+        default=None, repr=False
+    )  # "source:token,source:token" for push intake
     intake_port: int = 18082
     metrics_port: int = 18083  # Prometheus /metrics of `casehub connect`; 0 turns it off
     sample_dir: Path | None = None
@@ -135,8 +77,12 @@ class Settings:
     hmac_secret: str = dataclasses.field(default=DEV_HMAC_SECRET, repr=False)
     poll_interval: float = 1.0
     connector_lag_seconds: float = 300.0  # re-read window behind the watermark: longer than any source transaction
-    connector_workers: int = 0  # processes that read, map and encode rows for each connector (0: in the connector's process)
-    connector_batch_size: int = 5000  # rows per read, mapped and published together (more: faster snapshots, more memory)
+    connector_workers: int = (
+        0  # processes that read, map and encode rows for each connector (0: in the connector's process)
+    )
+    connector_batch_size: int = (
+        5000  # rows per read, mapped and published together (more: faster snapshots, more memory)
+    )
     reconcile_every: float = 300.0  # seconds between full key/version reconciliations (deletes, very late commits)
     log_level: str = "info"
     log_format: str = "json"  # json | console
@@ -245,7 +191,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides) -> Sett
         if name not in known:
             close = [k for k in known if k.split("_")[0] == name.split("_")[0]]
             hint = f" (did you mean {', '.join(PREFIX + c.upper() for c in close)}?)" if close else ""
-            raise SettingsError(f"unknown setting {key}{hint}; known: {', '.join(PREFIX + k.upper() for k in sorted(known))}")
+            raise SettingsError(
+                f"unknown setting {key}{hint}; known: {', '.join(PREFIX + k.upper() for k in sorted(known))}"
+            )
         if raw == "":
             continue
         values[name] = _convert(name, raw, str(known[name].type))

@@ -1,27 +1,17 @@
-"""Entry points of the long-running components (registry, connect, sink, web): one asyncio loop each, stopped by SIGINT/SIGTERM."""
+"""Entry points of the long-running components (registry, connect, sink, web, intake) and of `casehub import`:
+one asyncio loop each, stopped by SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 
-from aiokafka import AIOKafkaProducer
-
-from casehub.kafka_admin import TopicSpec, ensure_topics
-from casehub.logs import get_logger
-from casehub.settings import Settings
-
-
-def topic_specs(settings: Settings) -> list[TopicSpec]:
-    """Every topic the hub uses, with its partitions and policy."""
-    t, n = settings.topics, settings.partitions
-    compact = {"cleanup.policy": "compact"}
-    return [
-        TopicSpec(t.mediation, n), TopicSpec(t.arbitration, n), TopicSpec(t.court, n), TopicSpec(t.inspection, n),
-        TopicSpec(t.cases, n, compact),  # the latest record per case id is what consumers need
-        TopicSpec(t.deadletter, 1), TopicSpec(t.identities, 1, compact), TopicSpec(t.alerts, 1),
-        TopicSpec(t.confirmation_requests, 1), TopicSpec(t.confirmation_responses, 1),
-    ]
+from casehub.ground.kafka import clients_for, ensure_topics
+from casehub.ground.logs import get_logger
+from casehub.ground.publish import KafkaPublisher
+from casehub.ground.settings import Settings
+from casehub.schemas.codec import codec_for
 
 
 async def _until_signal(stop_callbacks) -> asyncio.Event:
@@ -40,19 +30,16 @@ async def _until_signal(stop_callbacks) -> asyncio.Event:
 
 def register_contract(settings: Settings) -> dict[str, int]:
     """Register every casehub schema with the configured registry (embedded or external)."""
-    from schemas.codec import AvroCodec
-    from schemas.registry.client import RegistryClient
-
-    return AvroCodec(RegistryClient(settings.registry_url), prefix=settings.topic_prefix).register_all()
+    return codec_for(settings).register_all()
 
 
 def run_registry(settings: Settings) -> None:
-    from schemas.registry.server import serve
-    from schemas.registry.store import KafkaSchemaStore
+    from casehub.schemas.registry.server import serve
+    from casehub.schemas.registry.store import KafkaSchemaStore
 
     async def main():
         log = get_logger("registry")
-        store = KafkaSchemaStore(settings.bootstrap, settings.topics.schemas, settings.replication_factor)
+        store = KafkaSchemaStore(clients_for(settings), settings.topics.schemas, settings.replication_factor)
         runner = await serve(store, settings.registry_host, settings.registry_port)
         log.info("schema registry listening", url=settings.registry_url, topic=settings.topics.schemas)
         # The hub's own schemas are registered at start, so consumers find them before any data flows.
@@ -68,7 +55,7 @@ def run_registry(settings: Settings) -> None:
 
 
 def run_web(settings: Settings) -> None:
-    from sinks.web import serve
+    from casehub.sinks.web import serve
 
     async def main():
         log = get_logger("web")
@@ -82,21 +69,24 @@ def run_web(settings: Settings) -> None:
 
 
 def run_sink(settings: Settings) -> None:
-    from schemas.codec import AvroCodec
-    from schemas.registry.client import RegistryClient
-    from sinks.case_view_sink import make_sink
+    from casehub.sinks.case_view_sink import make_sink
 
     async def main():
-        codec = AvroCodec(RegistryClient(settings.registry_url), prefix=settings.topic_prefix)
-        sink = make_sink(settings, codec)
+        sink = make_sink(settings, codec_for(settings))
         await _until_signal([sink.stop])
         await sink.run()
 
     asyncio.run(main())
 
 
+def run_worker(settings: Settings) -> None:
+    from casehub.streams.app import run_worker as run
+
+    run(settings)
+
+
 def run_connect(settings: Settings, names: list[str] | None = None) -> None:
-    from connectors.runner import run_connectors
+    from casehub.connectors.runner import run_connectors
 
     async def main():
         log = get_logger("connect")
@@ -111,49 +101,49 @@ def run_connect(settings: Settings, names: list[str] | None = None) -> None:
     asyncio.run(main())
 
 
-async def _producer_and_codec(settings: Settings):
-    from schemas.codec import AvroCodec
-    from schemas.registry.client import RegistryClient
-
-    await ensure_topics(settings.bootstrap, topic_specs(settings), settings.replication_factor)
-    codec = AvroCodec(RegistryClient(settings.registry_url), prefix=settings.topic_prefix)
+@contextlib.asynccontextmanager
+async def _publishing(settings: Settings):
+    """The topics exist, the contract is registered, and a started producer: (publisher, codec)."""
+    kafka = clients_for(settings)
+    await ensure_topics(kafka, settings.topics.specs(settings.partitions), settings.replication_factor)
+    codec = codec_for(settings)
     await asyncio.to_thread(codec.register_all)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = kafka.producer()
     await producer.start()
-    return producer, codec
+    try:
+        yield KafkaPublisher(producer), codec
+    finally:
+        await producer.stop()
 
 
 def run_intake(settings: Settings) -> None:
-    from connectors.intake import serve
+    from casehub.connectors.intake import serve
 
     async def main():
         log = get_logger("intake")
-        producer, codec = await _producer_and_codec(settings)
-        runner = await serve(settings, codec, producer)
-        log.info("push intake listening", url=f"http://{settings.web_host}:{settings.intake_port}/intake/<source>")
-        stopped = await _until_signal([])
-        await stopped.wait()
-        await runner.cleanup()
-        await producer.stop()
+        async with _publishing(settings) as (publisher, codec):
+            runner = await serve(settings, codec, publisher)
+            log.info("push intake listening", url=f"http://{settings.web_host}:{settings.intake_port}/intake/<source>")
+            stopped = await _until_signal([])
+            await stopped.wait()
+            await runner.cleanup()
 
     asyncio.run(main())
 
 
 def run_import(settings: Settings, source: str, path: str, encoding: str, sheet: str | None) -> list[dict]:
     """Import one spreadsheet through a source's mapping; returns the per-record results."""
-    from connectors.intake import IntakeProcessor, read_table_file
+    from casehub.connectors.intake import IntakeProcessor
+    from casehub.connectors.spreadsheets import read_table_file
 
     async def main():
         rows = read_table_file(path, encoding, sheet)
-        producer, codec = await _producer_and_codec(settings)
-        try:
-            processor = IntakeProcessor(settings, codec, producer)
+        async with _publishing(settings) as (publisher, codec):
+            processor = IntakeProcessor(settings, codec, publisher)
             results = []
             for i in range(0, len(rows), 1000):
-                results += await processor.submit(source, rows[i:i + 1000], "import")
+                results += await processor.submit(source, rows[i : i + 1000], "import")
                 print(f"casehub: imported {min(i + 1000, len(rows))}/{len(rows)} rows", flush=True)
             return results
-        finally:
-            await producer.stop()
 
     return asyncio.run(main())

@@ -1,4 +1,5 @@
-"""The local single-node Apache Kafka broker (KRaft, combined broker and controller) started from the Maven-resolved jars."""
+"""The local single-node Apache Kafka broker (KRaft, combined broker and controller) started from the Maven-resolved
+jars."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from casehub.kafka_admin import broker_answers, wait_for_broker
+from casehub.ground.kafka import broker_answers, wait_for_broker
 
 LOG4J2 = """Configuration:
   status: warn
@@ -145,8 +146,10 @@ class LocalBroker:
         cport = self.controller_port or free_port()
         for number, setting in ((port, "CASEHUB_BROKER_PORT"), (cport, "CASEHUB_CONTROLLER_PORT")):
             if not _port_free(number):
-                raise BrokerError(f"port {number} ({setting}) is already in use on 127.0.0.1 by another process; "
-                                  f"stop it or set {setting} to a free port")
+                raise BrokerError(
+                    f"port {number} ({setting}) is already in use on 127.0.0.1 by another process; "
+                    f"stop it or set {setting} to a free port"
+                )
         self.home.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._write_config(port, cport)
@@ -167,7 +170,9 @@ class LocalBroker:
         ]
         with open(self.stdout_file, "ab") as out:
             # A session of its own: Ctrl-C in the terminal reaches only the supervisor, which stops the broker last.
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         info = BrokerInfo(pid=proc.pid, bootstrap=bootstrap, data_dir=str(self.data_dir), log_file=str(self.log_file))
         self.state_file.write_text(json.dumps(info.__dict__))
         try:
@@ -211,7 +216,10 @@ class LocalBroker:
             return str(Path(java_home) / "bin" / "java")
         java = shutil.which("java")
         if not java:
-            raise BrokerError("java not found: the local broker needs Java 17 or newer (or set CASEHUB_KAFKA_BOOTSTRAP to an existing cluster)")
+            raise BrokerError(
+                "java not found: the local broker needs Java 17 or newer (or set CASEHUB_KAFKA_BOOTSTRAP to an "
+                "existing cluster)"
+            )
         return java
 
     def _check_runtime(self) -> None:
@@ -248,7 +256,18 @@ class LocalBroker:
 
     def _format(self) -> None:
         cluster_id = _random_cluster_id()
-        cmd = [self._java(), "-cp", f"{self.libs}/*", "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config_file), "--ignore-formatted"]
+        cmd = [
+            self._java(),
+            "-cp",
+            f"{self.libs}/*",
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(self.config_file),
+            "--ignore-formatted",
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "KAFKA_LOG4J_OPTS": ""})
         if result.returncode != 0:
             raise BrokerError(f"formatting broker storage in {self.data_dir} failed:\n{result.stdout}\n{result.stderr}")

@@ -1,4 +1,5 @@
-"""`casehub up`: run the whole local hub in the foreground as supervised processes; `casehub status`: what runs where."""
+"""`casehub up`: run the whole local hub in the foreground as supervised processes; `casehub status`: what runs
+where."""
 
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from casehub.broker import LocalBroker, _pid_alive
-from casehub.kafka_admin import broker_answers, ensure_topics, wait_for_broker
-from casehub.services import topic_specs
-from casehub.settings import DEV_HMAC_SECRET, Settings
+from casehub.ground.kafka import broker_answers, ensure_topics, wait_for_broker
+from casehub.ground.settings import DEV_HMAC_SECRET, Settings
+from casehub.run.broker import LocalBroker, _pid_alive
 
 # Start order; they stop in the reverse order (producers of data first, the registry last).
 COMPONENTS = ("registry", "worker", "sink", "web", "connect", "intake")
@@ -27,7 +27,13 @@ def status_file(settings: Settings) -> Path:
 
 
 def local_broker(settings: Settings) -> LocalBroker:
-    return LocalBroker(settings.home / "kafka", settings.kafka_libs_dir, settings.broker_port, settings.controller_port, settings.broker_heap)
+    return LocalBroker(
+        settings.home / "kafka",
+        settings.kafka_libs_dir,
+        settings.broker_port,
+        settings.controller_port,
+        settings.broker_heap,
+    )
 
 
 @dataclass
@@ -55,7 +61,9 @@ def _wait_http(url: str, child: Child, timeout: float = 60.0) -> None:
         if _http_ok(url):
             return
         if child.proc.poll() is not None:
-            raise RuntimeError(f"{child.name} exited with code {child.proc.returncode} before {url} answered; see {child.log}")
+            raise RuntimeError(
+                f"{child.name} exited with code {child.proc.returncode} before {url} answered; see {child.log}"
+            )
         time.sleep(0.2)
     raise RuntimeError(f"{child.name} did not answer at {url} within {timeout:.0f}s; see {child.log}")
 
@@ -68,21 +76,28 @@ def endpoints(settings: Settings, bootstrap: str) -> dict:
         "case_view_url": settings.case_view,
         "sample_dir": str(settings.samples) if settings.uses_samples else None,
         "logs": str(settings.log_dir),
-        "connector_metrics_url": f"http://{settings.web_host}:{settings.metrics_port}/metrics" if settings.metrics_port else None,
-        "intake_url": f"http://{settings.web_host}:{settings.intake_port}/intake/<source>" if settings.intake_tokens else None,
+        "connector_metrics_url": f"http://{settings.web_host}:{settings.metrics_port}/metrics"
+        if settings.metrics_port
+        else None,
+        "intake_url": f"http://{settings.web_host}:{settings.intake_port}/intake/<source>"
+        if settings.intake_tokens
+        else None,
         "topic_prefix": settings.topic_prefix,
     }
 
 
 def up(settings: Settings, sample_cases: int = 20) -> int:
     """Run the stack until Ctrl-C (SIGINT) or SIGTERM; returns the exit code."""
-    from connectors.samples.databases import create_sample_databases
+    from casehub.connectors.samples.databases import create_sample_databases
 
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     existing = _read_status(settings)
     if existing and any(_pid_alive(c["pid"]) for c in existing.get("components", {}).values()):
-        _say(f"a hub already runs from {settings.home} (pid {existing.get('pid')}); stop it first or use another CASEHUB_HOME")
+        _say(
+            f"a hub already runs from {settings.home} (pid {existing.get('pid')}); stop it first or use another "
+            "CASEHUB_HOME"
+        )
         return 1
     if settings.hmac_secret == DEV_HMAC_SECRET:
         _say("warning: CASEHUB_HMAC_SECRET is the development default; set a secret of your own before real data flows")
@@ -116,8 +131,8 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
                 _say(f"sample agency databases created in {settings.samples} ({sample_cases} cases)")
             else:
                 _say(f"sample agency databases in {settings.samples}")
-        asyncio.run(ensure_topics(bootstrap, topic_specs(settings), settings.replication_factor))
-        from sinks.case_view import create_engine
+        asyncio.run(ensure_topics(bootstrap, settings.topics.specs(settings.partitions), settings.replication_factor))
+        from casehub.sinks.case_view import create_engine
 
         create_engine(settings.case_view).dispose()  # tables exist before the sink and the web view both open them
 
@@ -131,14 +146,21 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
                 continue  # the push endpoint runs only once tokens are configured
             log = settings.log_dir / f"{name}.log"
             with open(log, "ab") as out:
-                proc = subprocess.Popen([sys.executable, "-m", "casehub.cli", name], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "casehub", name],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent,
+                )
             child = Child(name, proc, log)
             children.append(child)
             if name == "registry":
                 _wait_http(settings.registry_url + "/subjects", child)
             if name == "worker" and not settings.embedded_registry:
-                from casehub.services import register_contract
+                from casehub.run.components import register_contract
 
                 ids = register_contract(settings)
                 _say(f"registered {len(ids)} schemas with {settings.registry_url}")
@@ -153,7 +175,16 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
         }
         status_file(settings).write_text(json.dumps(state, indent=2, ensure_ascii=False))
         _say("up. Where to look:")
-        for key in ("kafka_bootstrap", "schema_registry_url", "web_url", "case_view_url", "sample_dir", "connector_metrics_url", "intake_url", "logs"):
+        for key in (
+            "kafka_bootstrap",
+            "schema_registry_url",
+            "web_url",
+            "case_view_url",
+            "sample_dir",
+            "connector_metrics_url",
+            "intake_url",
+            "logs",
+        ):
             if state.get(key):
                 _say(f"  {key:20} {state[key]}")
         _say("press Ctrl-C to stop everything")
@@ -165,7 +196,7 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
                 code = 1
                 break
             time.sleep(0.3)
-    except Exception as exc:  # noqa: BLE001 - report any start-up failure plainly, then clean up
+    except Exception as exc:
         _say(f"error: {exc}")
         code = 1
     finally:
@@ -214,10 +245,22 @@ def _read_status(settings: Settings) -> dict | None:
 def status(settings: Settings) -> dict:
     """Live endpoints and which components run (checked now, not just recorded)."""
     state = _read_status(settings) or {}
-    bootstrap = state.get("kafka_bootstrap") or settings.kafka_bootstrap or (local_broker(settings).info().bootstrap if local_broker(settings).info() else settings.bootstrap)
+    bootstrap = (
+        state.get("kafka_bootstrap")
+        or settings.kafka_bootstrap
+        or (local_broker(settings).info().bootstrap if local_broker(settings).info() else settings.bootstrap)
+    )
     out = endpoints(settings, bootstrap)
-    out.update({k: state[k] for k in ("kafka_bootstrap", "schema_registry_url", "web_url", "case_view_url", "sample_dir") if k in state})
-    components = {name: {"pid": c["pid"], "running": _pid_alive(c["pid"])} for name, c in state.get("components", {}).items()}
+    out.update(
+        {
+            k: state[k]
+            for k in ("kafka_bootstrap", "schema_registry_url", "web_url", "case_view_url", "sample_dir")
+            if k in state
+        }
+    )
+    components = {
+        name: {"pid": c["pid"], "running": _pid_alive(c["pid"])} for name, c in state.get("components", {}).items()
+    }
     broker_up = asyncio.run(broker_answers(bootstrap, timeout=2.0))
     components["kafka"] = {"running": broker_up, "pid": (state.get("broker") or {}).get("pid")}
     out["components"] = components

@@ -1,4 +1,7 @@
-"""Batched publishing with aiokafka's batch API: one coroutine call per batch instead of one per message.
+"""Publishing: batches through aiokafka's batch API, the Publisher interface every component sends through,
+and an in-memory publisher for unit tests of the shells.
+
+Batches: one coroutine call per batch instead of one per message.
 
 aiokafka's per-message `send()` costs tens of microseconds each; a connector publishing three messages
 per row (event, identity, row state) spends most of its time there. Partitions are chosen with the same
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 
@@ -70,7 +74,8 @@ class BatchPublisher:
         return tp, batch
 
     def add_nowait(self, topic: str, key: bytes, value: bytes | None) -> bool:
-        """Append without awaiting anything; False when that needs `add` (partitions unknown yet, or the batch is full)."""
+        """Append without awaiting anything; False when that needs `add` (partitions unknown yet, or the batch is
+        full)."""
         parts = self._partitions.get(topic)
         if parts is None:
             return False
@@ -98,3 +103,80 @@ class BatchPublisher:
         self._batches.clear()
         futures, self._futures = self._futures, []
         await asyncio.gather(*futures)
+
+
+class Batch(Protocol):
+    def add_nowait(self, topic: str, key: bytes, value: bytes | None) -> bool: ...
+
+    async def add(self, topic: str, key: bytes, value: bytes | None) -> None: ...
+
+    async def flush(self) -> None: ...
+
+
+class Publisher(Protocol):
+    """Where a component's messages go: batches for bulk work, `send` for one message (both wait for the
+    broker's acknowledgement before they return from `flush` or `send`)."""
+
+    def batch(self) -> Batch: ...
+
+    async def send(self, topic: str, key: bytes | None, value: bytes | None) -> None: ...
+
+
+class KafkaPublisher:
+    """Publisher over one started aiokafka producer (the caller starts and stops it)."""
+
+    def __init__(self, producer: AIOKafkaProducer):
+        self.producer = producer
+
+    def batch(self) -> BatchPublisher:
+        return BatchPublisher(self.producer)
+
+    async def send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        await self.producer.send_and_wait(topic, key=key, value=value)
+
+
+class MemoryBatch:
+    def __init__(self, publisher: MemoryPublisher):
+        self.publisher, self.pending = publisher, []
+
+    def add_nowait(self, topic: str, key: bytes, value: bytes | None) -> bool:
+        self.pending.append((topic, key, value))
+        return True
+
+    async def add(self, topic: str, key: bytes, value: bytes | None) -> None:
+        self.add_nowait(topic, key, value)
+
+    async def flush(self) -> None:
+        for message in self.pending:
+            self.publisher.append(*message)
+        self.pending = []
+
+
+class MemoryPublisher:
+    """A Publisher that keeps what is sent, partitioned as Kafka would: a test double shipped with the code.
+
+    Args:
+        partitions: partitions per topic (`default` for topics not named).
+        fail: a callable (topic, key, value) -> exception or None, to make a send fail.
+    """
+
+    def __init__(self, partitions: dict[str, int] | None = None, default: int = 1, fail=None):
+        self.partitions, self.default, self.fail = dict(partitions or {}), default, fail
+        self.messages: list[tuple[str, int, bytes | None, bytes | None]] = []  # (topic, partition, key, value)
+
+    def append(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        error = self.fail(topic, key, value) if self.fail else None
+        if error is not None:
+            raise error
+        parts = list(range(self.partitions.get(topic, self.default)))
+        self.messages.append((topic, partition_for(key, parts) if key is not None else 0, key, value))
+
+    def batch(self) -> MemoryBatch:
+        return MemoryBatch(self)
+
+    async def send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        self.append(topic, key, value)
+
+    def on(self, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+        """(key, value) of every message sent to `topic`, in order."""
+        return [(k, v) for t, _, k, v in self.messages if t == topic]

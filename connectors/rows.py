@@ -1,0 +1,143 @@
+"""Rows to messages: check, map and encode a batch of rows (pure CPU; runs in mapping worker processes too).
+
+A row that cannot be mapped or encoded becomes a dead letter naming the field; the rest of the batch flows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+from casehub.connectors.base import Destinations, MappingError, Outcome, Prepared
+from casehub.connectors.rowstate import published_entry
+from casehub.ground.deadletter import dead_letter, letter_message
+from casehub.ground.gcpause import gc_paused
+from casehub.schemas.codec import EncodeError
+
+MAX_FIELD_CHARS = 4000
+
+
+def check_row(row: dict, max_chars: int = MAX_FIELD_CHARS) -> None:
+    """Checks every adapter gets for free: oversized text fields."""
+    for value in row.values():  # the usual row (short text, numbers, nulls) in one pass without names
+        if type(value) is str:
+            if len(value) > max_chars:
+                break
+        elif value is not None and type(value) is not int:
+            break
+    else:
+        return
+    for name, value in row.items():
+        kind = type(value)
+        if value is None or kind is int:  # most columns: decided with no isinstance call
+            continue
+        if kind is str or kind is bytes or isinstance(value, (str, bytes, bytearray)):
+            if len(value) > max_chars:
+                raise MappingError(name, f"{len(value)} characters, more than the {max_chars} allowed", "OVERSIZED")
+        elif kind is dict:  # child rows of related tables
+            for children in value.values():
+                for child in children:
+                    check_row(child, max_chars)
+
+
+def canonical(value) -> str:
+    """A row version as text that does not depend on the driver or the session time zone."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat() if value.tzinfo else value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(int(value)) if value == value.to_integral_value() else str(value.normalize())
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def version_of(adapter, row: dict) -> str:
+    return canonical(row[adapter.cursor])
+
+
+def map_rows(adapter, rows: list[dict], now: dt.datetime) -> list[Outcome]:
+    """Pure: map rows, turning every failure into an outcome that names the field. Used by run and --dry-run."""
+    out, seen = [], {}
+    for row in rows:
+        rid, version = adapter.record_id(row), version_of(adapter, row)
+        if rid in seen and seen[rid] != version:
+            out.append(
+                Outcome(
+                    rid,
+                    version,
+                    error=MappingError(
+                        adapter.pk,
+                        f"primary key {rid} appears twice in one read with different versions",
+                        "DUPLICATE_KEY",
+                    ),
+                )
+            )
+            continue
+        seen[rid] = version
+        try:
+            check_row(row)
+            out.append(Outcome(rid, version, mapped=adapter.map_row(row, now)))
+        except MappingError as exc:
+            out.append(Outcome(rid, version, error=exc))
+    return out
+
+
+def prepare_rows(adapter, codec, rows: list[dict], now: dt.datetime, to: Destinations) -> list[Prepared]:
+    """Map and encode rows (CPU only, no I/O once the codec's schemas are registered): runs in worker processes too."""
+    with gc_paused():
+        return _prepare_rows(adapter, codec, rows, now, to)
+
+
+def _prepare_rows(adapter, codec, rows, now, to: Destinations) -> list[Prepared]:
+    out = []
+    for row, outcome in zip(rows, map_rows(adapter, rows, now)):
+        rid = outcome.record_id
+        if outcome.error is not None:
+            exc = outcome.error
+            # a bad version is reported once; a corrected row (new version) is read again
+            out.append(_dead(adapter, codec, to, row, outcome, exc.field, exc.kind, exc.reason))
+            continue
+        event = outcome.mapped.event
+        try:
+            messages = [(to.events, rid.encode(), codec.encode(to.events, event))]
+            messages += [
+                (to.identities, i["id_hash"].encode(), codec.encode(to.identities, i))
+                for i in outcome.mapped.identities
+            ]
+        except EncodeError as exc:
+            # e.g. an amount beyond Avro's long: the reason names the record type, never the row's values
+            out.append(
+                _dead(
+                    adapter,
+                    codec,
+                    to,
+                    row,
+                    outcome,
+                    None,
+                    "SCHEMA_MISMATCH",
+                    f"the mapped event does not fit {exc.record} ({exc.cause})",
+                )
+            )
+            continue
+        state = published_entry(outcome.version, event.get("refs", []))
+        out.append(Prepared(rid, outcome.version, messages, None, state))
+    return out
+
+
+def _dead(
+    adapter, codec, to: Destinations, row: dict, outcome: Outcome, field: str | None, kind: str, reason: str
+) -> Prepared:
+    """The row as a dead letter (with its masked content) ready to publish."""
+    letter = dead_letter(
+        f"connector:{adapter.name}",
+        to.events,
+        kind,
+        reason,
+        system=adapter.system,
+        record_id=outcome.record_id,
+        field=field,
+        payload_text=adapter.describe(row)[:2000],
+    )
+    return Prepared(
+        outcome.record_id, outcome.version, [letter_message(codec, to.deadletter, letter)], (field, kind, reason)
+    )
