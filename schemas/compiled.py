@@ -440,7 +440,20 @@ def _union(branches: list, named: dict) -> Writer:
 
         return nullable
 
+    # records named in the union: fastavro's tuple notation (name, value) picks a branch by name
+    names = {}
+    for i, b in enumerate(branches):
+        node = named.get(b)["schema"] if isinstance(b, str) and b in named else b
+        if isinstance(node, dict) and node.get("type") == "record":
+            full = node["name"] if "." in node["name"] else f"{node.get('namespace', '')}.{node['name']}".lstrip(".")
+            names[full] = names[full.rpartition(".")[2]] = (_SMALL[i], writers[i])
+
     def union(v, out):
+        if names and type(v) is tuple and len(v) == 2 and v[0] in names:
+            tag, w = names[v[0]]
+            out += tag
+            w(v[1], out)
+            return
         try:
             tag, w = table[type(v)]
         except KeyError:

@@ -154,7 +154,7 @@ def upsert_cases(conn: sa.Connection, records: list[dict]) -> int:
                 conn.execute(cases.update().where(cases.c.case_id == case["case_id"]).values(**head))
             else:
                 continue
-            changed += 1
+            taken = True
         else:
             ins = _insert(dialect, cases).values(**head)
             update = {c: ins.excluded[c] for c in head if c != "case_id"}
@@ -163,7 +163,14 @@ def upsert_cases(conn: sa.Connection, records: list[dict]) -> int:
                     index_elements=[cases.c.case_id], set_=update, where=cases.c.version <= ins.excluded.version
                 )
             )
-            changed += result.rowcount or 0
+            taken = bool(result.rowcount)
+        if not taken:
+            continue  # an older version than the stored one: nothing of it is written
+        changed += 1
+        # the record's timeline and references are the whole truth of this version: a record moved to another
+        # case (a merge, a split) leaves this one; a redirect keeps none
+        conn.execute(case_events.delete().where(case_events.c.case_id == case["case_id"]))
+        conn.execute(case_refs.delete().where(case_refs.c.case_id == case["case_id"]))
         if events:
             conn.execute(_ignore(dialect, case_events, events))
         if refs:

@@ -84,6 +84,10 @@ class Settings:
         5000  # rows per read, mapped and published together (more: faster snapshots, more memory)
     )
     reconcile_every: float = 300.0  # seconds between full key/version reconciliations (deletes, very late commits)
+    worker_batch_size: int = 500  # messages the stream worker folds per batch (one commit each)
+    deadline_sweep_seconds: float = 3600.0  # how often the worker re-evaluates running deadlines that came due
+    rules_file: Path | None = None  # TOML overriding the case rules (party-match window, periods, authority)
+    holidays_file: Path | None = None  # TOML replacing the shipped holiday calendar (casehub/domain/data/holidays.toml)
     log_level: str = "info"
     log_format: str = "json"  # json | console
 

@@ -38,7 +38,6 @@ class TopicDef:
         compact: log compaction (the latest value per key is what readers need).
         public: any Confluent-compatible consumer may read it; False: internal state of the hub.
         agencies: the agency kinds whose source events it carries.
-        created_by_hub: False where another component creates it (faust's internal topics).
         strict: see TopicSpec.
     """
 
@@ -49,7 +48,6 @@ class TopicDef:
     compact: bool = False
     public: bool = True
     agencies: tuple[str, ...] = ()
-    created_by_hub: bool = True
     strict: bool = False
 
 
@@ -69,8 +67,12 @@ TOPICS: tuple[TopicDef, ...] = (
     TopicDef(
         "confirmation_responses", "casehub.confirmation.responses", "cn.casehub.ConfirmationResponse", partitions=1
     ),
-    # the worker's repartition topic: the agency kind, a NUL byte, the original message (created by faust)
-    TopicDef("linked", "casehub.linked", None, public=False, created_by_hub=False),
+    # operators' link corrections (casehub link split|join, the case page), folded like any event
+    TopicDef("corrections", "casehub.link.corrections", "cn.casehub.LinkCorrection", partitions=1),
+    # each source event with its case ids and link reasons, latest per event id
+    TopicDef("enriched", "casehub.events.enriched", "cn.casehub.EnrichedEvent", compact=True),
+    # the worker's linking state: every event it folded and each case's version (internal, JSON and raw Avro)
+    TopicDef("link_state", "_casehub_link_state", None, partitions=1, compact=True, public=False, strict=True),
     # state of the registry and the connectors: one compacted partition each, JSON
     TopicDef("schemas", "_casehub_schemas", None, partitions=1, compact=True, public=False, strict=True),
     TopicDef(
@@ -131,4 +133,4 @@ class Topics:
 
     def specs(self, partitions: int) -> list[TopicSpec]:
         """Every topic the hub creates up front, with its partitions and policy."""
-        return [spec(t, getattr(self, t.key), partitions) for t in TOPICS if t.created_by_hub]
+        return [spec(t, getattr(self, t.key), partitions) for t in TOPICS]

@@ -40,7 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     br.add_argument("--json", action="store_true", help="machine-readable output (status)")
 
     sub.add_parser("registry", help="serve the embedded Confluent-compatible schema registry (foreground)")
-    sub.add_parser("worker", help="run the faust stream worker that links and merges cases (foreground)")
+    sub.add_parser(
+        "worker",
+        help="run the stream worker that links agency events to cases and merges them into case records (foreground)",
+    )
     sub.add_parser("sink", help="run the case-view sink: unified case topic to SQL (foreground)")
     sub.add_parser("web", help="serve the web view and JSON API of the case view (foreground)")
     cn = sub.add_parser(
@@ -240,7 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     from casehub.run import components as services
 
     if args.command == "worker":
-        services.run_worker(settings)
+        try:
+            services.run_worker(settings)
+        except SettingsError as exc:
+            print(f"casehub: settings error: {exc}", file=sys.stderr)
+            return 2
     elif args.command == "registry":
         services.run_registry(settings)
     elif args.command == "sink":

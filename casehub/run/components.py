@@ -80,9 +80,31 @@ def run_sink(settings: Settings) -> None:
 
 
 def run_worker(settings: Settings) -> None:
-    from casehub.streams.app import run_worker as run
+    """The stream worker until SIGINT or SIGTERM; a failure (a broker away too long) restarts it after a pause
+    (it resumes from its state topic and committed offsets)."""
+    from casehub.streams.worker import LinkWorker, load_rules
 
-    run(settings)
+    async def main():
+        log = get_logger("worker")
+        rules = load_rules(settings)  # a bad rules file stops the worker at once, with its message
+        stop = asyncio.Event()
+        await _until_signal([stop.set])
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                await LinkWorker(settings, rules=rules).run(stop)
+                return
+            except Exception as exc:
+                log.error(
+                    "stream worker failed; starting again", error=f"{type(exc).__name__}: {exc}", retry_in=backoff
+                )
+                try:
+                    await asyncio.wait_for(stop.wait(), backoff)
+                except TimeoutError:
+                    pass
+                backoff = min(backoff * 2, 60.0)
+
+    asyncio.run(main())
 
 
 def run_connect(settings: Settings, names: list[str] | None = None) -> None:

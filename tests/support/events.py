@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from casehub.domain.cases import merge
+from casehub.domain.cases import CaseInput, build_case
+from casehub.domain.linking import LinkIndex, node_of, render_links
+from casehub.domain.rules import CaseRules
 
 UTC = dt.UTC
 
@@ -56,8 +58,18 @@ EVENTS = [
 ]
 
 
-def fold(events):
-    case = None
+TODAY = dt.date(2026, 12, 2)
+
+
+def fold(events, agency: str = "MEDIATION", today: dt.date = TODAY) -> dict:
+    """The case record of events that all belong to one case, as the worker builds it (version = how many events)."""
+    rules = CaseRules()
+    index = LinkIndex(rules.party_match)
+    by_id = {}
     for e in events:
-        case = merge(case, "MEDIATION", e)
-    return case
+        index.add(node_of(agency, e))
+        by_id[e["event_id"]] = e
+    (case,) = index.resolve(index.neighbourhood(index.records))
+    links = render_links(case, index.records)
+    core = tuple((agency, by_id[n.event_id]) for k in case.core for n in index.records[k].events)
+    return build_case(CaseInput(case.case_id, case.anchor.event_id, core, (), links, version=len(by_id)), rules, today)

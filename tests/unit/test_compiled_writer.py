@@ -78,6 +78,12 @@ def values_for(schema, named: dict):
 def test_examples_are_written_byte_for_byte_like_fastavro(record, fill_optional):
     schema = parsed(record)
     value = example(CONTRACT.expanded(record), fill_optional=fill_optional)
+    if record == "cn.casehub.EnrichedEvent":
+        # a union of records: a plain dict is left to fastavro (which tries the branches in turn); the tuple
+        # notation (name, value) names the branch, and the compiled writer writes it
+        with pytest.raises(Unhandled):
+            compile_writer(schema)(value)
+        value["event"] = ("cn.casehub.MediationEvent", value["event"])
     assert compile_writer(schema)(value) == fastavro_bytes(schema, value)
 
 
