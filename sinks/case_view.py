@@ -188,3 +188,10 @@ def _ignore(dialect: str, table: sa.Table, rows: list[dict]):
 def load_case(conn: sa.Connection, case_id: str) -> dict | None:
     row = conn.execute(sa.select(cases.c.record).where(cases.c.case_id == case_id)).scalar_one_or_none()
     return json.loads(row) if row else None
+
+
+def live_records(engine: sa.Engine) -> dict[str, dict]:
+    """Every case record in the view that is not a redirect, by case id (JSON-decoded)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(cases.c.case_id, cases.c.record).where(cases.c.merged_into.is_(None))).all()
+    return {case_id: json.loads(record) for case_id, record in rows}

@@ -113,6 +113,14 @@ def _parser() -> argparse.ArgumentParser:
         "release: write schemas/released/<record>/vN.avsc for changed records; list: topic -> record -> subject",
     )
 
+    vf = sub.add_parser(
+        "verify",
+        help="compare the case view with the sample's ground truth: linking precision and recall, "
+        "stage, flag and deadline accuracy",
+    )
+    vf.add_argument("--truth", default=None, help="ground_truth.json (default: the sample folder's)")
+    vf.add_argument("--json", action="store_true", help="machine-readable output")
+
     sm = sub.add_parser(
         "sample",
         help=(
@@ -226,6 +234,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"casehub: {exc}", file=sys.stderr)
             return 1
         print("\n".join(str(p) for p in written) or "nothing changed since the last release")
+        return 0
+
+    if args.command == "verify":
+        from casehub.run.verify import VerifyError, render, verify
+
+        try:
+            report = verify(settings, args.truth)
+        except VerifyError as exc:
+            print(f"casehub: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else render(report))
         return 0
 
     if args.command == "sample":
