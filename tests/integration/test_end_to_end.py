@@ -112,6 +112,12 @@ def stop_up(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def environment_of(pid: int) -> dict[str, str]:
+    """The environment a running process was started with (Linux /proc)."""
+    raw = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    return dict(item.decode(errors="replace").partition("=")[::2] for item in raw if item)
+
+
 def wait_running(env: dict, proc, log) -> dict:
     status = {}
 
@@ -253,6 +259,13 @@ def test_agency_rows_reach_case_view_and_ctrl_c_stops_everything(hub, kafka_boot
     # the identity travels in clear only on the restricted topic
     restricted = [m.value for m in asyncio.run(read_topic(kafka_bootstrap, f"{prefix}casehub.identities.restricted"))]
     assert any(id_number.encode() in v for v in restricted)
+
+    # secrets reach only the processes that use them: the HMAC secret only the connectors
+    for name, component in status["components"].items():
+        if name == "kafka":
+            continue
+        child = environment_of(component["pid"])
+        assert ("CASEHUB_HMAC_SECRET" in child) == (name in ("connect", "intake")), name
 
     # Ctrl-C stops every process it started
     pids = [c["pid"] for name, c in status["components"].items() if name != "kafka"]

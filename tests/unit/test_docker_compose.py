@@ -45,3 +45,15 @@ def test_every_hub_service_runs_a_real_casehub_command():
     for name, service in hub.items():
         assert service["command"][0] in commands, name
     assert (ROOT / "docker" / "Dockerfile").exists()
+
+
+def test_only_the_web_port_is_published_and_the_rest_stays_on_the_internal_network():
+    compose = load_compose()
+    services = compose["services"]
+    published = {name for name, s in services.items() if s.get("ports")}
+    assert published == {"web"}, f"services publishing ports: {sorted(published)}"
+    internal = {name for name, n in compose.get("networks", {}).items() if n.get("internal")}
+    assert internal, "no internal network"
+    for name in ("kafka", "registry", "intake", "postgres"):
+        networks = set(services[name].get("networks", []))
+        assert networks and networks <= internal, f"{name} is on {sorted(networks)}"
