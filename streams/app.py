@@ -12,6 +12,7 @@ import asyncio
 import faust
 
 from casehub.ground.deadletter import DeadLetters
+from casehub.ground.faustauth import faust_credentials
 from casehub.ground.logs import get_logger
 from casehub.ground.settings import Settings
 from casehub.schemas.codec import AvroCodec, codec_for
@@ -43,6 +44,7 @@ def build_app(settings: Settings, codec: AvroCodec | None = None) -> faust.App:
     app = faust.App(
         settings.group_id,
         broker=f"kafka://{settings.bootstrap}",
+        broker_credentials=faust_credentials(settings),  # SASL / TLS from the settings, as every other client
         store="memory://",  # state is rebuilt from the changelog topic on start
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,

@@ -101,13 +101,17 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sc = sub.add_parser(
-        "schemas", help="the Avro contract: check it against released versions, release a new version, list topics"
+        "schemas",
+        help="the Avro contract: check it against released versions, release a new version, list topics, repair the "
+        "registry",
     )
     sc.add_argument(
         "action",
-        choices=["check", "release", "list"],
+        choices=["check", "release", "list", "status", "repair"],
         help="check: can the current schemas read every released version; "
-        "release: write schemas/released/<record>/vN.avsc for changed records; list: topic -> record -> subject",
+        "release: write schemas/released/<record>/vN.avsc for changed records; list: topic -> record -> subject; "
+        "status: the registry's conflicts with the contract; repair: restore the contract in every conflicting "
+        "subject of the hub's registry (soft-deletes the versions in the way; needs the registry's credential)",
     )
 
     sm = sub.add_parser(
@@ -203,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         from casehub.schemas.contract import TOPIC_RECORDS, default_contract
         from casehub.schemas.evolution import check, release, unreleased
 
+        if args.action in ("status", "repair"):
+            return _schemas_registry(settings, args.action)
         contract = default_contract()
         if args.action == "list":
             for topic, record in TOPIC_RECORDS.items():
@@ -237,7 +243,60 @@ def main(argv: list[str] | None = None) -> int:
             print(f"casehub: {system:12} {path}" + (f" ({counts})" if counts else ""))
         return 0
 
+    try:
+        return _component(args, settings)
+    except SettingsError as exc:
+        print(f"casehub: settings error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _schemas_registry(settings, action: str) -> int:
+    """`casehub schemas status|repair` against the hub's registry (credential: settings, else this home's)."""
+    from casehub.ground.secrets import registry_auth
+    from casehub.schemas.registry.client import RegistryClient, RegistryClientError, RegistryUnavailable
+
+    credentials, token = registry_auth(settings)
+    client = RegistryClient(settings.registry_url, credentials=credentials, token=token, retry_for=5)
+    try:
+        if action == "status":
+            report = client.casehub_status()
+            conflicts = report["contract"]["conflicts"]
+        else:
+            report = client.casehub_repair()
+            for entry in report["repaired"]:
+                deleted = ", ".join(f"v{d['version']} (id {d['id']})" for d in entry["deleted_versions"]) or "nothing"
+                outcome = (
+                    f"error: {entry['error']}"
+                    if "error" in entry
+                    else f"the contract's schema is version {entry['contract_version']} (id {entry['contract_id']})"
+                )
+                print(f"casehub: {entry['subject']}: soft-deleted {deleted}; {outcome}")
+            if not report["repaired"]:
+                print("casehub: nothing to repair")
+            conflicts = report["conflicts"]
+    except RegistryClientError as exc:
+        hint = ""
+        if exc.status == 404:
+            hint = " (only casehub's own registry has this; on another registry delete the conflicting versions)"
+        elif exc.status in (401, 403):
+            hint = " (set CASEHUB_REGISTRY_CREDENTIALS, or run this where the hub's CASEHUB_HOME is)"
+        print(f"casehub: {exc}{hint}", file=sys.stderr)
+        return 1
+    except RegistryUnavailable as exc:
+        print(f"casehub: {exc}", file=sys.stderr)
+        return 1
+    from casehub.schemas.registry.guard import Conflict
+
+    for c in conflicts:
+        print(f"casehub: conflict: {Conflict(**c)}")
+    if action == "status" and not conflicts:
+        print(f"casehub: {settings.registry_url}: every contract subject is in order")
+    return 1 if conflicts else 0
+
+
+def _component(args, settings) -> int:
     from casehub.run import components as services
+    from casehub.schemas.registry.client import RegistryClientError, RegistryUnavailable
 
     if args.command == "worker":
         services.run_worker(settings)
@@ -257,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         except IntakeError as exc:
             print(f"casehub: {exc}", file=sys.stderr)
             return 2
+        except (services.ContractConflict, RegistryClientError, RegistryUnavailable) as exc:
+            print(f"casehub: import stopped: {exc}", file=sys.stderr)
+            return 1
         for r in results:
             if not r["ok"]:
                 print(

@@ -8,18 +8,32 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 
 from casehub.connectors.sample import make_id_number, make_phone
-from casehub.run.broker import _pid_alive, free_port
+from casehub.run.broker import _pid_alive
+from tests.support.hub import (
+    BOUND,
+    MAIN_TABLES,
+    count,
+    environment_of,
+    home_secrets,
+    hub_env,
+    leaks_in_files,
+    leaks_in_topics,
+    list_topics,
+    start_up,
+    stop_up,
+    view_rows,
+    wait_for,
+    wait_running,
+)
 from tests.support.kafka import read_topic
 
-BOUND = 120.0
-MAIN_TABLES = {"mediation": "tj_ajxx", "arbitration": "arb_case", "court": "AJ_JBXX", "inspection": "complaints"}
 IDENTITY_COLUMNS = [
     ("mediation", "tj_ajxx", ["sqr_sfzh", "sqr_sjh"]),
     ("arbitration", "arb_case", ["claimant_id_no", "claimant_phone"]),
@@ -27,11 +41,6 @@ IDENTITY_COLUMNS = [
     ("court", "AJ_JBXX", ["YG_ZJHM", "YG_LXDH"]),
     ("inspection", "complaints", ["complainant_idcard", "complainantMobile"]),
 ]
-
-
-def count(path: str, table: str) -> int:
-    with sqlite3.connect(path) as conn:
-        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 def sample_identities(sample_dir: str) -> set[str]:
@@ -42,96 +51,6 @@ def sample_identities(sample_dir: str) -> set[str]:
                 found.update(v for v in row if v)
     assert len(found) > 10
     return found
-
-
-async def list_topics(bootstrap: str) -> list[str]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        return await admin.list_topics()
-    finally:
-        await admin.close()  # seconds any single wait below may take at most
-
-
-def wait_for(predicate, what: str, timeout: float = BOUND, proc: subprocess.Popen | None = None, log=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(
-                f"casehub up exited ({proc.returncode}) while waiting for {what}:\n{log.read_text() if log else ''}"
-            )
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def view_rows(db: str, sql: str, *args):
-    if not os.path.exists(db):
-        return []
-    with sqlite3.connect(db, timeout=10) as conn:
-        try:
-            return conn.execute(sql, args).fetchall()
-        except sqlite3.OperationalError:
-            return []
-
-
-def hub_env(kafka_bootstrap: str, prefix: str, home) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")}
-    env.update(
-        CASEHUB_HOME=str(home),
-        CASEHUB_KAFKA_BOOTSTRAP=kafka_bootstrap,
-        CASEHUB_TOPIC_PREFIX=prefix,
-        CASEHUB_PARTITIONS="2",
-        CASEHUB_REGISTRY_PORT=str(free_port()),
-        CASEHUB_WEB_PORT=str(free_port()),
-        CASEHUB_METRICS_PORT=str(free_port()),
-        CASEHUB_POLL_INTERVAL="0.2",
-        CASEHUB_HMAC_SECRET="e2e-secret",
-    )
-    return env
-
-
-def start_up(env: dict, log) -> subprocess.Popen:
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "casehub", "up", "--cases", "12"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
-def stop_up(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=BOUND)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def environment_of(pid: int) -> dict[str, str]:
-    """The environment a running process was started with (Linux /proc)."""
-    raw = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
-    return dict(item.decode(errors="replace").partition("=")[::2] for item in raw if item)
-
-
-def wait_running(env: dict, proc, log) -> dict:
-    status = {}
-
-    def running():
-        res = subprocess.run(
-            [sys.executable, "-m", "casehub", "status", "--json"], env=env, capture_output=True, text=True
-        )
-        if res.returncode == 0:
-            status.update(json.loads(res.stdout))
-            return True
-        return False
-
-    wait_for(running, "the hub to report running", proc=proc, log=log)
-    return status
 
 
 @pytest.fixture
@@ -166,8 +85,6 @@ def test_agency_rows_reach_case_view_and_ctrl_c_stops_everything(hub, kafka_boot
 
     wait_for(all_events_in_view, f"{sample_rows} sample events in the view", proc=proc, log=log)
     agencies = {r[0] for r in view_rows(db, "SELECT DISTINCT agency_kind FROM case_events")}
-    import urllib.request
-
     with urllib.request.urlopen(status["connector_metrics_url"], timeout=10) as resp:
         metrics = resp.read().decode()
     assert 'casehub_connector_events_total{connector="court"}' in metrics
@@ -260,12 +177,41 @@ def test_agency_rows_reach_case_view_and_ctrl_c_stops_everything(hub, kafka_boot
     restricted = [m.value for m in asyncio.run(read_topic(kafka_bootstrap, f"{prefix}casehub.identities.restricted"))]
     assert any(id_number.encode() in v for v in restricted)
 
-    # secrets reach only the processes that use them: the HMAC secret only the connectors
+    # the web view and its API need a token; `casehub up` printed a sign-in link holding the operator token
+    home = Path(env["CASEHUB_HOME"])
+    generated = home_secrets(home)
+    assert set(generated) == {"hmac_secret", "operator_token", "registry_credentials"}
+    token = generated["operator_token"]
+    link = f"{status['web_url']}/signin?token={token}"
+    assert link in log.read_text()
+    for path in ("/", "/api/cases", f"/api/cases/{case_id}"):
+        try:
+            urllib.request.urlopen(status["web_url"] + path, timeout=10)
+            raise AssertionError(f"{path} answered without a token")
+        except urllib.error.HTTPError as err:
+            assert err.code == 401, path
+    signed_in = urllib.request.Request(f"{status['web_url']}/api/cases/{case_id}")
+    signed_in.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(signed_in, timeout=10) as resp:
+        shown = resp.read().decode()
+    assert "_hash" not in shown and worker["id_masked"] in shown and worker["id_hash"] not in shown
+    assert "sample secret" in (home / "logs" / "connect.log").read_text()  # the warning is in a log, not a terminal
+
+    # secrets reach only the processes that use them, and appear in no log and no topic of the run
     for name, component in status["components"].items():
         if name == "kafka":
             continue
         child = environment_of(component["pid"])
-        assert ("CASEHUB_HMAC_SECRET" in child) == (name in ("connect", "intake")), name
+        held = {s for s, value in generated.items() if value in child.values()}
+        assert held == ({"registry_credentials"} if name == "registry" else set()), name
+        assert "CASEHUB_HMAC_SECRET" not in child, name  # the sample hub's key stays in its 0600 file
+    logs = sorted((home / "logs").glob("*.log"))
+    assert {p.stem for p in logs} >= {"registry", "worker", "sink", "web", "connect"}
+    assert leaks_in_files(generated, [log]) == ["operator_token in up.log"]  # the check sees the sign-in line
+    up_lines = [line for line in log.read_text().splitlines() if token not in line or "sign in" not in line]
+    (home / "up-without-sign-in.log").write_text("\n".join(up_lines))
+    assert not leaks_in_files(generated, [*logs, home / "up-without-sign-in.log"])
+    assert not leaks_in_topics(generated, kafka_bootstrap, prefix)
 
     # Ctrl-C stops every process it started
     pids = [c["pid"] for name, c in status["components"].items() if name != "kafka"]

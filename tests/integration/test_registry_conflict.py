@@ -1,74 +1,122 @@
-"""Finding 1 of issue 11: deleting casehub's own subject and registering an incompatible schema under it must not stop
-the registry on its next start."""
+"""Finding 1 of issue 11, against real `casehub registry` processes and the real broker: nobody without the credential
+writes, casehub's own subjects are protected, and a contract subject deleted and overwritten (by an operator who
+unlocked it) leaves the registry serving after a restart, reporting the conflict, until `casehub schemas repair`
+restores the contract's schema; `casehub import` meanwhile says what is wrong instead of a traceback."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 
-from casehub.run.broker import free_port
-from tests.support.kafka import wait_http
+from casehub.connectors.sample import mediation_rows
+from tests.support.registry import INTRUDER, basic, call, start_registry
 
-CT = "application/vnd.schemaregistry.v1+json"
-INTRUDER = {"type": "record", "name": "CaseRecord", "namespace": "cn.casehub", "fields": [{"name": "x", "type": "int"}]}
+CREDENTIALS = "operator:registry-conflict-secret"
 
 
-def call(url: str, method: str = "GET", body: dict | None = None):
-    req = urllib.request.Request(
-        url, method=method, data=json.dumps(body).encode() if body is not None else None, headers={"Content-Type": CT}
+def casehub(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "casehub", *args], env=env, capture_output=True, text=True, timeout=180
+    )
+
+
+def import_file(tmp_path) -> str:
+    rows = [{k: v for k, v in r.items()} for r in mediation_rows(2, seed=5)]
+    path = tmp_path / "rows.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return str(path)
+
+
+def test_delete_and_overwrite_of_a_contract_subject_leaves_the_hub_restartable(kafka_bootstrap, tmp_path):
+    prefix = f"brick-{uuid.uuid4().hex[:6]}."
+    subject = f"{prefix}casehub.cases-value"
+    auth = basic(CREDENTIALS)
+    home = tmp_path / "home"
+
+    # 1. a locked registry: no write without the credential, and casehub's subjects are protected even with it
+    registry = start_registry(kafka_bootstrap, home, prefix, tmp_path / "locked.log", registry_credentials=CREDENTIALS)
+    try:
+        url = registry.url
+        contract = call(f"{url}/subjects/{subject}/versions/latest")[1]
+        assert call(f"{url}/subjects/{subject}", "DELETE")[0] == 401
+        assert call(f"{url}/subjects/{subject}/versions", "POST", {"schema": json.dumps(INTRUDER)})[0] == 401
+        status, body = call(f"{url}/subjects/{subject}", "DELETE", headers=auth)
+        assert status == 422 and "CASEHUB_REGISTRY_ALLOW_CONTRACT_CHANGES" in body["message"]
+        status, body = call(f"{url}/subjects/{subject}/versions", "POST", {"schema": json.dumps(INTRUDER)}, auth)
+        assert status == 409 and "cn.casehub.CaseRecord" in body["message"]
+        assert call(f"{url}/subjects/{subject}/versions/latest")[1] == contract
+    finally:
+        registry.stop()
+
+    # 2. the finding's sequence, by an operator who unlocked the contract
+    registry = start_registry(
+        kafka_bootstrap,
+        home,
+        prefix,
+        tmp_path / "unlocked.log",
+        registry_credentials=CREDENTIALS,
+        registry_allow_contract_changes="true",
     )
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null")
-
-
-def test_delete_and_overwrite_of_a_contract_subject_leaves_the_registry_restartable(kafka_bootstrap, tmp_path):
-    prefix = f"brick-{uuid.uuid4().hex[:6]}."
-    port = free_port()
-    env = {
-        **os.environ,
-        "CASEHUB_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "CASEHUB_REGISTRY_PORT": str(port),
-        "CASEHUB_HOME": str(tmp_path),
-        "CASEHUB_TOPIC_PREFIX": prefix,
-    }
-    url = f"http://127.0.0.1:{port}"
-    subject = f"{prefix}casehub.cases-value"
-
-    def start(log):
-        with open(log, "ab") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "casehub", "registry"], env=env, stdout=out, stderr=out)
-        wait_http(url + "/subjects", proc)
-        return proc
-
-    proc = start(tmp_path / "first.log")
-    try:
-        deadline = time.monotonic() + 60
-        while subject not in call(url + "/subjects")[1] and time.monotonic() < deadline:
-            time.sleep(0.1)
-        call(f"{url}/subjects/{subject}", "DELETE")
-        call(f"{url}/subjects/{subject}/versions", "POST", {"schema": json.dumps(INTRUDER)})
+        url = registry.url
+        assert call(f"{url}/subjects/{subject}", "DELETE", headers=auth) == (200, [contract["version"]])
+        status, intruder = call(f"{url}/subjects/{subject}/versions", "POST", {"schema": json.dumps(INTRUDER)}, auth)
+        assert status == 200
     finally:
-        proc.terminate()
-        proc.wait(30)
-    proc = start(tmp_path / "second.log")
+        registry.stop()
+
+    # 3. the next start: the registry serves on and names the conflict in its log, its status and its metrics
+    registry = start_registry(
+        kafka_bootstrap, home, prefix, tmp_path / "restarted.log", registry_credentials=CREDENTIALS
+    )
     try:
-        status, subjects = call(url + "/subjects")
-        assert status == 200 and subject in subjects
-        # still serving a while later: the contract's registration must not stop it
-        time.sleep(0)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-        assert proc.poll() is None, (tmp_path / "second.log").read_text()
+        url = registry.url
+        status, report = call(f"{url}/casehub/status")
+        assert status == 200 and report["ok"] is False
+        [conflict] = report["contract"]["conflicts"]
+        assert conflict["subject"] == subject
+        assert (conflict["registered_version"], conflict["registered_id"]) == (contract["version"] + 1, intruder["id"])
+        assert (conflict["contract_version"], conflict["contract_id"]) == (contract["version"], contract["id"])
+        metrics = call(f"{url}/metrics")[1]
+        assert "casehub_registry_contract_conflicts 1.0" in metrics and subject in metrics
+        logged = [json.loads(line) for line in registry.log.read_text().splitlines() if line.startswith("{")]
+        [line] = [entry for entry in logged if entry.get("event", "").startswith("contract subject conflicts")]
+        assert line["subject"] == subject and line["registered_version"] == contract["version"] + 1
+        assert line["contract_version"] == contract["version"] and line["repair"] == "casehub schemas repair"
+        assert registry.proc.poll() is None
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")}
+        env.update(
+            CASEHUB_HOME=str(home),
+            CASEHUB_KAFKA_BOOTSTRAP=kafka_bootstrap,
+            CASEHUB_SCHEMA_REGISTRY_URL=url,
+            CASEHUB_TOPIC_PREFIX=prefix,
+            CASEHUB_HMAC_SECRET="conflict-test-secret",
+        )
+        # a spreadsheet import is refused with the subject and the repair named, not a traceback
+        refused = casehub(env, "import", "--source", "mediation", import_file(tmp_path))
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+        assert subject in refused.stderr and "casehub schemas repair" in refused.stderr
+
+        status_run = casehub(env, "schemas", "status")
+        assert status_run.returncode == 1 and subject in status_run.stdout
+
+        # 4. the documented repair: without the credential it is refused; with it the contract's schema is back
+        assert casehub(env, "schemas", "repair").returncode == 1
+        repaired = casehub({**env, "CASEHUB_REGISTRY_CREDENTIALS": CREDENTIALS}, "schemas", "repair")
+        assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+        assert f"soft-deleted v{contract['version'] + 1}" in repaired.stdout
+        latest = call(f"{url}/subjects/{subject}/versions/latest")[1]
+        assert (latest["id"], latest["schema"]) == (contract["id"], contract["schema"])
+        assert call(f"{url}/casehub/status")[1]["ok"] is True
+        imported = casehub(env, "import", "--source", "mediation", import_file(tmp_path))
+        assert imported.returncode == 0, imported.stdout + imported.stderr
     finally:
-        proc.terminate()
-        proc.wait(30)
+        registry.stop()
