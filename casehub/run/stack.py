@@ -39,6 +39,8 @@ REGISTRY_CLIENTS = ("worker", "sink", "connect", "intake")  # they register sche
 def child_environment(name: str, base: dict, secrets: dict, external_registry: bool) -> dict:
     """The environment of component `name`: `base` without any secret, plus the secrets (setting -> value) it uses."""
     env = {k: v for k, v in base.items() if k not in SECRET_VARIABLES}
+    if not set(KAFKA_SECRETS) & set(USES[name]):  # no Kafka client at all (the web view): no Kafka settings either
+        env = {k: v for k, v in env.items() if not k.startswith("CASEHUB_KAFKA_")}
     uses = set(USES[name]) | (set(REGISTRY_SECRETS) if external_registry and name in REGISTRY_CLIENTS else set())
     env.update({variable(s): secrets[s] for s in uses if secrets.get(s)})
     return env
