@@ -13,6 +13,7 @@ import sys
 import uuid
 
 from casehub.connectors.sample import mediation_rows
+from tests.support.hub import hub_env, start_up, stop_up, wait_for, wait_running
 from tests.support.registry import INTRUDER, basic, call, start_registry
 
 CREDENTIALS = "operator:registry-conflict-secret"
@@ -120,3 +121,47 @@ def test_delete_and_overwrite_of_a_contract_subject_leaves_the_hub_restartable(k
         assert imported.returncode == 0, imported.stdout + imported.stderr
     finally:
         registry.stop()
+
+
+def test_casehub_up_waits_for_the_repair_with_the_registry_serving(kafka_bootstrap, prefix, tmp_path):
+    """The same conflict met by `casehub up`: it starts the registry, names the conflict and waits instead of stopping
+    the hub; `casehub schemas repair` from another terminal (the same home) lets it start the rest."""
+    home = tmp_path / "home"
+    subject = f"{prefix}casehub.cases-value"
+    auth = basic(CREDENTIALS)
+    registry = start_registry(
+        kafka_bootstrap,
+        home,
+        prefix,
+        tmp_path / "unlocked.log",
+        registry_credentials=CREDENTIALS,
+        registry_allow_contract_changes="true",
+    )
+    try:
+        assert call(f"{registry.url}/subjects/{subject}", "DELETE", headers=auth)[0] == 200
+        assert (
+            call(f"{registry.url}/subjects/{subject}/versions", "POST", {"schema": json.dumps(INTRUDER)}, auth)[0]
+            == 200
+        )
+    finally:
+        registry.stop()
+
+    env = hub_env(kafka_bootstrap, prefix, home)
+    log = tmp_path / "up.log"
+    proc = start_up(env, log)
+    try:
+        wait_for(
+            lambda: "casehub schemas repair" in log.read_text(), "casehub up to name the repair", proc=proc, log=log
+        )
+        assert subject in log.read_text()
+        registry_url = f"http://127.0.0.1:{env['CASEHUB_REGISTRY_PORT']}"
+        assert call(f"{registry_url}/casehub/status")[1]["ok"] is False  # the registry serves meanwhile
+        assert not (home / "logs" / "worker.log").exists()  # nothing that would publish is started
+        repaired = casehub(env, "schemas", "repair")  # finds the credential `casehub up` keeps in the home
+        assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+        status = wait_running(env, proc, log)
+        assert {"worker", "sink", "connect", "web"} <= set(status["components"])
+        assert "contract restored" in log.read_text()
+    finally:
+        stop_up(proc)
+    assert proc.returncode == 0, log.read_text()
