@@ -21,8 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser(
         "up",
         help=(
-            "run the whole hub in the foreground (local broker, registry, worker, sink, web, connectors); Ctrl-C "
-            "stops it all"
+            "run the whole hub in the foreground (local broker, registry, worker, sink, web, connectors) and print a "
+            "sign-in link for the web view; Ctrl-C stops it all"
         ),
     )
     up.add_argument(
@@ -39,10 +39,18 @@ def _parser() -> argparse.ArgumentParser:
     br.add_argument("action", choices=["start", "stop", "status"])
     br.add_argument("--json", action="store_true", help="machine-readable output (status)")
 
-    sub.add_parser("registry", help="serve the embedded Confluent-compatible schema registry (foreground)")
+    sub.add_parser(
+        "registry",
+        help="serve the embedded Confluent-compatible schema registry (foreground; writes need "
+        "CASEHUB_REGISTRY_CREDENTIALS)",
+    )
     sub.add_parser("worker", help="run the faust stream worker that links and merges cases (foreground)")
     sub.add_parser("sink", help="run the case-view sink: unified case topic to SQL (foreground)")
-    sub.add_parser("web", help="serve the web view and JSON API of the case view (foreground)")
+    sub.add_parser(
+        "web",
+        help="serve the web view and JSON API of the case view (foreground; needs CASEHUB_WEB_TOKENS or the "
+        "home's operator token)",
+    )
     cn = sub.add_parser(
         "connect", help="run the agency database connectors (foreground), or check a mapping with --dry-run"
     )
@@ -60,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     cn.add_argument("--json", action="store_true", help="--dry-run output as JSON")
 
     sub.add_parser(
-        "intake", help="serve the authenticated push endpoint POST /intake/<source> (needs CASEHUB_INTAKE_TOKENS)"
+        "intake",
+        help="serve the authenticated push endpoint POST /intake/<source> (needs CASEHUB_INTAKE_TOKENS and "
+        "CASEHUB_HMAC_SECRET)",
     )
     im = sub.add_parser(
         "import", help="import an .xlsx or .csv file through a source's mapping (small mediation organisations)"
