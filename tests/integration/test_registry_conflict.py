@@ -35,6 +35,25 @@ def import_file(tmp_path) -> str:
     return str(path)
 
 
+def overwrite_contract_subject(kafka_bootstrap: str, home, prefix: str, log) -> tuple[list[int], dict]:
+    """The finding's sequence, by an operator who unlocked the contract: delete casehub.cases-value, register
+    INTRUDER under it. Returns (the versions deleted, the intruder's registration)."""
+    subject, auth = f"{prefix}casehub.cases-value", basic(CREDENTIALS)
+    registry = start_registry(
+        kafka_bootstrap, home, prefix, log, registry_credentials=CREDENTIALS, registry_allow_contract_changes="true"
+    )
+    try:
+        status, deleted = call(f"{registry.url}/subjects/{subject}", "DELETE", headers=auth)
+        assert status == 200, deleted
+        status, intruder = call(
+            f"{registry.url}/subjects/{subject}/versions", "POST", {"schema": json.dumps(INTRUDER)}, auth
+        )
+        assert status == 200, intruder
+        return deleted, intruder
+    finally:
+        registry.stop()
+
+
 def test_delete_and_overwrite_of_a_contract_subject_leaves_the_hub_restartable(kafka_bootstrap, tmp_path):
     prefix = f"brick-{uuid.uuid4().hex[:6]}."
     subject = f"{prefix}casehub.cases-value"
@@ -57,21 +76,8 @@ def test_delete_and_overwrite_of_a_contract_subject_leaves_the_hub_restartable(k
         registry.stop()
 
     # 2. the finding's sequence, by an operator who unlocked the contract
-    registry = start_registry(
-        kafka_bootstrap,
-        home,
-        prefix,
-        tmp_path / "unlocked.log",
-        registry_credentials=CREDENTIALS,
-        registry_allow_contract_changes="true",
-    )
-    try:
-        url = registry.url
-        assert call(f"{url}/subjects/{subject}", "DELETE", headers=auth) == (200, [contract["version"]])
-        status, intruder = call(f"{url}/subjects/{subject}/versions", "POST", {"schema": json.dumps(INTRUDER)}, auth)
-        assert status == 200
-    finally:
-        registry.stop()
+    deleted, intruder = overwrite_contract_subject(kafka_bootstrap, home, prefix, tmp_path / "unlocked.log")
+    assert deleted == [contract["version"]]
 
     # 3. the next start: the registry serves on and names the conflict in its log, its status and its metrics
     registry = start_registry(
@@ -128,23 +134,7 @@ def test_casehub_up_waits_for_the_repair_with_the_registry_serving(kafka_bootstr
     the hub; `casehub schemas repair` from another terminal (the same home) lets it start the rest."""
     home = tmp_path / "home"
     subject = f"{prefix}casehub.cases-value"
-    auth = basic(CREDENTIALS)
-    registry = start_registry(
-        kafka_bootstrap,
-        home,
-        prefix,
-        tmp_path / "unlocked.log",
-        registry_credentials=CREDENTIALS,
-        registry_allow_contract_changes="true",
-    )
-    try:
-        assert call(f"{registry.url}/subjects/{subject}", "DELETE", headers=auth)[0] == 200
-        assert (
-            call(f"{registry.url}/subjects/{subject}/versions", "POST", {"schema": json.dumps(INTRUDER)}, auth)[0]
-            == 200
-        )
-    finally:
-        registry.stop()
+    overwrite_contract_subject(kafka_bootstrap, home, prefix, tmp_path / "unlocked.log")
 
     env = hub_env(kafka_bootstrap, prefix, home)
     log = tmp_path / "up.log"

@@ -104,3 +104,20 @@ def test_apache_avro_python_parses_the_contract():
     contract = default_contract()
     for record in set(TOPIC_RECORDS.values()):
         assert avro.schema.parse(contract.expanded_json(record)).fullname == record
+
+
+def test_confluent_schema_registry_client_registers_with_basic_auth_user_info(
+    registry_url, registry_credentials, prefix
+):
+    """Writes need the registry's credential; Confluent's client sends it from `basic.auth.user.info`."""
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    subject = f"{prefix}confluent-probe-value"
+    schema = Schema(json.dumps({"type": "record", "name": "P", "fields": [{"name": "a", "type": "string"}]}), "AVRO")
+    with pytest.raises(SchemaRegistryError) as refused:
+        SchemaRegistryClient({"url": registry_url}).register_schema(subject, schema)
+    assert refused.value.http_status_code == 401
+    client = SchemaRegistryClient({"url": registry_url, "basic.auth.user.info": registry_credentials})
+    schema_id = client.register_schema(subject, schema)
+    assert client.get_latest_version(subject).schema_id == schema_id

@@ -249,3 +249,16 @@ async def test_fuzzed_requests_never_get_a_500(registry, request, subject, versi
     assert status < 500, (method, url, body[:200], status, answer)
     if status >= 400:
         assert isinstance(answer, dict) and answer.get("message"), (method, url, status, answer)
+
+
+def test_every_registry_client_of_the_hub_sends_the_configured_credential():
+    from casehub.ground.settings import load_settings
+    from casehub.schemas.codec import codec_for
+
+    basic_client = codec_for(load_settings({}, registry_credentials=CREDENTIALS)).registry
+    assert basic_client._authorization == BASIC["Authorization"]
+    assert codec_for(load_settings({}, registry_token="tok-0123456789")).registry._authorization == (
+        "Bearer tok-0123456789"
+    )
+    assert codec_for(load_settings({})).registry._authorization is None
+    assert CREDENTIALS.split(":")[1] not in repr(basic_client)
