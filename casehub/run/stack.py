@@ -33,15 +33,21 @@ USES = {
     "connect": (*KAFKA_SECRETS, "hmac_secret"),
     "intake": (*KAFKA_SECRETS, "hmac_secret", "intake_tokens"),
 }
-REGISTRY_CLIENTS = ("worker", "sink", "connect", "intake")  # they register schemas with an external registry
+REGISTRY_CLIENTS = ("worker", "sink", "connect", "intake")
 
 
-def child_environment(name: str, base: dict, secrets: dict, external_registry: bool) -> dict:
-    """The environment of component `name`: `base` without any secret, plus the secrets (setting -> value) it uses."""
+def child_environment(name: str, base: dict, secrets: dict, registry_clients_sign_in: bool) -> dict:
+    """The environment of component `name`: `base` without any secret, plus the secrets (setting -> value) it uses.
+
+    Args:
+        registry_clients_sign_in: the registry's clients need its credential too: an external registry (they
+            register there), or the embedded one listening beyond the loopback (reads need it).
+    """
     env = {k: v for k, v in base.items() if k not in SECRET_VARIABLES}
     if not set(KAFKA_SECRETS) & set(USES[name]):  # no Kafka client at all (the web view): no Kafka settings either
         env = {k: v for k, v in env.items() if not k.startswith("CASEHUB_KAFKA_")}
-    uses = set(USES[name]) | (set(REGISTRY_SECRETS) if external_registry and name in REGISTRY_CLIENTS else set())
+    signs_in = registry_clients_sign_in and name in REGISTRY_CLIENTS
+    uses = set(USES[name]) | (set(REGISTRY_SECRETS) if signs_in else set())
     env.update({variable(s): secrets[s] for s in uses if secrets.get(s)})
     return env
 
@@ -212,7 +218,9 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
             with open(log, "ab") as out:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "casehub", name],
-                    env=child_environment(name, env, secrets, not settings.embedded_registry),
+                    env=child_environment(
+                        name, env, secrets, not (settings.embedded_registry and settings.registry_reads_open)
+                    ),
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,

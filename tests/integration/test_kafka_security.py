@@ -35,18 +35,18 @@ from tests.support.hub import (
 
 @pytest.fixture(scope="module")
 def sasl_broker(kafka_libs):
-    """A local broker that lets in only SASL users: (bootstrap, BrokerSasl)."""
+    """A local broker that lets in only SASL users: (bootstrap, BrokerSasl, its log files)."""
     sasl = BrokerSasl({"admin": secrets.token_urlsafe(16), "casehub": secrets.token_urlsafe(16)})
     broker = LocalBroker(Path(tempfile.mkdtemp(prefix="casehub-sasl-broker-")), kafka_libs, 0, 0, sasl=sasl)
     info = broker.start()
     try:
-        yield info.bootstrap, sasl
+        yield info.bootstrap, sasl, [broker.log_file, broker.stdout_file]
     finally:
         broker.destroy()
 
 
 def test_the_broker_lets_in_only_signed_in_clients(sasl_broker):
-    bootstrap, sasl = sasl_broker
+    bootstrap, sasl, _ = sasl_broker
     assert not asyncio.run(broker_answers(bootstrap, timeout=3))  # plaintext: no answer
     wrong = KafkaClients(bootstrap, {**sasl.clients(bootstrap, "casehub").options, "sasl_plain_password": "wrong"})
     assert not asyncio.run(broker_answers(wrong, timeout=3))
@@ -55,7 +55,7 @@ def test_the_broker_lets_in_only_signed_in_clients(sasl_broker):
 
 
 def test_every_component_runs_on_a_sasl_broker_and_secrets_stay_put(sasl_broker, prefix, tmp_path):
-    bootstrap, sasl = sasl_broker
+    bootstrap, sasl, broker_logs = sasl_broker
     intake_token, hmac_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(32)
     home = tmp_path / "home"
     env = hub_env(bootstrap, prefix, home)
@@ -127,7 +127,7 @@ def test_every_component_runs_on_a_sasl_broker_and_secrets_stay_put(sasl_broker,
         (home / "up-without-sign-in.log").write_text(
             "\n".join(line for line in log.read_text().splitlines() if token not in line or "sign in" not in line)
         )
-        assert not leaks_in_files(run_secrets, [*logs, home / "up-without-sign-in.log"])
+        assert not leaks_in_files(run_secrets, [*logs, home / "up-without-sign-in.log", *broker_logs])
         assert not leaks_in_topics(run_secrets, sasl.clients(bootstrap), prefix)
     finally:
         stop_up(proc)

@@ -115,15 +115,16 @@ def test_each_component_gets_only_the_secrets_it_uses():
     secrets = {name: f"value-of-{name}" for name in SECRET_FIELDS}
     base = {variable(name): "inherited" for name in SECRET_FIELDS} | {"PATH": "/bin"}
     for name, uses in USES.items():
-        env = child_environment(name, base, secrets, external_registry=False)
+        env = child_environment(name, base, secrets, registry_clients_sign_in=False)
         got = {k for k in env if k.startswith("CASEHUB_")}
         assert got == {variable(u) for u in uses}, name
         assert "inherited" not in env.values() and env["PATH"] == "/bin"
     assert set(USES["web"]) == {"web_tokens"} and "intake_tokens" in USES["intake"]
     assert not {"hmac_secret", "intake_tokens", "web_tokens"} & set(USES["worker"] + USES["sink"] + USES["registry"])
-    # with an external registry its clients need its credential; the web view still does not
-    assert "CASEHUB_REGISTRY_CREDENTIALS" in child_environment("worker", base, secrets, external_registry=True)
-    assert "CASEHUB_REGISTRY_CREDENTIALS" not in child_environment("web", base, secrets, external_registry=True)
+    # with an external registry (or one listening beyond the loopback) its clients need its credential; the web
+    # view still does not
+    assert "CASEHUB_REGISTRY_CREDENTIALS" in child_environment("worker", base, secrets, registry_clients_sign_in=True)
+    assert "CASEHUB_REGISTRY_CREDENTIALS" not in child_environment("web", base, secrets, registry_clients_sign_in=True)
 
 
 def test_kafka_security_settings_reach_the_clients(tmp_path):
