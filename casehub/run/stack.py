@@ -13,6 +13,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from secrets import token_urlsafe
 
 from casehub.ground.access import sign_in_link
 from casehub.ground.kafka import KafkaClients, broker_answers, ensure_topics, security_options, wait_for_broker
@@ -322,9 +323,7 @@ def _secrets(settings: Settings) -> dict:
         if created:
             _say(f"operator token for the web view created in {home.path(OPERATOR_TOKEN)}")
     if settings.embedded_registry and not (settings.registry_credentials or settings.registry_token):
-        found["registry_credentials"], _ = home.ensure(
-            REGISTRY_CREDENTIALS, lambda: "casehub:" + __import__("secrets").token_urlsafe(32)
-        )
+        found["registry_credentials"], _ = home.ensure(REGISTRY_CREDENTIALS, lambda: "casehub:" + token_urlsafe(32))
     return found
 
 

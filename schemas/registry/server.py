@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaError
 
 from casehub.ground.logs import get_logger
 from casehub.schemas.registry.auth import REALM, RegistryAccess
+from casehub.schemas.registry.guard import REPAIR
 from casehub.schemas.registry.state import MAX_DEPTH, RegistryError, check_depth, json_kind, normalise
 from casehub.schemas.registry.store import SchemaStore
 
@@ -83,7 +84,7 @@ def status_of(store: SchemaStore, access: RegistryAccess) -> dict:
             "changes_allowed": store.guard.allow_changes,
         },
         "access": {"reads_open": access.reads_open, "writes": "credential" if access.writable else "refused"},
-        "repair": "casehub schemas repair" if conflicts else None,
+        "repair": REPAIR if conflicts else None,
     }
 
 
