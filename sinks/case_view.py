@@ -161,9 +161,10 @@ def upsert_cases(conn: sa.Connection, records: list[dict]) -> int:
             result = conn.execute(
                 ins.on_conflict_do_update(
                     index_elements=[cases.c.case_id], set_=update, where=cases.c.version <= ins.excluded.version
-                )
+                ).returning(cases.c.case_id)
             )
-            taken = bool(result.rowcount)
+            # the row comes back only when it was inserted or updated (rowcount is not that on every driver)
+            taken = result.first() is not None
         if not taken:
             continue  # an older version than the stored one: nothing of it is written
         changed += 1

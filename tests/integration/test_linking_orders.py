@@ -1,0 +1,97 @@
+"""The same events published in two different orders on the real broker give the same case records through the
+worker; Confluent's AvroDeserializer reads what it publishes with nothing but the registry URL."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import time
+
+from casehub.ground.kafka import clients, ensure_topics
+from casehub.schemas.codec import codec_for
+from casehub.streams.worker import LinkWorker
+from tests.support.delivery import latest_cases
+from tests.support.samples import sample_events
+
+
+async def fold_in_order(settings, events, order) -> dict:
+    """Publish `events` in `order` to this settings' topics, run a worker until the case topic holds every case of
+    the sample, and return the live records without their history (version, redirects)."""
+    codec = codec_for(settings)
+    await ensure_topics(settings.bootstrap, settings.topics.specs(settings.partitions))
+    producer = clients(settings.bootstrap).producer()
+    await producer.start()
+    try:
+        for i in order:
+            agency, event = events[i]
+            topic = settings.topics.for_agency(agency)
+            await producer.send(topic, codec.encode(topic, event), key=event["source"]["record_id"].encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+    stop = asyncio.Event()
+    worker = LinkWorker(settings, codec)
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        deadline, live = time.monotonic() + 120, {}
+        while time.monotonic() < deadline and not task.done():
+            if worker.stats["messages"] >= len(order):  # every message folded and published
+                break
+            await asyncio.sleep(0.5)
+    finally:
+        stop.set()
+        await task
+    latest = await latest_cases(settings, codec)
+    live = {cid: r for cid, r in latest.items() if r["merged_into"] is None}
+    for r in latest.values():  # every redirect leads to a live case
+        assert r["merged_into"] is None or r["merged_into"] in live
+    return {cid: {k: v for k, v in r.items() if k not in ("version", "redirects")} for cid, r in live.items()}
+
+
+async def test_two_orders_on_the_broker_give_the_same_cases(hub_settings, tmp_path):
+    events, truth = sample_events(tmp_path / "sample", 40, seed=21)
+    forward = list(range(len(events)))
+    shuffled = random.Random(5).sample(forward, len(forward))
+    first = await fold_in_order(
+        dataclasses.replace(hub_settings, topic_prefix=hub_settings.topic_prefix + "a."), events, forward
+    )
+    second = await fold_in_order(
+        dataclasses.replace(hub_settings, topic_prefix=hub_settings.topic_prefix + "b."), events, shuffled
+    )
+    assert len(first) == len(truth)
+    assert first == second
+
+
+async def test_confluent_deserializer_reads_the_case_and_enriched_topics(hub_settings, tmp_path, registry_url):
+    from confluent_kafka import DeserializingConsumer
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+
+    events, truth = sample_events(tmp_path / "sample", 12, seed=3)
+    cases = await fold_in_order(hub_settings, events, list(range(len(events))))
+    t = hub_settings.topics
+    consumer = DeserializingConsumer(
+        {
+            "bootstrap.servers": hub_settings.kafka_bootstrap,
+            "group.id": f"{t.prefix}confluent",
+            "auto.offset.reset": "earliest",
+            "value.deserializer": AvroDeserializer(SchemaRegistryClient({"url": registry_url})),
+        }
+    )
+    consumer.subscribe([t.cases, t.enriched])
+    got: dict[str, dict] = {t.cases: {}, t.enriched: {}}
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and (
+            len(got[t.cases]) < len(cases) or len(got[t.enriched]) < len(events) // 2
+        ):
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                value = msg.value()
+                got[msg.topic()][value["case_id"] if msg.topic() == t.cases else value["event_id"]] = value
+    finally:
+        consumer.close()
+    assert set(cases) <= set(got[t.cases])
+    some = next(iter(got[t.enriched].values()))
+    assert some["case_ids"] and some["event"]["event_id"] == some["event_id"] and some["links"]
