@@ -15,6 +15,21 @@ from tests.support.delivery import latest_cases
 from tests.support.samples import sample_events
 
 
+async def run_worker_until(settings, codec, messages: int) -> None:
+    """Run a worker (it restores its state from the topic) until it has folded `messages` new messages."""
+    stop = asyncio.Event()
+    worker = LinkWorker(settings, codec)
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not task.done() and worker.stats["messages"] < messages:
+            await asyncio.sleep(0.5)
+    finally:
+        stop.set()
+        await task
+    assert worker.stats["messages"] >= messages, worker.stats
+
+
 async def fold_in_order(settings, events, order) -> dict:
     """Publish `events` in `order` to this settings' topics, run a worker until the case topic holds every case of
     the sample, and return the live records without their history (version, redirects)."""
@@ -30,18 +45,7 @@ async def fold_in_order(settings, events, order) -> dict:
         await producer.flush()
     finally:
         await producer.stop()
-    stop = asyncio.Event()
-    worker = LinkWorker(settings, codec)
-    task = asyncio.create_task(worker.run(stop))
-    try:
-        deadline, live = time.monotonic() + 120, {}
-        while time.monotonic() < deadline and not task.done():
-            if worker.stats["messages"] >= len(order):  # every message folded and published
-                break
-            await asyncio.sleep(0.5)
-    finally:
-        stop.set()
-        await task
+    await run_worker_until(settings, codec, len(order))
     latest = await latest_cases(settings, codec)
     live = {cid: r for cid, r in latest.items() if r["merged_into"] is None}
     for r in latest.values():  # every redirect leads to a live case
@@ -95,3 +99,44 @@ async def test_confluent_deserializer_reads_the_case_and_enriched_topics(hub_set
     assert set(cases) <= set(got[t.cases])
     some = next(iter(got[t.enriched].values()))
     assert some["case_ids"] and some["event"]["event_id"] == some["event_id"] and some["links"]
+
+
+async def test_operator_corrections_split_and_join_and_survive_a_restart(hub_settings, tmp_path):
+    from casehub.run.link import correction, publish
+
+    events, truth = sample_events(tmp_path / "sample", 12, seed=8)
+    codec = codec_for(hub_settings)
+    cases = await fold_in_order(hub_settings, events, list(range(len(events))))
+    case = next(c for c in cases.values() if len({(s["system"], s["record_id"]) for s in c["stages"]}) >= 2)
+    anchor = next(e["source"] for e in case["timeline"] if case["anchor_event_id"] in e["event_ids"])
+    other = next(s for s in case["stages"] if (s["system"], s["record_id"]) != (anchor["system"], anchor["record_id"]))
+    record = {"system": other["system"], "record_id": other["record_id"]}
+
+    await publish(hub_settings, correction("SPLIT", [record], [case["case_id"]], "test", "not this dispute"))
+    await run_worker_until(hub_settings, codec, 1)  # a new worker: the state comes back from its topic
+    latest = await latest_cases(hub_settings, codec)
+    holder = [
+        c
+        for c in latest.values()
+        if not c["merged_into"]
+        and any((s["system"], s["record_id"]) == (record["system"], record["record_id"]) for s in c["stages"])
+    ]
+    assert len(holder) == 1 and holder[0]["case_id"] != case["case_id"]
+    assert [link["rule"] for link in holder[0]["links"] if link["event_id"] == holder[0]["anchor_event_id"]] == [
+        "OTHER"
+    ]
+    remaining = latest[case["case_id"]]
+    assert remaining["merged_into"] is None and all(
+        s["record_id"] != record["record_id"] or s["system"] != record["system"] for s in remaining["stages"]
+    )
+
+    join = correction(
+        "JOIN", [{"system": anchor["system"], "record_id": anchor["record_id"]}, record], [], "test", "it is"
+    )
+    await publish(hub_settings, join)
+    await run_worker_until(hub_settings, codec, 1)
+    latest = await latest_cases(hub_settings, codec)
+    assert latest[holder[0]["case_id"]]["merged_into"] == case["case_id"]  # the split-off id redirects again
+    joined = latest[case["case_id"]]
+    assert {"CORRECTION"} <= {link["rule"] for link in joined["links"]}
+    assert any(link.get("correction_id") == join["correction_id"] for link in joined["links"])
