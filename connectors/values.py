@@ -42,9 +42,12 @@ class RowContext:
             try:
                 value = bytes(value).decode(self.mapping.encoding)
             except UnicodeDecodeError as exc:
+                raw = bytes(value)
+                # the bytes themselves, so the agency can find and fix the value (never for an identity column)
+                shown = "" if column in self.mapping.sensitive else f"; bytes (hex): {raw[:200].hex(' ')}"
                 raise MappingError(
                     column,
-                    f"text is not valid {self.mapping.encoding}: {exc.reason} at byte {exc.start}",
+                    f"text is not valid {self.mapping.encoding}: {exc.reason} at byte {exc.start}{shown}",
                     "BAD_ENCODING",
                 ) from exc
         value = str(value).strip()
