@@ -18,7 +18,7 @@ RARE = "刘䶮"  # 䶮 (U+4DAE) is in GB 18030 only: C1 F5 FE 9F
 
 def court_row(**changes) -> dict:
     row = {
-        **{c: None for c in AJ_JBXX.c.keys()},
+        **{c.name: None for c in AJ_JBXX.c},
         "AJID": 7,
         "AH": "（2024）辽0102民初123号",
         "AJLX": "MC",
