@@ -12,6 +12,7 @@ import json
 from aiohttp import web
 
 from casehub.connectors.adapter import MappedAdapter
+from casehub.connectors.base import MappingError
 from casehub.connectors.mapping import available_mappings
 from casehub.connectors.rows import map_rows
 from casehub.domain.identities import Protector
@@ -19,12 +20,43 @@ from casehub.ground.deadletter import DeadLetters, dead_letter
 from casehub.ground.logs import get_logger
 from casehub.ground.publish import Publisher
 from casehub.ground.settings import Settings
+from casehub.schemas.codec import EncodeError
 
 MAX_RECORDS = 5000
 
 
+SCALARS = (str, int, float, bool, type(None))
+
+
 class IntakeError(ValueError):
     """The submission as a whole is unusable (not the mapping of one record)."""
+
+
+class PushedRecord(dict):
+    """A submitted record: a column it does not carry reads as null, as an empty column of a table would.
+
+    A pushed record names only the columns it has; an absent optional field is null, not an error. A
+    mapping column the record cannot supply because it was misspelt then reads as missing (required
+    columns say so) rather than as a column absent from the table.
+    """
+
+    def __missing__(self, key):
+        return None
+
+
+def check_record_values(records: list[dict]) -> None:
+    """Every value is a JSON scalar (a column holds text, a number, a boolean or null).
+
+    Raises:
+        IntakeError: naming the first record and key holding an object or a list.
+    """
+    for i, record in enumerate(records):
+        for key, value in record.items():
+            if not isinstance(value, SCALARS):
+                kind = "an object" if isinstance(value, dict) else "a list"
+                raise IntakeError(
+                    f"record {i}, key {key!r}: the value is {kind}; a column holds text, a number, true/false or null"
+                )
 
 
 class IntakeProcessor:
@@ -50,6 +82,8 @@ class IntakeProcessor:
             )
         if len(records) > MAX_RECORDS:
             raise IntakeError(f"{len(records)} records in one submission; at most {MAX_RECORDS}")
+        check_record_values(records)
+        records = [PushedRecord(r) for r in records]
         needed = (*adapter.key_columns, adapter.cursor)
         missing = [i for i, r in enumerate(records) if any(r.get(c) in (None, "") for c in needed)]
         if missing:
@@ -57,45 +91,8 @@ class IntakeProcessor:
                 f"records {missing[:10]} lack a key column ({', '.join(adapter.key_columns)}) or the version column "
                 f"{adapter.cursor!r}"
             )
-        topic, t = self.settings.topics.for_agency(adapter.agency), self.settings.topics
-        results, out = [], self.publisher.batch()
-        for row, outcome in zip(records, map_rows(adapter, records, dt.datetime.now(dt.UTC))):
-            if outcome.error:
-                exc = outcome.error
-                letter = dead_letter(
-                    f"{channel}:{source}",
-                    topic,
-                    exc.kind,
-                    exc.reason,
-                    system=adapter.system,
-                    record_id=outcome.record_id,
-                    field=exc.field,
-                    payload_text=adapter.describe(row)[:2000],
-                )
-                await out.add(*self.letters.message(letter))
-                results.append(
-                    {
-                        "record_id": outcome.record_id,
-                        "ok": False,
-                        "field": exc.field,
-                        "kind": exc.kind,
-                        "reason": exc.reason,
-                    }
-                )
-                continue
-            event = outcome.mapped.event
-            await out.add(topic, outcome.record_id.encode(), self.codec.encode(topic, event))
-            for ident in outcome.mapped.identities:
-                await out.add(t.identities, ident["id_hash"].encode(), self.codec.encode(t.identities, ident))
-            results.append(
-                {
-                    "record_id": outcome.record_id,
-                    "ok": True,
-                    "event_id": event["event_id"],
-                    "event_type": event["event_type"],
-                }
-            )
-        await out.flush()  # answer only once everything is acknowledged by Kafka
+        messages, results = self.messages(adapter, records, f"{channel}:{source}")
+        await self.publish(messages)  # answer only once everything is acknowledged by Kafka
         self.log.info(
             "intake accepted",
             source=source,
@@ -104,6 +101,80 @@ class IntakeProcessor:
             dead_letters=sum(1 for r in results if not r["ok"]),
         )
         return results
+
+    def messages(self, adapter, records: list[dict], stage: str) -> tuple[list[tuple], list[dict]]:
+        """Map and encode the records (pure): the (topic, key, value) messages to publish, one result per record."""
+        topic, t = self.settings.topics.for_agency(adapter.agency), self.settings.topics
+        messages, results = [], []
+        for row, outcome in zip(records, map_rows(adapter, records, dt.datetime.now(dt.UTC))):
+            error = outcome.error
+            if error is None:
+                event = outcome.mapped.event
+                try:
+                    mine = [(topic, outcome.record_id.encode(), self.codec.encode(topic, event))]
+                    mine += [
+                        (t.identities, i["id_hash"].encode(), self.codec.encode(t.identities, i))
+                        for i in outcome.mapped.identities
+                    ]
+                except EncodeError as exc:  # e.g. an amount beyond Avro's long; the reason never repeats values
+                    error = MappingError(
+                        None, f"the mapped event does not fit {exc.record} ({exc.cause})", "SCHEMA_MISMATCH"
+                    )
+                else:
+                    messages += mine
+                    results.append(
+                        {
+                            "record_id": outcome.record_id,
+                            "ok": True,
+                            "event_id": event["event_id"],
+                            "event_type": event["event_type"],
+                        }
+                    )
+                    continue
+            letter = dead_letter(
+                stage,
+                topic,
+                error.kind,
+                error.reason,
+                system=adapter.system,
+                record_id=outcome.record_id,
+                field=error.field,
+                payload_text=adapter.describe(row)[:2000],
+            )
+            messages.append(self.letters.message(letter))
+            results.append(_failed(outcome.record_id, error))
+        return messages, results
+
+    async def publish(self, messages: list[tuple]) -> None:
+        """Publish and wait until Kafka acknowledged every message."""
+        out = self.publisher.batch()
+        for message in messages:
+            if not out.add_nowait(*message):
+                await out.add(*message)
+        await out.flush()
+
+
+def _failed(record_id: str, error) -> dict:
+    return {"record_id": record_id, "ok": False, "field": error.field, "kind": error.kind, "reason": error.reason}
+
+
+def parse_body(raw: bytes):
+    """The JSON body of a submission, refusing what is not UTF-8 JSON.
+
+    Raises:
+        IntakeError: what is wrong with the body (JSON nested deeper than Python's parser recurses, e.g.
+            100,000 levels, included: a submission is a list of flat records).
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IntakeError(f"body is not UTF-8 (byte {exc.start})") from exc
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise IntakeError("JSON nested too deep; a submission is a list of flat records") from None
+    except ValueError as exc:
+        raise IntakeError(f"body is not JSON: {exc}") from exc
 
 
 def parse_tokens(spec: str | None) -> dict[str, str]:
@@ -132,10 +203,15 @@ def build_app(processor: IntakeProcessor, tokens: dict[str, str]) -> web.Applica
         source = request.match_info["source"]
         if not authorised(request, source):
             return web.json_response({"error": "missing or wrong bearer token for this source"}, status=401)
+        if request.content_type != "application/json":
+            return web.json_response(
+                {"error": f"Content-Type is {request.content_type!r}; send the records as application/json"},
+                status=415,
+            )
         try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError) as exc:
-            return web.json_response({"error": f"body is not UTF-8 JSON: {exc}"}, status=400)
+            body = parse_body(await request.read())
+        except IntakeError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
         records = body.get("records") if isinstance(body, dict) else body
         try:
             results = await processor.submit(source, records, "push")

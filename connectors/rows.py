@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import traceback
+from pathlib import Path
 
 from casehub.connectors.base import Destinations, MappingError, Outcome, Prepared
 from casehub.connectors.rowstate import published_entry
@@ -79,7 +81,19 @@ def map_rows(adapter, rows: list[dict], now: dt.datetime) -> list[Outcome]:
             out.append(Outcome(rid, version, mapped=adapter.map_row(row, now)))
         except MappingError as exc:
             out.append(Outcome(rid, version, error=exc))
+        except Exception as exc:  # a hook or a value the mapping did not foresee: one dead letter, not a stuck batch
+            out.append(Outcome(rid, version, error=unforeseen(exc)))
     return out
+
+
+def unforeseen(exc: Exception) -> MappingError:
+    """A dead-letter reason for an error the mapping did not foresee: the type and where it was raised.
+
+    The exception's message is left out: it may repeat a value of the row (an identity number).
+    """
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" at {Path(frame.filename).name}:{frame.lineno} ({frame.name})" if frame else ""
+    return MappingError(None, f"the row could not be mapped: {type(exc).__name__}{where}", "OTHER")
 
 
 def prepare_rows(adapter, codec, rows: list[dict], now: dt.datetime, to: Destinations) -> list[Prepared]:

@@ -33,9 +33,12 @@ class RowContext:
         self.tz = _zone(mapping.timezone)
 
     def text(self, column: str) -> str | None:
-        if column not in self.row:
-            raise MappingError(column, f"column {column!r} is not in table {self.mapping.table}", "MISSING_FIELD")
-        value = self.row[column]
+        try:
+            value = self.row[column]  # a pushed record answers None for a column it does not carry
+        except KeyError:
+            raise MappingError(
+                column, f"column {column!r} is not in table {self.mapping.table}", "MISSING_FIELD"
+            ) from None
         if value is None:
             return None
         if isinstance(value, (bytes, bytearray, memoryview)):
@@ -118,7 +121,8 @@ def compile_spec(spec: dict) -> Callable[[RowContext, str], Any]:
                 raise MappingError(column, f"{where or column} is required but the column is empty", "MISSING_FIELD")
             return default
         if convert is None:
-            return raw
+            # text: a number or a boolean where text is expected (an INTEGER case-number column, a pushed 1)
+            return raw if type(raw) is str else str(raw)
         try:
             return convert(ctx, raw)
         except MappingError:
