@@ -25,7 +25,7 @@ from casehub.connectors import metrics
 from casehub.connectors.base import Destinations
 from casehub.connectors.checkpoints import KafkaCheckpointStore
 from casehub.connectors.events import deleted_event
-from casehub.connectors.reads import as_dicts, rows_by_key, with_related
+from casehub.connectors.reads import as_dicts, fetch_rows, rows_by_key, with_related
 from casehub.connectors.rows import Prepared, canonical, prepare_rows, version_of
 from casehub.connectors.rowstate import RowState, encode_entry
 from casehub.ground.gcpause import gc_paused
@@ -106,7 +106,7 @@ class PollingConnector:
 
     def _fetch(self, window_from, after) -> list[dict]:
         with gc_paused(), self.engine.connect() as conn:
-            return with_related(self.adapter, conn, as_dicts(conn.execute(self._select(window_from, after))))
+            return with_related(self.adapter, conn, fetch_rows(self.adapter, conn, self._select(window_from, after)))
 
     def _keys(self) -> dict[str, tuple]:
         """Every row's key: text id -> (the key as the driver returned it, canonical version)."""
