@@ -20,6 +20,20 @@ class MappingError(Exception):
         self.field, self.reason, self.kind = field, reason, kind
 
 
+class Unreadable:
+    """A cell whose value cannot be read as the source shows it (a spreadsheet formula with no saved value, an
+    ID that Excel turned into a 15-digit number): the row is dead-lettered naming the column and the reason,
+    whether or not the mapping uses the column, so nothing is published altered."""
+
+    __slots__ = ("kind", "reason")
+
+    def __init__(self, reason: str, kind: str = "OTHER"):
+        self.reason, self.kind = reason, kind
+
+    def __repr__(self) -> str:
+        return f"<unreadable: {self.reason}>"
+
+
 class Mapped(NamedTuple):
     """One row's output: the event for the agency topic and the full identities for the restricted topic.
 

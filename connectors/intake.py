@@ -12,7 +12,7 @@ import json
 from aiohttp import web
 
 from casehub.connectors.adapter import MappedAdapter
-from casehub.connectors.base import MappingError
+from casehub.connectors.base import MappingError, Unreadable
 from casehub.connectors.mapping import available_mappings
 from casehub.connectors.rows import map_rows
 from casehub.domain.identities import Protector
@@ -25,7 +25,7 @@ from casehub.schemas.codec import EncodeError
 MAX_RECORDS = 5000
 
 
-SCALARS = (str, int, float, bool, type(None))
+SCALARS = (str, int, float, bool, type(None), Unreadable)  # Unreadable: a spreadsheet cell, dead-lettered
 
 
 class IntakeError(ValueError):

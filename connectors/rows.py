@@ -10,7 +10,7 @@ import decimal
 import traceback
 from pathlib import Path
 
-from casehub.connectors.base import Destinations, MappingError, Outcome, Prepared
+from casehub.connectors.base import Destinations, MappingError, Outcome, Prepared, Unreadable
 from casehub.connectors.rowstate import published_entry
 from casehub.ground.deadletter import dead_letter, letter_message
 from casehub.ground.gcpause import gc_paused
@@ -20,7 +20,7 @@ MAX_FIELD_CHARS = 4000
 
 
 def check_row(row: dict, max_chars: int = MAX_FIELD_CHARS) -> None:
-    """Checks every adapter gets for free: oversized text fields."""
+    """Checks every adapter gets for free: oversized text fields, cells that could not be read (Unreadable)."""
     for value in row.values():  # the usual row (short text, numbers, nulls) in one pass without names
         if type(value) is str:
             if len(value) > max_chars:
@@ -33,6 +33,8 @@ def check_row(row: dict, max_chars: int = MAX_FIELD_CHARS) -> None:
         kind = type(value)
         if value is None or kind is int:  # most columns: decided with no isinstance call
             continue
+        if kind is Unreadable:
+            raise MappingError(name, value.reason, value.kind)
         if kind is str or kind is bytes or isinstance(value, (str, bytes, bytearray)):
             if len(value) > max_chars:
                 raise MappingError(name, f"{len(value)} characters, more than the {max_chars} allowed", "OVERSIZED")

@@ -33,6 +33,9 @@ def _clean(value: str) -> str:
     return re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", value)).upper()
 
 
+_EXCEL_NUMBER = re.compile(r"\d(\.\d+)?E\+?\d+")  # 2.10102E+17: an ID Excel turned into a number
+
+
 def normalise_id_number(value: str, field: str = "id_number") -> str:
     """The resident ID number in its 18-character form, checked (GB 11643: dates, MOD 11-2 check character).
 
@@ -65,6 +68,12 @@ def check_id_number(value: str, field: str = "id_number") -> tuple[str, bool]:
             raise InvalidIdentifier(field, "15-digit resident ID has an impossible birth date") from exc
         return number, _address_status(field, number[:6], birth.year)
     if len(number) != 18:
+        if _EXCEL_NUMBER.fullmatch(number):
+            raise InvalidIdentifier(
+                field,
+                "resident ID was typed as a number (Excel shows it like 2.10102E+17): Excel keeps only 15 digits, so "
+                "the last digits are lost; format the column as text and type the number again",
+            )
         raise InvalidIdentifier(field, f"not a resident ID number ({len(number)} characters, expected 18 or 15)")
     if not number[:-1].isdigit() or not (number[-1].isdigit() or number[-1] == "X"):
         raise InvalidIdentifier(field, "not a resident ID number (17 digits and a check character 0-9 or X expected)")
