@@ -72,6 +72,7 @@ class Prepared(NamedTuple):
     A tuple of plain values so that worker processes can send it back cheaply (3-4 times cheaper to
     pickle than a dataclass). `state` is the row-state entry already serialised; for a dead letter it is
     None, because its entry keeps the refs of the row's last good version, which only the connector knows.
+    A row whose content the row state already has (same version, same digest) gives no Prepared at all.
     """
 
     record_id: str
@@ -79,6 +80,9 @@ class Prepared(NamedTuple):
     messages: list[tuple[str, bytes, bytes]]
     error: tuple[str | None, str, str] | None = None  # field, kind, reason
     state: bytes | None = None
+    # digest of the row's content (casehub.connectors.rows.row_digest). With no messages, no error and no
+    # state, the row is unchanged but its entry had no digest yet (written before digests): record it only.
+    digest: str | None = None
 
 
 class Destinations(NamedTuple):

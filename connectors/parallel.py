@@ -59,7 +59,7 @@ def _calls() -> None:
         gc.collect()  # the few cyclic objects 50 batches leave (driver and pool internals)
 
 
-def _prepare_keys(keys: list, now: dt.datetime) -> list[tuple]:
+def _prepare_keys(keys: list, now: dt.datetime, known: dict | None = None) -> list[tuple]:
     from casehub.connectors.reads import rows_by_key
     from casehub.ground.gcpause import gc_paused
 
@@ -69,7 +69,7 @@ def _prepare_keys(keys: list, now: dt.datetime) -> list[tuple]:
         rows = rows_by_key(adapter, conn, keys)
     order = {k: i for i, k in enumerate(keys)}
     rows.sort(key=lambda r: order.get(adapter.key_of(r), len(order)))  # publish in the connector's (cursor) order
-    return _as_tuples(rows, now)
+    return _as_tuples(rows, now, known)
 
 
 def _pid_after(seconds: float) -> int:
@@ -77,14 +77,15 @@ def _pid_after(seconds: float) -> int:
     return os.getpid()
 
 
-def _prepare(rows: list[dict], now: dt.datetime) -> list[tuple]:
+def _prepare(rows: list[dict], now: dt.datetime, known: dict | None = None) -> list[tuple]:
     _calls()
-    return _as_tuples(rows, now)
+    return _as_tuples(rows, now, known)
 
 
-def _as_tuples(rows: list[dict], now: dt.datetime) -> list[tuple]:
+def _as_tuples(rows: list[dict], now: dt.datetime, known: dict | None) -> list[tuple]:
     # plain tuples travel back 3-4 times cheaper than named tuples or dataclasses; the connector unpacks them
-    return [tuple(p) for p in prepare_rows(_worker["adapter"], _worker["codec"], rows, now, _worker["destinations"])]
+    w = _worker
+    return [tuple(p) for p in prepare_rows(w["adapter"], w["codec"], rows, now, w["destinations"], known)]
 
 
 class MappingPool:
@@ -121,15 +122,15 @@ class MappingPool:
         )
         return ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init, initargs=self._initargs)
 
-    async def prepare(self, rows: list[dict], now: dt.datetime) -> list[tuple]:
-        """Prepared rows as plain tuples in Prepared's field order."""
-        return await self._run(_prepare, rows, now)
+    async def prepare(self, rows: list[dict], now: dt.datetime, known: dict | None = None) -> list[tuple]:
+        """Prepared rows as plain tuples in Prepared's field order (`known`: as for rows.prepare_rows)."""
+        return await self._run(_prepare, rows, now, known)
 
-    async def prepare_keys(self, keys: list, now: dt.datetime) -> list[tuple]:
+    async def prepare_keys(self, keys: list, now: dt.datetime, known: dict | None = None) -> list[tuple]:
         """Read, map and encode the rows with these primary keys in the workers (needs the database URL)."""
-        return await self._run(_prepare_keys, keys, now)
+        return await self._run(_prepare_keys, keys, now, known)
 
-    async def _run(self, fn, items: list, now: dt.datetime) -> list[tuple]:
+    async def _run(self, fn, items: list, now: dt.datetime, known: dict | None = None) -> list[tuple]:
         """Split `items` over the workers; if a worker died (killed, out of memory), start a fresh pool once
         and do the batch again: the work is pure, so repeating it changes nothing."""
         loop = asyncio.get_running_loop()
@@ -138,7 +139,9 @@ class MappingPool:
         for attempt in (1, 2):
             executor = self.executor
             try:
-                results = await asyncio.gather(*(loop.run_in_executor(executor, fn, chunk, now) for chunk in chunks))
+                results = await asyncio.gather(
+                    *(loop.run_in_executor(executor, fn, chunk, now, known or None) for chunk in chunks)
+                )
                 return [p for chunk in results for p in chunk]
             except BrokenProcessPool:
                 if attempt == 2:

@@ -25,8 +25,8 @@ from casehub.connectors import metrics
 from casehub.connectors.base import Destinations
 from casehub.connectors.checkpoints import KafkaCheckpointStore
 from casehub.connectors.events import deleted_event
-from casehub.connectors.reads import as_dicts, fetch_rows, rows_by_key, with_related
-from casehub.connectors.rows import Prepared, canonical, prepare_rows, version_of
+from casehub.connectors.reads import fetch_rows, rows_by_key, scan_rows, with_related
+from casehub.connectors.rows import Prepared, canonical, prepare_rows, row_digest, version_of
 from casehub.connectors.rowstate import RowState, encode_entry
 from casehub.ground.gcpause import gc_paused
 from casehub.ground.logs import get_logger
@@ -109,11 +109,18 @@ class PollingConnector:
             return with_related(self.adapter, conn, fetch_rows(self.adapter, conn, self._select(window_from, after)))
 
     def _keys(self) -> dict[str, tuple]:
-        """Every row's key: text id -> (the key as the driver returned it, canonical version)."""
+        """Every row: text id -> (the key as the driver returned it, canonical version, digest of its content).
+
+        The whole table is read, streamed (rows are digested and dropped as they come): a change that kept
+        the cursor value differs only in content.
+        """
         a = self.adapter
-        with self.engine.connect() as conn:
-            rows = as_dicts(conn.execute(sa.select(*a.key_order(), a.table.c[a.cursor])))
-        return {a.record_id(r): (a.key_of(r), canonical(r[a.cursor])) for r in rows}
+        out = {}
+        with gc_paused(), self.engine.connect() as conn:
+            for rows in scan_rows(a, conn, sa.select(a.table), self.batch_size):
+                for r in rows:
+                    out[a.record_id(r)] = (a.key_of(r), canonical(r[a.cursor]), row_digest(r))
+        return out
 
     def _rows_by_key(self, keys: list) -> list[dict]:
         with gc_paused(), self.engine.connect() as conn:
@@ -137,49 +144,69 @@ class PollingConnector:
     async def _prepare_keys(self, keys: list[tuple]) -> list[Prepared]:
         """Like _prepare, for (key, cursor value) pairs: the worker processes read the rows."""
         # the rowstate.is_new test, unrolled: this runs for every row the connector reads
-        versions, record_id = self.rowstate.versions, self.adapter.record_id_of_key
+        versions, digests, record_id = self.rowstate.versions, self.rowstate.digests, self.adapter.record_id_of_key
         if len(self.adapter.key_columns) == 1:
             record_id = str
-        fresh = [k for k, c in keys if versions.get(record_id(k)) != (c if type(c) is str else canonical(c))]
-        self.stats["skipped_seen"] += len(keys) - len(fresh)
-        return await self.pool.prepare_keys(fresh, self.clock()) if fresh else []
+        known = {}
+        for k, c in keys:
+            rid = record_id(k)
+            if versions.get(rid) == (c if type(c) is str else canonical(c)):
+                known[rid] = digests.get(rid)  # same version: the workers compare the content
+        if not keys:
+            return []
+        prepared = await self.pool.prepare_keys([k for k, _ in keys], self.clock(), known)
+        self.stats["skipped_seen"] += len(keys) - len(prepared)
+        return prepared
 
     async def _prepare(self, rows: list[dict]) -> list[Prepared]:
-        """Map and encode the rows not yet published in this version (in worker processes if there is a pool)."""
+        """Map and encode the rows not yet published in this version or content (in worker processes if there is a
+        pool)."""
         now = self.clock()
-        fresh = [r for r in rows if self.rowstate.is_new(self.adapter.record_id(r), version_of(self.adapter, r))]
-        self.stats["skipped_seen"] += len(rows) - len(fresh)
-        if not fresh:
+        versions, digests, record_id = self.rowstate.versions, self.rowstate.digests, self.adapter.record_id
+        known = {}
+        for r in rows:
+            rid = record_id(r)
+            if versions.get(rid) == version_of(self.adapter, r):
+                known[rid] = digests.get(rid)  # same version: decided by the content's digest
+        if not rows:
             return []
         if self.pool is not None:
-            return await self.pool.prepare(fresh, now)
-        return prepare_rows(self.adapter, self.codec, fresh, now, self.destinations)
+            prepared = await self.pool.prepare(rows, now, known)
+        else:
+            prepared = prepare_rows(self.adapter, self.codec, rows, now, self.destinations, known)
+        self.stats["skipped_seen"] += len(rows) - len(prepared)
+        return prepared
 
     async def _send(self, prepared: list[Prepared]) -> int:
         """Publish prepared rows, wait for every acknowledgement, then record their versions; safe to repeat."""
         if not prepared:
             return 0
         out, entries, events, errors = self.publisher.batch(), {}, 0, []
-        for record_id, version, messages, error, state in prepared:  # plain tuples from worker processes too
+        for record_id, version, messages, error, state, digest in prepared:  # plain tuples from workers too
             for topic, key, value in messages:
                 if not out.add_nowait(topic, key, value):
                     await out.add(topic, key, value)
             if error:
-                # a bad version is reported once (a corrected row, a new version, is read again); its entry
-                # keeps what the last good version told, so that a later delete still finds its case
+                # a bad version is reported once (a corrected row, a new version or content, is read again); its
+                # entry keeps what the last good version told, so that a later delete still finds its case
                 before = self.rowstate.entry(record_id)
                 state = encode_entry(
                     {
                         "v": version,
+                        "d": digest,
                         "refs": before.get("refs", []),
                         "published": before.get("published", False),
                         "dead": True,
                     }
                 )
                 errors.append((record_id, error))
+            elif not messages:  # unchanged, its entry written before digests: the digest is recorded, nothing sent
+                entry = self.rowstate.entry(record_id)
+                entry["d"] = digest
+                state = encode_entry(entry)
             else:
                 events += 1
-            entries[record_id] = (version, state)
+            entries[record_id] = (version, state, digest)
         await out.flush()
         # Row state only after the events are acknowledged: a crash publishes again (same event ids), never skips.
         await self.rowstate.record(entries)
@@ -189,7 +216,7 @@ class PollingConnector:
         self.stats["dead_letters"] += len(errors)
         self.stats["events"] += events
         metrics.EVENTS.labels(self.adapter.name).inc(events)
-        return len(entries)
+        return events + len(errors)
 
     async def poll(self) -> int:
         """One sweep from the lag window behind the watermark to the newest row; returns rows published.
@@ -295,9 +322,10 @@ class PollingConnector:
         """Compare every key and version in the source with what was published: publish missed versions, report
         deletes."""
         current = await self._retrying(asyncio.to_thread, self._keys)
-        known = dict(self.rowstate.versions)
+        known, digests = dict(self.rowstate.versions), self.rowstate.digests
         gone = [rid for rid in known if rid not in current]
-        missed = [current[rid][0] for rid, (_, v) in current.items() if known.get(rid) != v]
+        # a version not published, or the same version with other content (or no digest recorded yet)
+        missed = [key for rid, (key, v, d) in current.items() if known.get(rid) != v or digests.get(rid) != d]
         published = 0
         for i in range(0, len(missed), self.batch_size):
             rows = await self._retrying(asyncio.to_thread, self._rows_by_key, missed[i : i + self.batch_size])

@@ -10,7 +10,6 @@ One bad cell costs one dead letter, not the batch.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.sql.sqltypes import NullType
 
 
 def as_dicts(result: sa.CursorResult) -> list[dict]:
@@ -27,9 +26,45 @@ def fetch_rows(adapter, conn: sa.Connection, query: sa.Select) -> list[dict]:
         if not undecodable_text(exc):
             raise
     conn.rollback()  # PostgreSQL refuses further statements in a transaction that failed
+    raw, names = raw_query(adapter, conn, query)
+    return decode_raw(as_dicts(conn.execute(raw)), names)
+
+
+def scan_rows(adapter, conn: sa.Connection, query: sa.Select, size: int = 5000):
+    """The rows of `query` in lists of about `size`, streamed (a server-side cursor where the driver has one),
+    so that a whole table never sits in memory; undecodable text cells come back as bytes (as in fetch_rows).
+
+    A decoding failure restarts the scan from the start with text read as bytes: the caller must accept
+    rows it has already had again (a scan that builds a dict by key does).
+    """
+    try:
+        yield from _scan(conn, query, size, ())
+        return
+    except (sa.exc.DBAPIError, UnicodeDecodeError) as exc:
+        if not undecodable_text(exc):
+            raise
+    conn.rollback()
+    raw, names = raw_query(adapter, conn, query)
+    yield from _scan(conn, raw, size, names)
+
+
+def _scan(conn: sa.Connection, query, size: int, names):
+    result = conn.execution_options(yield_per=size).execute(query)
+    keys = tuple(result.keys())
+    for part in result.partitions():
+        rows = [dict(zip(keys, r)) for r in part]
+        yield decode_raw(rows, names) if names else rows
+
+
+def raw_query(adapter, conn: sa.Connection, query: sa.Select) -> tuple[sa.Select, list[str]]:
+    """`query` with its text columns read as bytes, and the names of those columns."""
     raw = raw_text_columns(adapter, conn.dialect.name)
-    rows = as_dicts(conn.execute(query.with_only_columns(*raw.values())))
     names = [name for name, column in raw.items() if column is not adapter.table.c[name]]
+    return query.with_only_columns(*raw.values()), names
+
+
+def decode_raw(rows: list[dict], names: list[str]) -> list[dict]:
+    """Text read as bytes made text again where it is valid UTF-8 (what the driver would have given)."""
     for row in rows:
         for name in names:
             value = row[name]
@@ -63,7 +98,9 @@ def raw_text_columns(adapter, dialect: str) -> dict:
     keep = {*adapter.key_columns, adapter.cursor}
     out = {}
     for column in adapter.table.c:
-        if column.name in keep or not isinstance(column.type, (sa.String, NullType)):
+        # only declared text columns: a query source's untyped columns keep their types (a number read as
+        # bytes would become text and change the row's digest between reads)
+        if column.name in keep or not isinstance(column.type, sa.String):
             out[column.name] = column
         elif dialect == "postgresql":
             # the stored bytes, unconverted (a cast to bytea would parse backslashes as escapes)
