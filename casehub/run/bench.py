@@ -99,16 +99,20 @@ def _bench(
     work = Path(tempfile.mkdtemp(prefix="casehub-bench-"))
     if not profile:  # the generated database is ~30 MB per 100,000 rows; a profile report is kept with it
         cleanup.callback(shutil.rmtree, work, ignore_errors=True)
-    broker_pid = None
+    broker_pid, lb_was_running = None, False
     if settings.kafka_bootstrap:
         bootstrap = settings.kafka_bootstrap
     else:
         lb = local_broker(settings)
-        if not lb.info():
+        lb_was_running = bool(lb.info())
+        if not lb_was_running:
             cleanup.callback(lb.stop)  # runs after the registry is stopped (callbacks run last-registered first)
         info = lb.start()
         bootstrap, broker_pid = info.bootstrap, info.pid
     prefix = f"bench-{uuid.uuid4().hex[:6]}."
+    if broker_pid is None or lb_was_running:
+        # a broker this run did not start keeps nothing of it: its topics go when it ends, however it ends
+        cleanup.callback(_delete_topics, bootstrap, prefix)
     registry_url = settings.schema_registry_url
     if not registry_url:
         port = free_port()
@@ -131,7 +135,13 @@ def _bench(
     cleanup.callback(engine.dispose)
     mapping = builtin_mappings()["mediation"]
     adapter = MappedAdapter(mapping, Protector("bench")).bind(engine)  # for the mapping-alone gauge
-    result = {"rows": rows, "batch_size": batch_size, "workers": workers, "bootstrap": bootstrap}
+    result = {
+        "rows": rows,
+        "batch_size": batch_size,
+        "workers": workers,
+        "bootstrap": bootstrap,
+        "topic_prefix": prefix,
+    }
 
     def map_only() -> int:
         """Rows/s of mapping alone (pure CPU) on the first 20,000 rows: a gauge of the machine's speed now.
@@ -235,6 +245,31 @@ def _bench(
         result["rounds"] = figures
         result["rows_per_s_median"] = statistics.median(f["rows_per_s"] for f in figures)
     return result
+
+
+def _delete_topics(bootstrap: str, prefix: str) -> None:
+    """Delete every topic whose name starts with `prefix` (the benchmark's own), waiting until they are gone."""
+
+    async def delete():
+        from casehub.ground.kafka import clients
+
+        admin = clients(bootstrap).admin()
+        await admin.start()
+        try:
+            mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+            if mine:
+                await admin.delete_topics(mine)
+            deadline = time.monotonic() + 30
+            while mine and time.monotonic() < deadline:
+                mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+                if mine:
+                    await asyncio.sleep(0.2)
+            if mine:
+                print(f"bench: topics not deleted within 30 s: {', '.join(mine)}", file=sys.stderr)
+        finally:
+            await admin.close()
+
+    asyncio.run(delete())
 
 
 def _stop(process: subprocess.Popen) -> None:

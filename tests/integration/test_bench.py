@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 
 from casehub.ground.settings import load_settings
@@ -22,6 +23,19 @@ def test_bench_publishes_every_row_in_every_round(kafka_bootstrap, tmp_path, mon
     assert result["rows_per_s_median"] > 0
     assert set(result["rounds"][0]["cpu_us_per_row"]) == {"connector_process", "worker_processes"}
     assert not list(scratch.glob("casehub-bench-*"))  # the generated database is removed afterwards
+    # the session's broker is not the benchmark's: it keeps none of its topics
+    assert not [t for t in asyncio.run(topics(kafka_bootstrap)) if t.startswith(result["topic_prefix"])]
+
+
+async def topics(bootstrap: str) -> list[str]:
+    from casehub.ground.kafka import clients
+
+    admin = clients(bootstrap).admin()
+    await admin.start()
+    try:
+        return await admin.list_topics()
+    finally:
+        await admin.close()
 
 
 def test_a_registry_that_exits_is_reported_not_waited_for():
