@@ -5,11 +5,14 @@ read from a database.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
 import json
+import time
 
 from aiohttp import web
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from casehub.connectors.adapter import MappedAdapter
 from casehub.connectors.base import MappingError, Unreadable
@@ -17,8 +20,9 @@ from casehub.connectors.mapping import available_mappings
 from casehub.connectors.rows import map_rows
 from casehub.domain.identities import Protector
 from casehub.ground.deadletter import DeadLetters, dead_letter
+from casehub.ground.kafka import KafkaClients
 from casehub.ground.logs import get_logger
-from casehub.ground.publish import Publisher
+from casehub.ground.publish import BatchPublisher, Publisher
 from casehub.ground.settings import Settings
 from casehub.schemas.codec import EncodeError
 
@@ -30,6 +34,166 @@ SCALARS = (str, int, float, bool, type(None), Unreadable)  # Unreadable: a sprea
 
 class IntakeError(ValueError):
     """The submission as a whole is unusable (not the mapping of one record)."""
+
+
+class KafkaUnavailable(Exception):
+    """Kafka cannot take the records now; the client should send them again after `retry_after` seconds."""
+
+    def __init__(self, reason: str, retry_after: int):
+        super().__init__(reason)
+        self.reason, self.retry_after = reason, retry_after
+
+
+class Backoff:
+    """Exponential back-off of a failing dependency (1, 2, 4 ... `longest` s), logged once per step with a count.
+
+    An outage otherwise logs one line per request (and aiokafka one per attempt: see logs.RepeatLimiter).
+    """
+
+    def __init__(self, log, what: str, longest: float = 30.0, clock=time.monotonic):
+        self.log, self.what, self.longest, self.clock = log, what, longest, clock
+        self.step, self.failures, self.next_log, self.since = 0.0, 0, 0.0, None
+
+    @property
+    def retry_after(self) -> int:
+        return max(1, int(self.step or 1))
+
+    def failed(self, error: BaseException) -> None:
+        now = self.clock()
+        if self.since is None:
+            self.since = now
+        self.failures += 1
+        if now >= self.next_log:
+            self.step = min(max(self.step * 2, 1.0), self.longest)
+            self.next_log = now + self.step
+            self.log.warning(
+                f"{self.what} unavailable",
+                error=f"{type(error).__name__}: {error}",
+                failures=self.failures,
+                for_seconds=round(now - self.since, 1),
+                retry_after=self.retry_after,
+            )
+
+    def ok(self) -> None:
+        if self.since is not None:
+            self.log.info(
+                f"{self.what} available again",
+                failures=self.failures,
+                after_seconds=round(self.clock() - self.since, 1),
+            )
+        self.step, self.failures, self.next_log, self.since = 0.0, 0, 0.0, None
+
+
+class RecoveringPublisher:
+    """Publishes a submission's messages through a producer it owns, for the push endpoint.
+
+    Every publish is bounded by `timeout` (a request must not hang while Kafka is away: aiokafka waits up
+    to its request timeout, 40 s by default, for each batch). After any failure the producer is closed
+    and the next publish makes a new one: an idempotent producer whose batches expired during an outage
+    keeps sequence numbers the broker no longer accepts, and failed every request afterwards with
+    OutOfOrderSequenceNumber until the process was restarted.
+    """
+
+    def __init__(self, kafka: KafkaClients, profile: str = "default", timeout: float = 10.0, log=None):
+        self.kafka, self.profile, self.timeout = kafka, profile, timeout
+        self.log = log or get_logger("intake")
+        self.backoff = Backoff(self.log, "Kafka")
+        self._producer = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Make the first producer now if Kafka answers; if not, the endpoint starts anyway and answers 503."""
+        try:
+            await self._ready()
+        except (KafkaError, OSError, TimeoutError) as exc:
+            self.backoff.failed(exc)
+
+    async def _ready(self):
+        async with self._lock:
+            if self._producer is None:
+                # batches expire within the publish bound too, so a stopped producer has nothing left to wait for
+                producer = self.kafka.producer(self.profile, request_timeout_ms=int(self.timeout * 1000))
+                try:
+                    await asyncio.wait_for(producer.start(), self.timeout)
+                except BaseException:
+                    await self._close(producer)
+                    raise
+                self._producer = producer
+            return self._producer
+
+    async def publish_all(self, messages: list[tuple]) -> None:
+        """Publish and wait for every acknowledgement, within `timeout`.
+
+        Raises:
+            KafkaUnavailable: Kafka did not take them (the producer is replaced before the next publish).
+        """
+        producer = None
+        try:
+            producer = await self._ready()
+            out = BatchPublisher(producer)
+            for message in messages:
+                if not out.add_nowait(*message):
+                    await out.add(*message)
+            await asyncio.wait_for(out.flush(), self.timeout)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            if producer is not None:
+                await self._discard(producer)
+            self.backoff.failed(exc)
+            raise KafkaUnavailable(f"{type(exc).__name__}: {exc}", self.backoff.retry_after) from exc
+        self.backoff.ok()
+
+    async def accepting(self) -> tuple[bool, str]:
+        """Whether a record can be accepted now: a producer, and the cluster answering a metadata request."""
+        try:
+            producer = await self._ready()
+            if not await asyncio.wait_for(producer.client.force_metadata_update(), min(self.timeout, 3.0)):
+                raise KafkaConnectionError("no broker answered a metadata request")
+        except (KafkaError, OSError, TimeoutError) as exc:
+            self.backoff.failed(exc)
+            return False, f"{type(exc).__name__}: {exc}"
+        return True, "ok"
+
+    async def _discard(self, producer) -> None:
+        async with self._lock:
+            if self._producer is producer:
+                self._producer = None
+        await self._close(producer)
+
+    async def _close(self, producer) -> None:
+        try:
+            await asyncio.wait_for(producer.stop(), self.timeout)
+        except Exception:  # a producer that cannot even stop is dropped all the same
+            pass
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._close(self._producer)
+            self._producer = None
+
+    # the Publisher interface, for callers that do not need the bound (e.g. casehub import)
+    def batch(self) -> _Collected:
+        return _Collected(self)
+
+    async def send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        await self.publish_all([(topic, key, value)])
+
+
+class _Collected:
+    """A batch of a RecoveringPublisher: collected, then published in one bounded call."""
+
+    def __init__(self, publisher: RecoveringPublisher):
+        self.publisher, self.messages = publisher, []
+
+    def add_nowait(self, topic: str, key: bytes, value: bytes | None) -> bool:
+        self.messages.append((topic, key, value))
+        return True
+
+    async def add(self, topic: str, key: bytes, value: bytes | None) -> None:
+        self.messages.append((topic, key, value))
+
+    async def flush(self) -> None:
+        messages, self.messages = self.messages, []
+        await self.publisher.publish_all(messages)
 
 
 class PushedRecord(dict):
@@ -146,7 +310,15 @@ class IntakeProcessor:
         return messages, results
 
     async def publish(self, messages: list[tuple]) -> None:
-        """Publish and wait until Kafka acknowledged every message."""
+        """Publish and wait until Kafka acknowledged every message.
+
+        Raises:
+            KafkaUnavailable: (with a RecoveringPublisher) Kafka did not take them within its bound.
+        """
+        publish_all = getattr(self.publisher, "publish_all", None)
+        if publish_all is not None:
+            await publish_all(messages)
+            return
         out = self.publisher.batch()
         for message in messages:
             if not out.add_nowait(*message):
@@ -217,6 +389,14 @@ def build_app(processor: IntakeProcessor, tokens: dict[str, str]) -> web.Applica
             results = await processor.submit(source, records, "push")
         except IntakeError as exc:
             return web.json_response({"error": str(exc)}, status=422)
+        except KafkaUnavailable as exc:
+            # nothing was acknowledged as a whole: send the same records again (event ids are deterministic,
+            # so a record Kafka took before the failure is recognised downstream)
+            return web.json_response(
+                {"error": f"Kafka cannot take records now ({exc.reason}); send them again later"},
+                status=503,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
         return web.json_response(
             {
                 "accepted": sum(r["ok"] for r in results),
@@ -228,14 +408,23 @@ def build_app(processor: IntakeProcessor, tokens: dict[str, str]) -> web.Applica
 
     @routes.get("/healthz")
     async def health(request):
-        return web.json_response({"ok": True, "sources": sorted(processor.adapters)})
+        """200 when a record can be accepted now, else 503 saying why (Kafka unreachable)."""
+        accepting, detail = True, "ok"
+        probe = getattr(processor.publisher, "accepting", None)
+        if probe is not None:
+            accepting, detail = await probe()
+        body = {"ok": accepting, "accepting": accepting, "kafka": detail, "sources": sorted(processor.adapters)}
+        if accepting:
+            return web.json_response(body)
+        retry = processor.publisher.backoff.retry_after
+        return web.json_response(body, status=503, headers={"Retry-After": str(retry)})
 
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app.add_routes(routes)
     return app
 
 
-async def serve(settings: Settings, codec, publisher: Publisher) -> web.AppRunner:
+async def serve(settings: Settings, codec, publisher: Publisher | RecoveringPublisher) -> web.AppRunner:
     tokens = parse_tokens(settings.intake_tokens)
     if not tokens:
         raise IntakeError("set CASEHUB_INTAKE_TOKENS (source:token,...) before starting the intake endpoint")

@@ -182,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
                 if key != "components":
                     print(f"{key:20} {value}")
             for name, c in state["components"].items():
-                print(f"{name:20} {'running' if c['running'] else 'stopped'} (pid {c.get('pid')})")
+                shown = "running" if c["running"] else "stopped"
+                if c["running"] and c.get("accepting") is False:
+                    shown = "running, NOT accepting records (Kafka unreachable: see its /healthz)"
+                print(f"{name:20} {shown} (pid {c.get('pid')})")
         return 0 if state["running"] else 1
 
     if args.command == "bench":
