@@ -31,6 +31,7 @@ def _init(
     ids: dict,
     destinations: tuple[str, str, str],
     db_url: str | None = None,
+    table: str | None = None,
 ) -> None:
     import sqlalchemy as sa
 
@@ -44,7 +45,12 @@ def _init(
     # results once more while they are pickled back. It is off, and collects every 50 calls (`_calls`).
     gc.disable()
     _worker["calls"] = 0
-    _worker["adapter"] = MappedAdapter(load_mapping(mapping_path), Protector(secret))
+    mapping = load_mapping(mapping_path)
+    if table and table != mapping.table and not mapping.query:
+        import dataclasses
+
+        mapping = dataclasses.replace(mapping, table=table)  # the connector's mapping names another table
+    _worker["adapter"] = MappedAdapter(mapping, Protector(secret))
     # the ids the parent registered: a worker's codec never calls the registry
     _worker["codec"] = AvroCodec(FixedRegistry(ids), prefix=prefix)
     _worker["destinations"] = Destinations(*destinations)
@@ -92,7 +98,14 @@ class MappingPool:
     """A process pool bound to one connector's mapping and topics."""
 
     def __init__(
-        self, workers: int, mapping_path: str, secret: str, codec, destinations: Destinations, db_url: str | None = None
+        self,
+        workers: int,
+        mapping_path: str,
+        secret: str,
+        codec,
+        destinations: Destinations,
+        db_url: str | None = None,
+        table: str | None = None,
     ):
         from casehub.schemas.codec import subject_for
 
@@ -109,7 +122,7 @@ class MappingPool:
             )
         self.workers = workers
         self.reads = db_url is not None  # the workers read rows by key themselves
-        self._initargs = (mapping_path, secret, codec.prefix, ids, tuple(destinations), db_url)
+        self._initargs = (mapping_path, secret, codec.prefix, ids, tuple(destinations), db_url, table)
         self.restarts = 0
         self.executor = self._start()
 

@@ -56,6 +56,7 @@ class PollingConnector:
         lag_seconds: float = 300.0,
         reconcile_every: float = 300.0,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        streaming_snapshot: bool = True,
     ):
         self.adapter, self.engine, self.codec, self.publisher, self.checkpoints, self.rowstate = (
             adapter,
@@ -77,6 +78,8 @@ class PollingConnector:
         self.log = get_logger("connector").bind(connector=adapter.name, topic=self.topic)
         self.stats = {"rows": 0, "events": 0, "dead_letters": 0, "deleted": 0, "skipped_seen": 0}
         self.watermark = None
+        # the first sweep (no watermark) reads the table in one consistent streamed scan, not in pages
+        self.streaming_snapshot = streaming_snapshot
         self.pool = None  # casehub.connectors.parallel.MappingPool: map and encode in worker processes
         self._stop = asyncio.Event()
 
@@ -234,7 +237,11 @@ class PollingConnector:
                     "watermark unusable, sweeping the whole table", watermark=str(self.watermark), error=str(exc)
                 )
         ahead: asyncio.Queue = asyncio.Queue(maxsize=(self.pool.workers if self.pool else 0) + 1)
-        reader = asyncio.create_task(self._read_ahead(window_from, ahead))
+        # SQLite keeps its pages: a reader there blocks the agency's writers for as long as it reads (outside
+        # WAL mode), and SQLite has no server to spare the index walk of; the other databases read a snapshot
+        # with MVCC, which blocks nobody
+        snapshot = self.watermark is None and self.streaming_snapshot and self.engine.dialect.name != "sqlite"
+        reader = asyncio.create_task(self._read_snapshot(ahead) if snapshot else self._read_ahead(window_from, ahead))
         published, pending, batches = 0, [], 0
         try:
             # The batches in flight are thousands of small tuples each: with the collector running, every
@@ -249,7 +256,7 @@ class PollingConnector:
                     pending.append(preparing)
                     published += await self._retrying(self._send, await preparing)
                     pending.remove(preparing)
-                    self._advance(cursors)
+                    self._advance(cursors, ordered=not snapshot)
                     batches += 1
                     if batches % 50 == 0:
                         gc.collect(0)
@@ -301,14 +308,76 @@ class PollingConnector:
             raise
         await ahead.put(None)
 
-    def _advance(self, cursors: list) -> None:
+    async def _read_snapshot(self, ahead: asyncio.Queue) -> None:
+        """The first sweep: the whole table in one consistent scan, streamed in batches (rows, mapping task) to `ahead`.
+
+        One read in a REPEATABLE READ transaction (PostgreSQL, MariaDB and other server databases; SQLite
+        is read in pages, see poll) through a server-side cursor, in the table's own order: paging through the
+        (cursor, key) index cost PostgreSQL 13 us a row, a scan 1 us. What the snapshot does not see
+        (transactions that commit after it started) the next poll's lag window reads, as for any poll;
+        the watermark is the newest valid cursor it saw. A snapshot that fails midway is done again from
+        the start at the next try: the row state skips what was already published.
+        """
+        a = self.adapter
+        query = sa.select(a.table).where(a.table.c[a.cursor].is_not(None))
+        scan = await asyncio.to_thread(self._open_scan, query)
+        related = self.engine.connect() if a.mapping.related else None  # a streamed result holds its connection
+        # a scan that met an undecodable cell starts again reading text as bytes (reads.scan_rows): rows it
+        # already handed over are not handed over twice
+        seen: set[str] = set()
+        try:
+            while not self._stop.is_set():
+                rows = await asyncio.to_thread(self._next_scan_batch, scan, related)
+                if not rows:
+                    break
+                rows = [r for r in rows if (rid := a.record_id(r)) not in seen and not seen.add(rid)]
+                if not rows:
+                    continue
+                self.stats["rows"] += len(rows)
+                metrics.ROWS.labels(a.name).inc(len(rows))
+                await ahead.put(([r[a.cursor] for r in rows], asyncio.ensure_future(self._prepare(rows))))
+        except Exception:
+            await ahead.put(None)
+            raise
+        finally:
+            await asyncio.to_thread(self._close_scan, scan, related)
+        await ahead.put(None)
+
+    def _open_scan(self, query):
+        conn = self.engine.connect()
+        try:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            return conn, scan_rows(self.adapter, conn, query, self.batch_size)
+        except BaseException:
+            conn.close()
+            raise
+
+    def _next_scan_batch(self, scan, related) -> list[dict]:
+        with gc_paused():
+            rows = next(scan[1], [])
+            if rows and related is not None:
+                rows = with_related(self.adapter, related, rows)
+            return rows
+
+    @staticmethod
+    def _close_scan(scan, related) -> None:
+        scan[1].close()
+        scan[0].close()
+        if related is not None:
+            related.close()
+
+    def _advance(self, cursors: list, ordered: bool = True) -> None:
         """Move the watermark to the newest cursor that is a valid value and not in the future.
 
         A malformed cursor (dead-lettered anyway) or a typo far in the future must not move the window
-        past every real change, nor make the next poll fail. Rows come in cursor order, so the newest
-        acceptable value is the first one found from the end: usually one parse per batch.
+        past every real change, nor make the next poll fail. Rows usually come in cursor order, so the
+        newest acceptable value is the first one found from the end: usually one parse per batch. A
+        snapshot's rows come in the table's order: its cursors are sorted first (they sort as the database
+        sorts them, which a cursor column must).
         """
         now = self.clock()
+        if not ordered:
+            cursors = sorted(c for c in cursors if c is not None)
         for raw in reversed(cursors):
             value = self.adapter.cursor_value(raw, now)
             if value is None:

@@ -7,6 +7,7 @@ import tempfile
 
 from casehub.ground.settings import load_settings
 from casehub.run.bench import bench_connector
+from tests.support.databases import needs_postgres
 
 
 def test_bench_publishes_every_row_in_every_round(kafka_bootstrap, tmp_path, monkeypatch):
@@ -50,3 +51,20 @@ def test_a_registry_that_exits_is_reported_not_waited_for():
     process.wait(30)
     with pytest.raises(RuntimeError, match="exited with code 3"):
         _wait_for_registry(process, "http://127.0.0.1:9", timeout=30)
+
+
+@needs_postgres
+def test_bench_postgres_mode_streams_the_snapshot_and_drops_its_table(kafka_bootstrap, postgres_url, tmp_path):
+    import sqlalchemy as sa
+
+    settings = load_settings({"CASEHUB_KAFKA_BOOTSTRAP": kafka_bootstrap, "CASEHUB_HOME": str(tmp_path)})
+    engine = sa.create_engine(postgres_url)
+    before = set(sa.inspect(engine).get_table_names())
+    result = bench_connector(settings, rows=3000, batch_size=500, workers=0, database="postgresql", url=postgres_url)
+    assert (result["published"], result["dead_letters"], result["snapshot"]) == (3000, 0, "streamed")
+    paged = bench_connector(
+        settings, rows=1500, batch_size=500, workers=1, database="postgresql", url=postgres_url, paged=True
+    )
+    assert (paged["published"], paged["snapshot"]) == (1500, "paged")
+    assert set(sa.inspect(engine).get_table_names()) == before  # its own table, dropped afterwards
+    engine.dispose()
