@@ -65,11 +65,14 @@ def _calls() -> None:
         gc.collect()  # the few cyclic objects 50 batches leave (driver and pool internals)
 
 
-def _prepare_keys(keys: list, now: dt.datetime, known: dict | None = None) -> list[tuple]:
+def _prepare_keys(keys: list, now: dt.datetime, known: dict | None = None, generation: int = 0) -> list[tuple]:
     from casehub.connectors.reads import rows_by_key
     from casehub.ground.gcpause import gc_paused
 
     _calls()
+    if generation != _worker.get("generation", 0):
+        _worker["engine"].dispose()  # the source was replaced (a SQLite file): connections to the old one go
+        _worker["generation"] = generation
     adapter = _worker["adapter"]
     with gc_paused(), _worker["engine"].connect() as conn:
         rows = rows_by_key(adapter, conn, keys)
@@ -124,6 +127,7 @@ class MappingPool:
         self.reads = db_url is not None  # the workers read rows by key themselves
         self._initargs = (mapping_path, secret, codec.prefix, ids, tuple(destinations), db_url, table)
         self.restarts = 0
+        self.generation = 0  # bumped by reconnect(): workers then drop their database connections
         self.executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
@@ -141,9 +145,13 @@ class MappingPool:
 
     async def prepare_keys(self, keys: list, now: dt.datetime, known: dict | None = None) -> list[tuple]:
         """Read, map and encode the rows with these primary keys in the workers (needs the database URL)."""
-        return await self._run(_prepare_keys, keys, now, known)
+        return await self._run(_prepare_keys, keys, now, known, self.generation)
 
-    async def _run(self, fn, items: list, now: dt.datetime, known: dict | None = None) -> list[tuple]:
+    def reconnect(self) -> None:
+        """Make the workers drop their database connections before their next read (the source was replaced)."""
+        self.generation += 1
+
+    async def _run(self, fn, items: list, now: dt.datetime, known: dict | None = None, *extra) -> list[tuple]:
         """Split `items` over the workers; if a worker died (killed, out of memory), start a fresh pool once
         and do the batch again: the work is pure, so repeating it changes nothing."""
         loop = asyncio.get_running_loop()
@@ -153,7 +161,7 @@ class MappingPool:
             executor = self.executor
             try:
                 results = await asyncio.gather(
-                    *(loop.run_in_executor(executor, fn, chunk, now, known or None) for chunk in chunks)
+                    *(loop.run_in_executor(executor, fn, chunk, now, known or None, *extra) for chunk in chunks)
                 )
                 return [p for chunk in results for p in chunk]
             except BrokenProcessPool:

@@ -28,6 +28,7 @@ from casehub.connectors.events import deleted_event
 from casehub.connectors.reads import fetch_rows, rows_by_key, scan_rows, with_related
 from casehub.connectors.rows import Prepared, canonical, prepare_rows, row_digest, version_of
 from casehub.connectors.rowstate import RowState, encode_entry
+from casehub.connectors.sourcewatch import SourceFileMissing, SqliteFile, watched
 from casehub.ground.gcpause import gc_paused
 from casehub.ground.logs import get_logger
 from casehub.ground.publish import Publisher
@@ -78,6 +79,9 @@ class PollingConnector:
         self.log = get_logger("connector").bind(connector=adapter.name, topic=self.topic)
         self.stats = {"rows": 0, "events": 0, "dead_letters": 0, "deleted": 0, "skipped_seen": 0}
         self.watermark = None
+        self.slow_wait = 5.0  # seconds a read may wait (a lock on the source) before it is logged
+        self.source_file = SqliteFile.of(engine)  # a SQLite source file replaced or removed under the connector
+        self._reconcile_now = False
         # the first sweep (no watermark) reads the table in one consistent streamed scan, not in pages
         self.streaming_snapshot = streaming_snapshot
         self.pool = None  # casehub.connectors.parallel.MappingPool: map and encode in worker processes
@@ -92,9 +96,25 @@ class PollingConnector:
             wait=wait_exponential(multiplier=0.5, max=10),
             stop=stop_after_delay(300),
             reraise=True,
+            before_sleep=self._log_retry,
         ):
             with attempt:
                 return await fn(*args)
+
+    def _log_retry(self, state) -> None:
+        # each back-off step once (the waits double): a database that stays away is not silent, nor a flood
+        error = state.outcome.exception()
+        self.log.warning(
+            "source or Kafka failing; retrying",
+            attempt=state.attempt_number,
+            retry_in=round(state.next_action.sleep, 1) if state.next_action else None,
+            error=f"{type(error).__name__}: {str(error)[:300]}",
+        )
+
+    async def _read(self, fn, *args):
+        """A read of the source database in a thread, retried, and logged when it waits long (a lock)."""
+        source = f"source database of {self.adapter.name}"
+        return await self._retrying(lambda: watched(self.log, source, asyncio.to_thread(fn, *args), self.slow_wait))
 
     # -- reading ---------------------------------------------------------------------------------
     def _select(self, window_from, after: tuple | None) -> sa.Select:
@@ -228,6 +248,8 @@ class PollingConnector:
         acknowledgements awaited), the next ones are read and mapped (in worker processes, if any).
         Batches are still published, recorded and checkpointed strictly in cursor order.
         """
+        if not self._source_file_ok():
+            return 0
         window_from = None
         if self.watermark is not None:
             try:
@@ -288,10 +310,10 @@ class PollingConnector:
             while not self._stop.is_set():
                 if reads_in_workers:
                     # only keys and cursors here; the workers read the rows themselves (no rows pickled across)
-                    batch = await self._retrying(asyncio.to_thread, self._fetch_keys, window_from, after)
+                    batch = await self._read(self._fetch_keys, window_from, after)
                     cursors, preparing = [c for _, c in batch], self._prepare_keys(batch)
                 else:
-                    rows = await self._retrying(asyncio.to_thread, self._fetch, window_from, after)
+                    rows = await self._read(self._fetch, window_from, after)
                     batch, cursors, preparing = rows, [r[cursor] for r in rows], self._prepare(rows)
                 if not batch:
                     preparing.close()
@@ -308,6 +330,37 @@ class PollingConnector:
             raise
         await ahead.put(None)
 
+    def _source_file_ok(self) -> bool:
+        """False while a SQLite source file is missing (logged once per back-off step); a replaced file is logged,
+        the engine's connections (and the workers') are dropped, and a reconciliation is due."""
+        if self.source_file is None:
+            return True
+        try:
+            change = self.source_file.check()
+        except SourceFileMissing as exc:
+            self._missing = getattr(self, "_missing", 0) + 1
+            if self._missing & (self._missing - 1) == 0:  # 1st, 2nd, 4th, 8th ... poll: each back-off step
+                self.log.error(
+                    "source database file missing; waiting for it (not creating an empty one)",
+                    path=str(self.source_file.path),
+                    polls=self._missing,
+                    error=str(exc),
+                )
+            return False
+        if getattr(self, "_missing", 0):
+            self.log.warning("source database file is back", path=str(self.source_file.path))
+            self._missing = 0
+            change = "replaced"
+        if change == "replaced":
+            self.log.warning(
+                "source database file replaced; reconnecting and reconciling", path=str(self.source_file.path)
+            )
+            self.engine.dispose()  # pooled connections still read the old (deleted) file
+            if self.pool is not None:
+                self.pool.reconnect()
+            self._reconcile_now = True
+        return True
+
     async def _read_snapshot(self, ahead: asyncio.Queue) -> None:
         """The first sweep: the whole table in one consistent scan, streamed in batches (rows, mapping task) to `ahead`.
 
@@ -320,14 +373,17 @@ class PollingConnector:
         """
         a = self.adapter
         query = sa.select(a.table).where(a.table.c[a.cursor].is_not(None))
-        scan = await asyncio.to_thread(self._open_scan, query)
+        source = f"source database of {a.name}"
+        scan = await watched(self.log, source, asyncio.to_thread(self._open_scan, query), self.slow_wait)
         related = self.engine.connect() if a.mapping.related else None  # a streamed result holds its connection
         # a scan that met an undecodable cell starts again reading text as bytes (reads.scan_rows): rows it
         # already handed over are not handed over twice
         seen: set[str] = set()
         try:
             while not self._stop.is_set():
-                rows = await asyncio.to_thread(self._next_scan_batch, scan, related)
+                rows = await watched(
+                    self.log, source, asyncio.to_thread(self._next_scan_batch, scan, related), self.slow_wait
+                )
                 if not rows:
                     break
                 rows = [r for r in rows if (rid := a.record_id(r)) not in seen and not seen.add(rid)]
@@ -390,14 +446,16 @@ class PollingConnector:
     async def reconcile(self) -> dict:
         """Compare every key and version in the source with what was published: publish missed versions, report
         deletes."""
-        current = await self._retrying(asyncio.to_thread, self._keys)
+        if not self._source_file_ok():
+            return {"missed": 0, "deleted": 0}  # a missing file is not a table whose rows were all deleted
+        current = await self._read(self._keys)
         known, digests = dict(self.rowstate.versions), self.rowstate.digests
         gone = [rid for rid in known if rid not in current]
         # a version not published, or the same version with other content (or no digest recorded yet)
         missed = [key for rid, (key, v, d) in current.items() if known.get(rid) != v or digests.get(rid) != d]
         published = 0
         for i in range(0, len(missed), self.batch_size):
-            rows = await self._retrying(asyncio.to_thread, self._rows_by_key, missed[i : i + self.batch_size])
+            rows = await self._read(self._rows_by_key, missed[i : i + self.batch_size])
             published += await self.publish(rows)
         now, out = self.clock(), self.publisher.batch()
         # First record when each row was found gone: a crash before the tombstones below makes the next
@@ -449,7 +507,8 @@ class PollingConnector:
             published = await self.poll()
             if published:
                 self.log.info("published", new=published, watermark=self.watermark, **self.stats)
-            if loop.time() >= next_reconcile:
+            if loop.time() >= next_reconcile or self._reconcile_now:
+                self._reconcile_now = False
                 result = await self.reconcile()
                 if any(result.values()):
                     self.log.info("reconciled", **result)
