@@ -20,6 +20,20 @@ class MappingError(Exception):
         self.field, self.reason, self.kind = field, reason, kind
 
 
+class Unreadable:
+    """A cell whose value cannot be read as the source shows it (a spreadsheet formula with no saved value, an
+    ID that Excel turned into a 15-digit number): the row is dead-lettered naming the column and the reason,
+    whether or not the mapping uses the column, so nothing is published altered."""
+
+    __slots__ = ("kind", "reason")
+
+    def __init__(self, reason: str, kind: str = "OTHER"):
+        self.reason, self.kind = reason, kind
+
+    def __repr__(self) -> str:
+        return f"<unreadable: {self.reason}>"
+
+
 class Mapped(NamedTuple):
     """One row's output: the event for the agency topic and the full identities for the restricted topic.
 
@@ -58,6 +72,7 @@ class Prepared(NamedTuple):
     A tuple of plain values so that worker processes can send it back cheaply (3-4 times cheaper to
     pickle than a dataclass). `state` is the row-state entry already serialised; for a dead letter it is
     None, because its entry keeps the refs of the row's last good version, which only the connector knows.
+    A row whose content the row state already has (same version, same digest) gives no Prepared at all.
     """
 
     record_id: str
@@ -65,6 +80,9 @@ class Prepared(NamedTuple):
     messages: list[tuple[str, bytes, bytes]]
     error: tuple[str | None, str, str] | None = None  # field, kind, reason
     state: bytes | None = None
+    # digest of the row's content (casehub.connectors.rows.row_digest). With no messages, no error and no
+    # state, the row is unchanged but its entry had no digest yet (written before digests): record it only.
+    digest: str | None = None
 
 
 class Destinations(NamedTuple):

@@ -11,7 +11,7 @@ import sys
 import sqlalchemy as sa
 
 from casehub.connectors.adapter import MappedAdapter
-from casehub.connectors.reads import as_dicts
+from casehub.connectors.reads import fetch_rows
 from casehub.connectors.rows import map_rows
 from casehub.connectors.runner import resolve
 from casehub.domain.identities import Protector
@@ -29,12 +29,10 @@ def dry_run(settings: Settings, names: list[str] | None, limit: int) -> list[dic
         if adapter.index_advice():
             print(f"warning: {adapter.index_advice()}", file=sys.stderr)
         with engine.connect() as conn:
-            rows = as_dicts(
-                conn.execute(
-                    sa.select(adapter.table)
-                    .order_by(adapter.table.c[adapter.cursor], *adapter.key_order())
-                    .limit(limit)
-                )
+            rows = fetch_rows(
+                adapter,
+                conn,
+                sa.select(adapter.table).order_by(adapter.table.c[adapter.cursor], *adapter.key_order()).limit(limit),
             )
             adapter.attach_related(conn, rows)
         for row, outcome in zip(rows, map_rows(adapter, rows, dt.datetime.now(dt.UTC))):

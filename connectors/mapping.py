@@ -9,6 +9,7 @@ casehub.connectors.events.
 
 from __future__ import annotations
 
+import codecs
 import importlib
 import re
 import tomllib
@@ -271,7 +272,7 @@ def load_mapping(path: Path | str) -> Mapping:
         cursor_type=cursor_type,
         cursor_format=src.get("cursor_format"),
         timezone=src.get("timezone", "Asia/Shanghai"),
-        encoding=src.get("encoding", "utf-8"),
+        encoding=text_encoding(path, src.get("encoding", "utf-8")),
         sensitive=sensitive,
         phone_columns=phone_columns,
         event=event,
@@ -286,6 +287,24 @@ def load_mapping(path: Path | str) -> Mapping:
         record_column=record_column,
         deletes=deletes,
     )
+
+
+# GB 18030 is the mandatory national standard and a superset of GBK and GB 2312: agency systems that say
+# "GBK" store GB 18030 (e.g. 䶮, bytes C1 F5 FE 9F in a name), which a GBK decoder refuses.
+_SUPERSEDED_BY_GB18030 = {"gbk", "gb2312"}  # codecs.lookup names (cp936 is gbk)
+
+
+def text_encoding(path: Path, name: str) -> str:
+    """The codec that decodes text declared in `name`: GBK and GB 2312 are read as GB 18030.
+
+    Raises:
+        MappingFileError: an encoding Python does not know.
+    """
+    try:
+        canonical = codecs.lookup(name).name
+    except LookupError as exc:
+        raise MappingFileError(f"{path}: [source] unknown encoding {name!r}") from exc
+    return "gb18030" if canonical in _SUPERSEDED_BY_GB18030 else canonical
 
 
 def available_mappings(mapping_dir: Path | str | None = None) -> dict[str, Mapping]:

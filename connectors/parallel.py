@@ -31,6 +31,7 @@ def _init(
     ids: dict,
     destinations: tuple[str, str, str],
     db_url: str | None = None,
+    table: str | None = None,
 ) -> None:
     import sqlalchemy as sa
 
@@ -44,7 +45,12 @@ def _init(
     # results once more while they are pickled back. It is off, and collects every 50 calls (`_calls`).
     gc.disable()
     _worker["calls"] = 0
-    _worker["adapter"] = MappedAdapter(load_mapping(mapping_path), Protector(secret))
+    mapping = load_mapping(mapping_path)
+    if table and table != mapping.table and not mapping.query:
+        import dataclasses
+
+        mapping = dataclasses.replace(mapping, table=table)  # the connector's mapping names another table
+    _worker["adapter"] = MappedAdapter(mapping, Protector(secret))
     # the ids the parent registered: a worker's codec never calls the registry
     _worker["codec"] = AvroCodec(FixedRegistry(ids), prefix=prefix)
     _worker["destinations"] = Destinations(*destinations)
@@ -59,17 +65,20 @@ def _calls() -> None:
         gc.collect()  # the few cyclic objects 50 batches leave (driver and pool internals)
 
 
-def _prepare_keys(keys: list, now: dt.datetime) -> list[tuple]:
+def _prepare_keys(keys: list, now: dt.datetime, known: dict | None = None, generation: int = 0) -> list[tuple]:
     from casehub.connectors.reads import rows_by_key
     from casehub.ground.gcpause import gc_paused
 
     _calls()
+    if generation != _worker.get("generation", 0):
+        _worker["engine"].dispose()  # the source was replaced (a SQLite file): connections to the old one go
+        _worker["generation"] = generation
     adapter = _worker["adapter"]
     with gc_paused(), _worker["engine"].connect() as conn:
         rows = rows_by_key(adapter, conn, keys)
     order = {k: i for i, k in enumerate(keys)}
     rows.sort(key=lambda r: order.get(adapter.key_of(r), len(order)))  # publish in the connector's (cursor) order
-    return _as_tuples(rows, now)
+    return _as_tuples(rows, now, known)
 
 
 def _pid_after(seconds: float) -> int:
@@ -77,21 +86,29 @@ def _pid_after(seconds: float) -> int:
     return os.getpid()
 
 
-def _prepare(rows: list[dict], now: dt.datetime) -> list[tuple]:
+def _prepare(rows: list[dict], now: dt.datetime, known: dict | None = None) -> list[tuple]:
     _calls()
-    return _as_tuples(rows, now)
+    return _as_tuples(rows, now, known)
 
 
-def _as_tuples(rows: list[dict], now: dt.datetime) -> list[tuple]:
+def _as_tuples(rows: list[dict], now: dt.datetime, known: dict | None) -> list[tuple]:
     # plain tuples travel back 3-4 times cheaper than named tuples or dataclasses; the connector unpacks them
-    return [tuple(p) for p in prepare_rows(_worker["adapter"], _worker["codec"], rows, now, _worker["destinations"])]
+    w = _worker
+    return [tuple(p) for p in prepare_rows(w["adapter"], w["codec"], rows, now, w["destinations"], known)]
 
 
 class MappingPool:
     """A process pool bound to one connector's mapping and topics."""
 
     def __init__(
-        self, workers: int, mapping_path: str, secret: str, codec, destinations: Destinations, db_url: str | None = None
+        self,
+        workers: int,
+        mapping_path: str,
+        secret: str,
+        codec,
+        destinations: Destinations,
+        db_url: str | None = None,
+        table: str | None = None,
     ):
         from casehub.schemas.codec import subject_for
 
@@ -108,8 +125,9 @@ class MappingPool:
             )
         self.workers = workers
         self.reads = db_url is not None  # the workers read rows by key themselves
-        self._initargs = (mapping_path, secret, codec.prefix, ids, tuple(destinations), db_url)
+        self._initargs = (mapping_path, secret, codec.prefix, ids, tuple(destinations), db_url, table)
         self.restarts = 0
+        self.generation = 0  # bumped by reconnect(): workers then drop their database connections
         self.executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
@@ -121,15 +139,19 @@ class MappingPool:
         )
         return ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init, initargs=self._initargs)
 
-    async def prepare(self, rows: list[dict], now: dt.datetime) -> list[tuple]:
-        """Prepared rows as plain tuples in Prepared's field order."""
-        return await self._run(_prepare, rows, now)
+    async def prepare(self, rows: list[dict], now: dt.datetime, known: dict | None = None) -> list[tuple]:
+        """Prepared rows as plain tuples in Prepared's field order (`known`: as for rows.prepare_rows)."""
+        return await self._run(_prepare, rows, now, known)
 
-    async def prepare_keys(self, keys: list, now: dt.datetime) -> list[tuple]:
+    async def prepare_keys(self, keys: list, now: dt.datetime, known: dict | None = None) -> list[tuple]:
         """Read, map and encode the rows with these primary keys in the workers (needs the database URL)."""
-        return await self._run(_prepare_keys, keys, now)
+        return await self._run(_prepare_keys, keys, now, known, self.generation)
 
-    async def _run(self, fn, items: list, now: dt.datetime) -> list[tuple]:
+    def reconnect(self) -> None:
+        """Make the workers drop their database connections before their next read (the source was replaced)."""
+        self.generation += 1
+
+    async def _run(self, fn, items: list, now: dt.datetime, known: dict | None = None, *extra) -> list[tuple]:
         """Split `items` over the workers; if a worker died (killed, out of memory), start a fresh pool once
         and do the batch again: the work is pure, so repeating it changes nothing."""
         loop = asyncio.get_running_loop()
@@ -138,7 +160,9 @@ class MappingPool:
         for attempt in (1, 2):
             executor = self.executor
             try:
-                results = await asyncio.gather(*(loop.run_in_executor(executor, fn, chunk, now) for chunk in chunks))
+                results = await asyncio.gather(
+                    *(loop.run_in_executor(executor, fn, chunk, now, known or None, *extra) for chunk in chunks)
+                )
                 return [p for chunk in results for p in chunk]
             except BrokenProcessPool:
                 if attempt == 2:

@@ -63,10 +63,12 @@ def compile_party(spec: dict) -> Callable[[RowContext, Protector, dict, dt.datet
             raw = read_id(ctx, "")
             if raw:
                 try:
-                    number, id_hash, masked = protector.id_number(raw, id_column)
+                    number, id_hash, masked, address_known = protector.id_number(raw, id_column)
                 except InvalidIdentifier as exc:
                     raise MappingError(id_column, exc.reason, "INVALID_ID_NUMBER") from exc
                 party["id_hash"], party["id_masked"] = id_hash, masked
+                # an address code younger than the person is usual (codes are those in force at issue): a flag
+                party["id_address_known"] = address_known
                 identity = {
                     "id_hash": id_hash,
                     "party_type": party_type,

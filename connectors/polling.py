@@ -25,9 +25,10 @@ from casehub.connectors import metrics
 from casehub.connectors.base import Destinations
 from casehub.connectors.checkpoints import KafkaCheckpointStore
 from casehub.connectors.events import deleted_event
-from casehub.connectors.reads import as_dicts, rows_by_key, with_related
-from casehub.connectors.rows import Prepared, canonical, prepare_rows, version_of
+from casehub.connectors.reads import fetch_rows, rows_by_key, scan_rows, with_related
+from casehub.connectors.rows import Prepared, canonical, prepare_rows, row_digest, version_of
 from casehub.connectors.rowstate import RowState, encode_entry
+from casehub.connectors.sourcewatch import SourceFileMissing, SqliteFile, watched
 from casehub.ground.gcpause import gc_paused
 from casehub.ground.logs import get_logger
 from casehub.ground.publish import Publisher
@@ -56,6 +57,7 @@ class PollingConnector:
         lag_seconds: float = 300.0,
         reconcile_every: float = 300.0,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        streaming_snapshot: bool = True,
     ):
         self.adapter, self.engine, self.codec, self.publisher, self.checkpoints, self.rowstate = (
             adapter,
@@ -77,6 +79,11 @@ class PollingConnector:
         self.log = get_logger("connector").bind(connector=adapter.name, topic=self.topic)
         self.stats = {"rows": 0, "events": 0, "dead_letters": 0, "deleted": 0, "skipped_seen": 0}
         self.watermark = None
+        self.slow_wait = 5.0  # seconds a read may wait (a lock on the source) before it is logged
+        self.source_file = SqliteFile.of(engine)  # a SQLite source file replaced or removed under the connector
+        self._reconcile_now = False
+        # the first sweep (no watermark) reads the table in one consistent streamed scan, not in pages
+        self.streaming_snapshot = streaming_snapshot
         self.pool = None  # casehub.connectors.parallel.MappingPool: map and encode in worker processes
         self._stop = asyncio.Event()
 
@@ -89,9 +96,25 @@ class PollingConnector:
             wait=wait_exponential(multiplier=0.5, max=10),
             stop=stop_after_delay(300),
             reraise=True,
+            before_sleep=self._log_retry,
         ):
             with attempt:
                 return await fn(*args)
+
+    def _log_retry(self, state) -> None:
+        # each back-off step once (the waits double): a database that stays away is not silent, nor a flood
+        error = state.outcome.exception()
+        self.log.warning(
+            "source or Kafka failing; retrying",
+            attempt=state.attempt_number,
+            retry_in=round(state.next_action.sleep, 1) if state.next_action else None,
+            error=f"{type(error).__name__}: {str(error)[:300]}",
+        )
+
+    async def _read(self, fn, *args):
+        """A read of the source database in a thread, retried, and logged when it waits long (a lock)."""
+        source = f"source database of {self.adapter.name}"
+        return await self._retrying(lambda: watched(self.log, source, asyncio.to_thread(fn, *args), self.slow_wait))
 
     # -- reading ---------------------------------------------------------------------------------
     def _select(self, window_from, after: tuple | None) -> sa.Select:
@@ -106,14 +129,21 @@ class PollingConnector:
 
     def _fetch(self, window_from, after) -> list[dict]:
         with gc_paused(), self.engine.connect() as conn:
-            return with_related(self.adapter, conn, as_dicts(conn.execute(self._select(window_from, after))))
+            return with_related(self.adapter, conn, fetch_rows(self.adapter, conn, self._select(window_from, after)))
 
     def _keys(self) -> dict[str, tuple]:
-        """Every row's key: text id -> (the key as the driver returned it, canonical version)."""
+        """Every row: text id -> (the key as the driver returned it, canonical version, digest of its content).
+
+        The whole table is read, streamed (rows are digested and dropped as they come): a change that kept
+        the cursor value differs only in content.
+        """
         a = self.adapter
-        with self.engine.connect() as conn:
-            rows = as_dicts(conn.execute(sa.select(*a.key_order(), a.table.c[a.cursor])))
-        return {a.record_id(r): (a.key_of(r), canonical(r[a.cursor])) for r in rows}
+        out = {}
+        with gc_paused(), self.engine.connect() as conn:
+            for rows in scan_rows(a, conn, sa.select(a.table), self.batch_size):
+                for r in rows:
+                    out[a.record_id(r)] = (a.key_of(r), canonical(r[a.cursor]), row_digest(r))
+        return out
 
     def _rows_by_key(self, keys: list) -> list[dict]:
         with gc_paused(), self.engine.connect() as conn:
@@ -137,49 +167,69 @@ class PollingConnector:
     async def _prepare_keys(self, keys: list[tuple]) -> list[Prepared]:
         """Like _prepare, for (key, cursor value) pairs: the worker processes read the rows."""
         # the rowstate.is_new test, unrolled: this runs for every row the connector reads
-        versions, record_id = self.rowstate.versions, self.adapter.record_id_of_key
+        versions, digests, record_id = self.rowstate.versions, self.rowstate.digests, self.adapter.record_id_of_key
         if len(self.adapter.key_columns) == 1:
             record_id = str
-        fresh = [k for k, c in keys if versions.get(record_id(k)) != (c if type(c) is str else canonical(c))]
-        self.stats["skipped_seen"] += len(keys) - len(fresh)
-        return await self.pool.prepare_keys(fresh, self.clock()) if fresh else []
+        known = {}
+        for k, c in keys:
+            rid = record_id(k)
+            if versions.get(rid) == (c if type(c) is str else canonical(c)):
+                known[rid] = digests.get(rid)  # same version: the workers compare the content
+        if not keys:
+            return []
+        prepared = await self.pool.prepare_keys([k for k, _ in keys], self.clock(), known)
+        self.stats["skipped_seen"] += len(keys) - len(prepared)
+        return prepared
 
     async def _prepare(self, rows: list[dict]) -> list[Prepared]:
-        """Map and encode the rows not yet published in this version (in worker processes if there is a pool)."""
+        """Map and encode the rows not yet published in this version or content (in worker processes if there is a
+        pool)."""
         now = self.clock()
-        fresh = [r for r in rows if self.rowstate.is_new(self.adapter.record_id(r), version_of(self.adapter, r))]
-        self.stats["skipped_seen"] += len(rows) - len(fresh)
-        if not fresh:
+        versions, digests, record_id = self.rowstate.versions, self.rowstate.digests, self.adapter.record_id
+        known = {}
+        for r in rows:
+            rid = record_id(r)
+            if versions.get(rid) == version_of(self.adapter, r):
+                known[rid] = digests.get(rid)  # same version: decided by the content's digest
+        if not rows:
             return []
         if self.pool is not None:
-            return await self.pool.prepare(fresh, now)
-        return prepare_rows(self.adapter, self.codec, fresh, now, self.destinations)
+            prepared = await self.pool.prepare(rows, now, known)
+        else:
+            prepared = prepare_rows(self.adapter, self.codec, rows, now, self.destinations, known)
+        self.stats["skipped_seen"] += len(rows) - len(prepared)
+        return prepared
 
     async def _send(self, prepared: list[Prepared]) -> int:
         """Publish prepared rows, wait for every acknowledgement, then record their versions; safe to repeat."""
         if not prepared:
             return 0
         out, entries, events, errors = self.publisher.batch(), {}, 0, []
-        for record_id, version, messages, error, state in prepared:  # plain tuples from worker processes too
+        for record_id, version, messages, error, state, digest in prepared:  # plain tuples from workers too
             for topic, key, value in messages:
                 if not out.add_nowait(topic, key, value):
                     await out.add(topic, key, value)
             if error:
-                # a bad version is reported once (a corrected row, a new version, is read again); its entry
-                # keeps what the last good version told, so that a later delete still finds its case
+                # a bad version is reported once (a corrected row, a new version or content, is read again); its
+                # entry keeps what the last good version told, so that a later delete still finds its case
                 before = self.rowstate.entry(record_id)
                 state = encode_entry(
                     {
                         "v": version,
+                        "d": digest,
                         "refs": before.get("refs", []),
                         "published": before.get("published", False),
                         "dead": True,
                     }
                 )
                 errors.append((record_id, error))
+            elif not messages:  # unchanged, its entry written before digests: the digest is recorded, nothing sent
+                entry = self.rowstate.entry(record_id)
+                entry["d"] = digest
+                state = encode_entry(entry)
             else:
                 events += 1
-            entries[record_id] = (version, state)
+            entries[record_id] = (version, state, digest)
         await out.flush()
         # Row state only after the events are acknowledged: a crash publishes again (same event ids), never skips.
         await self.rowstate.record(entries)
@@ -189,7 +239,7 @@ class PollingConnector:
         self.stats["dead_letters"] += len(errors)
         self.stats["events"] += events
         metrics.EVENTS.labels(self.adapter.name).inc(events)
-        return len(entries)
+        return events + len(errors)
 
     async def poll(self) -> int:
         """One sweep from the lag window behind the watermark to the newest row; returns rows published.
@@ -198,6 +248,8 @@ class PollingConnector:
         acknowledgements awaited), the next ones are read and mapped (in worker processes, if any).
         Batches are still published, recorded and checkpointed strictly in cursor order.
         """
+        if not self._source_file_ok():
+            return 0
         window_from = None
         if self.watermark is not None:
             try:
@@ -207,7 +259,11 @@ class PollingConnector:
                     "watermark unusable, sweeping the whole table", watermark=str(self.watermark), error=str(exc)
                 )
         ahead: asyncio.Queue = asyncio.Queue(maxsize=(self.pool.workers if self.pool else 0) + 1)
-        reader = asyncio.create_task(self._read_ahead(window_from, ahead))
+        # SQLite keeps its pages: a reader there blocks the agency's writers for as long as it reads (outside
+        # WAL mode), and SQLite has no server to spare the index walk of; the other databases read a snapshot
+        # with MVCC, which blocks nobody
+        snapshot = self.watermark is None and self.streaming_snapshot and self.engine.dialect.name != "sqlite"
+        reader = asyncio.create_task(self._read_snapshot(ahead) if snapshot else self._read_ahead(window_from, ahead))
         published, pending, batches = 0, [], 0
         try:
             # The batches in flight are thousands of small tuples each: with the collector running, every
@@ -222,7 +278,7 @@ class PollingConnector:
                     pending.append(preparing)
                     published += await self._retrying(self._send, await preparing)
                     pending.remove(preparing)
-                    self._advance(cursors)
+                    self._advance(cursors, ordered=not snapshot)
                     batches += 1
                     if batches % 50 == 0:
                         gc.collect(0)
@@ -254,10 +310,10 @@ class PollingConnector:
             while not self._stop.is_set():
                 if reads_in_workers:
                     # only keys and cursors here; the workers read the rows themselves (no rows pickled across)
-                    batch = await self._retrying(asyncio.to_thread, self._fetch_keys, window_from, after)
+                    batch = await self._read(self._fetch_keys, window_from, after)
                     cursors, preparing = [c for _, c in batch], self._prepare_keys(batch)
                 else:
-                    rows = await self._retrying(asyncio.to_thread, self._fetch, window_from, after)
+                    rows = await self._read(self._fetch, window_from, after)
                     batch, cursors, preparing = rows, [r[cursor] for r in rows], self._prepare(rows)
                 if not batch:
                     preparing.close()
@@ -274,14 +330,110 @@ class PollingConnector:
             raise
         await ahead.put(None)
 
-    def _advance(self, cursors: list) -> None:
+    def _source_file_ok(self) -> bool:
+        """False while a SQLite source file is missing (logged once per back-off step); a replaced file is logged,
+        the engine's connections (and the workers') are dropped, and a reconciliation is due."""
+        if self.source_file is None:
+            return True
+        try:
+            change = self.source_file.check()
+        except SourceFileMissing as exc:
+            self._missing = getattr(self, "_missing", 0) + 1
+            if self._missing & (self._missing - 1) == 0:  # 1st, 2nd, 4th, 8th ... poll: each back-off step
+                self.log.error(
+                    "source database file missing; waiting for it (not creating an empty one)",
+                    path=str(self.source_file.path),
+                    polls=self._missing,
+                    error=str(exc),
+                )
+            return False
+        if getattr(self, "_missing", 0):
+            self.log.warning("source database file is back", path=str(self.source_file.path))
+            self._missing = 0
+            change = "replaced"
+        if change == "replaced":
+            self.log.warning(
+                "source database file replaced; reconnecting and reconciling", path=str(self.source_file.path)
+            )
+            self.engine.dispose()  # pooled connections still read the old (deleted) file
+            if self.pool is not None:
+                self.pool.reconnect()
+            self._reconcile_now = True
+        return True
+
+    async def _read_snapshot(self, ahead: asyncio.Queue) -> None:
+        """The first sweep: the whole table in one consistent scan, streamed in batches (rows, mapping task) to `ahead`.
+
+        One read in a REPEATABLE READ transaction (PostgreSQL, MariaDB and other server databases; SQLite
+        is read in pages, see poll) through a server-side cursor, in the table's own order: paging through the
+        (cursor, key) index cost PostgreSQL 13 us a row, a scan 1 us. What the snapshot does not see
+        (transactions that commit after it started) the next poll's lag window reads, as for any poll;
+        the watermark is the newest valid cursor it saw. A snapshot that fails midway is done again from
+        the start at the next try: the row state skips what was already published.
+        """
+        a = self.adapter
+        query = sa.select(a.table).where(a.table.c[a.cursor].is_not(None))
+        source = f"source database of {a.name}"
+        scan = await watched(self.log, source, asyncio.to_thread(self._open_scan, query), self.slow_wait)
+        related = self.engine.connect() if a.mapping.related else None  # a streamed result holds its connection
+        # a scan that met an undecodable cell starts again reading text as bytes (reads.scan_rows): rows it
+        # already handed over are not handed over twice
+        seen: set[str] = set()
+        try:
+            while not self._stop.is_set():
+                rows = await watched(
+                    self.log, source, asyncio.to_thread(self._next_scan_batch, scan, related), self.slow_wait
+                )
+                if not rows:
+                    break
+                rows = [r for r in rows if (rid := a.record_id(r)) not in seen and not seen.add(rid)]
+                if not rows:
+                    continue
+                self.stats["rows"] += len(rows)
+                metrics.ROWS.labels(a.name).inc(len(rows))
+                await ahead.put(([r[a.cursor] for r in rows], asyncio.ensure_future(self._prepare(rows))))
+        except Exception:
+            await ahead.put(None)
+            raise
+        finally:
+            await asyncio.to_thread(self._close_scan, scan, related)
+        await ahead.put(None)
+
+    def _open_scan(self, query):
+        conn = self.engine.connect()
+        try:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            return conn, scan_rows(self.adapter, conn, query, self.batch_size)
+        except BaseException:
+            conn.close()
+            raise
+
+    def _next_scan_batch(self, scan, related) -> list[dict]:
+        with gc_paused():
+            rows = next(scan[1], [])
+            if rows and related is not None:
+                rows = with_related(self.adapter, related, rows)
+            return rows
+
+    @staticmethod
+    def _close_scan(scan, related) -> None:
+        scan[1].close()
+        scan[0].close()
+        if related is not None:
+            related.close()
+
+    def _advance(self, cursors: list, ordered: bool = True) -> None:
         """Move the watermark to the newest cursor that is a valid value and not in the future.
 
         A malformed cursor (dead-lettered anyway) or a typo far in the future must not move the window
-        past every real change, nor make the next poll fail. Rows come in cursor order, so the newest
-        acceptable value is the first one found from the end: usually one parse per batch.
+        past every real change, nor make the next poll fail. Rows usually come in cursor order, so the
+        newest acceptable value is the first one found from the end: usually one parse per batch. A
+        snapshot's rows come in the table's order: its cursors are sorted first (they sort as the database
+        sorts them, which a cursor column must).
         """
         now = self.clock()
+        if not ordered:
+            cursors = sorted(c for c in cursors if c is not None)
         for raw in reversed(cursors):
             value = self.adapter.cursor_value(raw, now)
             if value is None:
@@ -294,13 +446,16 @@ class PollingConnector:
     async def reconcile(self) -> dict:
         """Compare every key and version in the source with what was published: publish missed versions, report
         deletes."""
-        current = await self._retrying(asyncio.to_thread, self._keys)
-        known = dict(self.rowstate.versions)
+        if not self._source_file_ok():
+            return {"missed": 0, "deleted": 0}  # a missing file is not a table whose rows were all deleted
+        current = await self._read(self._keys)
+        known, digests = dict(self.rowstate.versions), self.rowstate.digests
         gone = [rid for rid in known if rid not in current]
-        missed = [current[rid][0] for rid, (_, v) in current.items() if known.get(rid) != v]
+        # a version not published, or the same version with other content (or no digest recorded yet)
+        missed = [key for rid, (key, v, d) in current.items() if known.get(rid) != v or digests.get(rid) != d]
         published = 0
         for i in range(0, len(missed), self.batch_size):
-            rows = await self._retrying(asyncio.to_thread, self._rows_by_key, missed[i : i + self.batch_size])
+            rows = await self._read(self._rows_by_key, missed[i : i + self.batch_size])
             published += await self.publish(rows)
         now, out = self.clock(), self.publisher.batch()
         # First record when each row was found gone: a crash before the tombstones below makes the next
@@ -353,7 +508,8 @@ class PollingConnector:
             published = await self.poll()
             if published:
                 self.log.info("published", new=published, watermark=self.watermark, **self.stats)
-            if loop.time() >= next_reconcile:
+            if loop.time() >= next_reconcile or self._reconcile_now:
+                self._reconcile_now = False
                 result = await self.reconcile()
                 if any(result.values()):
                     self.log.info("reconciled", **result)

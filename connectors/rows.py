@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import traceback
+from hashlib import blake2b as _blake2b
+from pathlib import Path
 
-from casehub.connectors.base import Destinations, MappingError, Outcome, Prepared
+from casehub.connectors.base import Destinations, MappingError, Outcome, Prepared, Unreadable
+from casehub.connectors.events import event_id
+from casehub.connectors.mapping import RELATED
 from casehub.connectors.rowstate import published_entry
 from casehub.ground.deadletter import dead_letter, letter_message
 from casehub.ground.gcpause import gc_paused
@@ -18,7 +23,7 @@ MAX_FIELD_CHARS = 4000
 
 
 def check_row(row: dict, max_chars: int = MAX_FIELD_CHARS) -> None:
-    """Checks every adapter gets for free: oversized text fields."""
+    """Checks every adapter gets for free: oversized text fields, cells that could not be read (Unreadable)."""
     for value in row.values():  # the usual row (short text, numbers, nulls) in one pass without names
         if type(value) is str:
             if len(value) > max_chars:
@@ -31,6 +36,8 @@ def check_row(row: dict, max_chars: int = MAX_FIELD_CHARS) -> None:
         kind = type(value)
         if value is None or kind is int:  # most columns: decided with no isinstance call
             continue
+        if kind is Unreadable:
+            raise MappingError(name, value.reason, value.kind)
         if kind is str or kind is bytes or isinstance(value, (str, bytes, bytearray)):
             if len(value) > max_chars:
                 raise MappingError(name, f"{len(value)} characters, more than the {max_chars} allowed", "OVERSIZED")
@@ -79,25 +86,83 @@ def map_rows(adapter, rows: list[dict], now: dt.datetime) -> list[Outcome]:
             out.append(Outcome(rid, version, mapped=adapter.map_row(row, now)))
         except MappingError as exc:
             out.append(Outcome(rid, version, error=exc))
+        except Exception as exc:  # a hook or a value the mapping did not foresee: one dead letter, not a stuck batch
+            out.append(Outcome(rid, version, error=unforeseen(exc)))
     return out
 
 
-def prepare_rows(adapter, codec, rows: list[dict], now: dt.datetime, to: Destinations) -> list[Prepared]:
-    """Map and encode rows (CPU only, no I/O once the codec's schemas are registered): runs in worker processes too."""
+def unforeseen(exc: Exception) -> MappingError:
+    """A dead-letter reason for an error the mapping did not foresee: the type and where it was raised.
+
+    The exception's message is left out: it may repeat a value of the row (an identity number).
+    """
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" at {Path(frame.filename).name}:{frame.lineno} ({frame.name})" if frame else ""
+    return MappingError(None, f"the row could not be mapped: {type(exc).__name__}{where}", "OTHER")
+
+
+def row_digest(row: dict) -> str:
+    """A digest of a row's content (its columns as read, without related rows), kept in the row state.
+
+    It tells a change that kept the cursor value (second- or day-precision update times) from a re-read
+    of the same content. The same driver gives the same values however the row is read (a page, by key,
+    streamed), so the digest is the same too. 2 us a row: text joined, one BLAKE2b.
+    """
+    return _blake2b(_SEP.join([str(v) for k, v in row.items() if k != RELATED]).encode(), digest_size=12).hexdigest()
+
+
+_SEP = "\x1f"
+
+
+def revised_event_id(system: str, record_id: str, version: str, digest: str) -> str:
+    """The id of a row's content that changed while its version (cursor value) did not: a new event."""
+    return event_id(system, record_id, f"{version}#{digest}")
+
+
+def prepare_rows(
+    adapter, codec, rows: list[dict], now: dt.datetime, to: Destinations, known: dict[str, str | None] | None = None
+) -> list[Prepared]:
+    """Map and encode rows (CPU only, no I/O once the codec's schemas are registered): runs in worker processes too.
+
+    Args:
+        known: record id -> the digest the row state has, for rows whose version the row state already has
+            (None: an entry written before digests). Such a row is left out when its digest is the same,
+            recorded without publishing when the entry had none, and published as a new event when its
+            content changed. Rows not in `known` are new versions.
+    """
     with gc_paused():
-        return _prepare_rows(adapter, codec, rows, now, to)
+        return _prepare_rows(adapter, codec, rows, now, to, known or {})
 
 
-def _prepare_rows(adapter, codec, rows, now, to: Destinations) -> list[Prepared]:
-    out = []
+def _prepare_rows(adapter, codec, rows, now, to: Destinations, known: dict) -> list[Prepared]:
+    out, revised = [], {}
+    if known:
+        fresh = []
+        for row in rows:
+            rid = adapter.record_id(row)
+            if rid not in known:
+                fresh.append(row)
+                continue
+            digest, before = row_digest(row), known[rid]
+            if digest == before:
+                continue  # a re-read of what was published
+            if before is None:  # published before digests: the content is taken as it is now
+                out.append(Prepared(rid, version_of(adapter, row), [], None, None, digest))
+                continue
+            revised[rid] = digest
+            fresh.append(row)
+        rows = fresh
     for row, outcome in zip(rows, map_rows(adapter, rows, now)):
         rid = outcome.record_id
+        digest = revised.get(rid) or row_digest(row)
         if outcome.error is not None:
             exc = outcome.error
-            # a bad version is reported once; a corrected row (new version) is read again
-            out.append(_dead(adapter, codec, to, row, outcome, exc.field, exc.kind, exc.reason))
+            # a bad version is reported once; a corrected row (new version or content) is read again
+            out.append(_dead(adapter, codec, to, row, outcome, exc.field, exc.kind, exc.reason, digest))
             continue
         event = outcome.mapped.event
+        if rid in revised:
+            event["event_id"] = revised_event_id(adapter.system, rid, outcome.version, digest)
         try:
             messages = [(to.events, rid.encode(), codec.encode(to.events, event))]
             messages += [
@@ -116,16 +181,25 @@ def _prepare_rows(adapter, codec, rows, now, to: Destinations) -> list[Prepared]
                     None,
                     "SCHEMA_MISMATCH",
                     f"the mapped event does not fit {exc.record} ({exc.cause})",
+                    digest,
                 )
             )
             continue
-        state = published_entry(outcome.version, event.get("refs", []))
-        out.append(Prepared(rid, outcome.version, messages, None, state))
+        state = published_entry(outcome.version, event.get("refs", []), digest)
+        out.append(Prepared(rid, outcome.version, messages, None, state, digest))
     return out
 
 
 def _dead(
-    adapter, codec, to: Destinations, row: dict, outcome: Outcome, field: str | None, kind: str, reason: str
+    adapter,
+    codec,
+    to: Destinations,
+    row: dict,
+    outcome: Outcome,
+    field: str | None,
+    kind: str,
+    reason: str,
+    digest: str | None = None,
 ) -> Prepared:
     """The row as a dead letter (with its masked content) ready to publish."""
     letter = dead_letter(
@@ -139,5 +213,10 @@ def _dead(
         payload_text=adapter.describe(row)[:2000],
     )
     return Prepared(
-        outcome.record_id, outcome.version, [letter_message(codec, to.deadletter, letter)], (field, kind, reason)
+        outcome.record_id,
+        outcome.version,
+        [letter_message(codec, to.deadletter, letter)],
+        (field, kind, reason),
+        None,
+        digest,
     )

@@ -19,7 +19,9 @@ SEP = "\x1f"
 class RowState:
     """Published row versions of one connector, persisted per row in a compacted topic (tombstone on delete).
 
-    An entry is JSON `{"v": version, "refs": [...], "published": bool, "dead": bool}`. In memory the
+    An entry is JSON `{"v": version, "d": digest, "refs": [...], "published": bool, "dead": bool}`; `d`, the
+    digest of the row's content, tells a change that kept the cursor value (second- or day-precision update
+    times) from a re-read; entries written before digests lack it and get it when the row is next read. In memory the
     versions are kept apart from the entries, which stay serialised until a delete or a dead letter
     needs their refs: a connector with millions of rows holds one string and one bytes object per row,
     and worker processes can hand over entries they serialised themselves.
@@ -28,6 +30,7 @@ class RowState:
     def __init__(self, kafka: KafkaClients | str, topic: str, connector: str, replication: int = 1):
         self.kafka, self.topic, self.connector, self.replication = clients(kafka), topic, connector, replication
         self.versions: dict[str, str] = {}  # record id -> last published (or dead-lettered) version
+        self.digests: dict[str, str] = {}  # record id -> digest of that version's content (if recorded)
         self._entries: dict[str, bytes] = {}  # record id -> its entry as stored
         self._publisher: Publisher | None = None
 
@@ -35,7 +38,7 @@ class RowState:
         """Load this connector's entries from the topic (replacing whatever was in memory)."""
         await ensure_topics(self.kafka, [state_topic(self.topic)], self.replication)
         self._publisher = publisher
-        self.versions, self._entries = {}, {}
+        self.versions, self.digests, self._entries = {}, {}, {}
         mine = self.connector + SEP
         async for msg in read_to_end(self.kafka, self.topic, [0]):
             key = msg.key.decode()
@@ -44,9 +47,15 @@ class RowState:
             record_id = key[len(mine) :]
             if msg.value is None:
                 self.versions.pop(record_id, None)
+                self.digests.pop(record_id, None)
                 self._entries.pop(record_id, None)
             else:
-                self.versions[record_id] = json.loads(msg.value)["v"]
+                entry = json.loads(msg.value)
+                self.versions[record_id] = entry["v"]
+                if entry.get("d"):
+                    self.digests[record_id] = entry["d"]
+                else:
+                    self.digests.pop(record_id, None)
                 self._entries[record_id] = msg.value
 
     def is_new(self, record_id: str, version: str) -> bool:
@@ -57,8 +66,11 @@ class RowState:
         raw = self._entries.get(record_id)
         return json.loads(raw) if raw else {}
 
-    async def record(self, entries: dict[str, tuple[str, bytes] | None]) -> None:
-        """Persist (version, serialised entry) per record id (None: deleted) and wait until Kafka has them."""
+    async def record(self, entries: dict[str, tuple | None]) -> None:
+        """Persist (version, serialised entry[, digest]) per record id (None: deleted) and wait until Kafka has them.
+
+        Without a digest the one in memory is kept (an entry changed in another respect, e.g. `gone_at`).
+        """
         assert self._publisher is not None, "row state not started"
         out, prefix = self._publisher.batch(), self.connector + SEP
         for record_id, entry in entries.items():
@@ -69,9 +81,12 @@ class RowState:
         for record_id, entry in entries.items():
             if entry is None:
                 self.versions.pop(record_id, None)
+                self.digests.pop(record_id, None)
                 self._entries.pop(record_id, None)
             else:
-                self.versions[record_id], self._entries[record_id] = entry
+                self.versions[record_id], self._entries[record_id] = entry[0], entry[1]
+                if len(entry) > 2 and entry[2]:
+                    self.digests[record_id] = entry[2]
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps builds a new encoder per call for non-default options
@@ -82,8 +97,9 @@ def encode_entry(entry: dict) -> bytes:
     return _ENCODER.encode(entry).encode()
 
 
-def published_entry(version: str, refs: list[dict]) -> bytes:
-    """`encode_entry({"v": version, "refs": refs, "published": True})`, the same bytes at half the cost.
+def published_entry(version: str, refs: list[dict], digest: str | None = None) -> bytes:
+    """`encode_entry({"v": version, "d": digest, "refs": refs, "published": True})` ("d" only with a digest), the
+    same bytes at half the cost.
 
     Every published row gets one of these, so it is built directly; refs holding anything but text
     and nulls take the general encoder.
@@ -97,8 +113,15 @@ def published_entry(version: str, refs: list[dict]) -> bytes:
             elif value is None and type(key) is str:
                 items.append(f"{_quote(key)}: null")
             else:
-                return encode_entry({"v": version, "refs": refs, "published": True})
+                return encode_entry(_published(version, refs, digest))
         parts.append("{" + ", ".join(items) + "}")
     if type(version) is not str:
-        return encode_entry({"v": version, "refs": refs, "published": True})
-    return f'{{"v": {_quote(version)}, "refs": [{", ".join(parts)}], "published": true}}'.encode()
+        return encode_entry(_published(version, refs, digest))
+    d = f', "d": {_quote(digest)}' if digest else ""
+    return f'{{"v": {_quote(version)}{d}, "refs": [{", ".join(parts)}], "published": true}}'.encode()
+
+
+def _published(version, refs: list[dict], digest: str | None) -> dict:
+    entry = {"v": version, "d": digest} if digest else {"v": version}
+    entry.update(refs=refs, published=True)
+    return entry

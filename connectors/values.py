@@ -33,18 +33,24 @@ class RowContext:
         self.tz = _zone(mapping.timezone)
 
     def text(self, column: str) -> str | None:
-        if column not in self.row:
-            raise MappingError(column, f"column {column!r} is not in table {self.mapping.table}", "MISSING_FIELD")
-        value = self.row[column]
+        try:
+            value = self.row[column]  # a pushed record answers None for a column it does not carry
+        except KeyError:
+            raise MappingError(
+                column, f"column {column!r} is not in table {self.mapping.table}", "MISSING_FIELD"
+            ) from None
         if value is None:
             return None
         if isinstance(value, (bytes, bytearray, memoryview)):
             try:
                 value = bytes(value).decode(self.mapping.encoding)
             except UnicodeDecodeError as exc:
+                raw = bytes(value)
+                # the bytes themselves, so the agency can find and fix the value (never for an identity column)
+                shown = "" if column in self.mapping.sensitive else f"; bytes (hex): {raw[:200].hex(' ')}"
                 raise MappingError(
                     column,
-                    f"text is not valid {self.mapping.encoding}: {exc.reason} at byte {exc.start}",
+                    f"text is not valid {self.mapping.encoding}: {exc.reason} at byte {exc.start}{shown}",
                     "BAD_ENCODING",
                 ) from exc
         value = str(value).strip()
@@ -115,7 +121,8 @@ def compile_spec(spec: dict) -> Callable[[RowContext, str], Any]:
                 raise MappingError(column, f"{where or column} is required but the column is empty", "MISSING_FIELD")
             return default
         if convert is None:
-            return raw
+            # text: a number or a boolean where text is expected (an INTEGER case-number column, a pushed 1)
+            return raw if type(raw) is str else str(raw)
         try:
             return convert(ctx, raw)
         except MappingError:
@@ -160,7 +167,7 @@ def _converter(kind: str, spec: dict):
         return code
     if kind == "amount":
         if spec.get("unit", "yuan") == "fen":
-            return lambda ctx, raw: int(raw)
+            return lambda ctx, raw: whole_fen(raw)
         return lambda ctx, raw: yuan_to_fen(raw)
     if kind == "time":
         return _time_converter(spec.get("format", "iso"))
@@ -205,15 +212,18 @@ def _day_offset(tz, day: str) -> dt.timedelta | None:
     return offset
 
 
-_HUNDRED, _ONE = decimal.Decimal(100), decimal.Decimal(1)
+_CENT = decimal.Decimal("0.01")
 
 
 def yuan_to_fen(raw) -> int:
-    """An amount in yuan ("12,345.6") as integer fen, rounded half to even beyond two decimals.
+    """An amount in yuan ("12,345.6") as integer fen, exactly.
 
     Plain amounts with at most two decimals are read with integer arithmetic (exact, and a third of the
     cost of decimal); anything else (signs, exponents, more decimals, non-ASCII digits) goes through
     decimal.Decimal, which also raises for text that is not a number.
+
+    Raises:
+        ValueError: the amount is finer than one fen (12345.678 yuan): it is never rounded silently.
     """
     text = (raw if type(raw) is str else str(raw)).replace(",", "")
     whole, _, cents = text.partition(".")
@@ -226,7 +236,27 @@ def yuan_to_fen(raw) -> int:
         and (not cents or (cents.isascii() and cents.isdigit()))
     ):
         return int(whole) * 100 + (int(cents) * (10 if len(cents) == 1 else 1) if cents else 0)
-    return int((decimal.Decimal(text) * _HUNDRED).quantize(_ONE))
+    amount = decimal.Decimal(text)
+    if not amount.is_finite():
+        raise ValueError(f"{text} is not an amount")
+    # quantize is exact or raises (InvalidOperation beyond 28 digits); multiplying by 100 could round
+    cents = amount.quantize(_CENT)
+    if cents != amount:
+        raise ValueError(f"{text} yuan is finer than one fen (分); amounts are kept in whole fen and never rounded")
+    sign, digits, _ = cents.as_tuple()  # exponent -2: the digits are the fen
+    fen = int("".join(map(str, digits)) or "0")
+    return -fen if sign else fen
+
+
+def whole_fen(raw) -> int:
+    """An amount already in fen; a fraction of a fen is refused rather than cut off (int(12.5) would be 12)."""
+    if type(raw) is int:
+        return raw
+    value = decimal.Decimal(raw if isinstance(raw, (str, decimal.Decimal)) else str(raw))
+    exact = value.to_integral_value()
+    if value != exact:
+        raise ValueError(f"{raw} fen is not a whole number of fen; amounts are never rounded")
+    return int(exact)
 
 
 def _time_converter(fmt: str):

@@ -67,6 +67,12 @@ def build_connector(
         from casehub.connectors.parallel import MappingPool
 
         connector.pool = MappingPool(
-            workers, str(mapping.path), secret, codec, destinations, db_url=url if workers_read else None
+            workers,
+            str(mapping.path),
+            secret,
+            codec,
+            destinations,
+            db_url=url if workers_read else None,
+            table=mapping.table,
         )
     return connector

@@ -14,6 +14,7 @@ import re
 import unicodedata
 
 from stdnum import exceptions as stdnum_errors
+from stdnum import numdb
 from stdnum.cn import ric, uscc
 
 
@@ -32,6 +33,9 @@ def _clean(value: str) -> str:
     return re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", value)).upper()
 
 
+_EXCEL_NUMBER = re.compile(r"\d(\.\d+)?E\+?\d+")  # 2.10102E+17: an ID Excel turned into a number
+
+
 def normalise_id_number(value: str, field: str = "id_number") -> str:
     """The resident ID number in its 18-character form, checked (GB 11643: dates, MOD 11-2 check character).
 
@@ -39,43 +43,70 @@ def normalise_id_number(value: str, field: str = "id_number") -> str:
     Raises:
         InvalidIdentifier: not a valid resident ID number.
     """
+    return check_id_number(value, field)[0]
+
+
+def check_id_number(value: str, field: str = "id_number") -> tuple[str, bool]:
+    """(normalised number, whether its address code is known for the birth year).
+
+    python-stdnum checks the format, the birth date and the ISO 7064 MOD 11-2 check character; a failure
+    there rejects the number. Its address-code table (GB/T 2260) also says when each county code came
+    into force, but an ID's address code is the one in force where the number was first issued (from
+    1984 for most people), not where and when the person was born: 210102198212312932 (Shenyang Heping,
+    born 1982) is valid although Heping's code starts in 1983. So an address code unknown for the birth
+    year (or missing from the table) is only flagged (`Party.id_address_known = false`); a number whose
+    first two digits name no province is rejected.
+
+    Raises:
+        InvalidIdentifier: not a valid resident ID number (the reason says which check failed).
+    """
     number = _clean(value)
     if len(number) == 15 and number.isdigit():
         try:
-            datetime.date(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
+            birth = datetime.date(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
         except ValueError as exc:
             raise InvalidIdentifier(field, "15-digit resident ID has an impossible birth date") from exc
-        return number
+        return number, _address_status(field, number[:6], birth.year)
+    if len(number) != 18:
+        if _EXCEL_NUMBER.fullmatch(number):
+            raise InvalidIdentifier(
+                field,
+                "resident ID was typed as a number (Excel shows it like 2.10102E+17): Excel keeps only 15 digits, so "
+                "the last digits are lost; format the column as text and type the number again",
+            )
+        raise InvalidIdentifier(field, f"not a resident ID number ({len(number)} characters, expected 18 or 15)")
+    if not number[:-1].isdigit() or not (number[-1].isdigit() or number[-1] == "X"):
+        raise InvalidIdentifier(field, "not a resident ID number (17 digits and a check character 0-9 or X expected)")
     try:
-        return _validate_ric(number)
-    except stdnum_errors.InvalidChecksum as exc:
-        raise InvalidIdentifier(field, "resident ID check character is wrong (ISO 7064 MOD 11-2)") from exc
-    except stdnum_errors.InvalidComponent as exc:
-        raise InvalidIdentifier(field, "resident ID has an impossible birth date or address code") from exc
-    except stdnum_errors.ValidationError as exc:
-        raise InvalidIdentifier(field, f"not a resident ID number ({exc.message})") from exc
-
-
-def _validate_ric(number: str) -> str:
-    """What stdnum.cn.ric.validate checks, with its slow part (the address-code table lookup) cached.
-
-    The lookup depends only on the 6-digit address code and the birth year, which repeat across people.
-    """
-    if len(number) != 18 or not number[:-1].isdigit():
-        raise stdnum_errors.InvalidFormat()
-    try:
+        # what stdnum.cn.ric.get_birth_date does, without its compact() of the number again (2.3 us a row)
         birth = datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError as exc:
-        raise stdnum_errors.InvalidComponent() from exc
-    _address_valid(number[:6], birth.year)
+        raise InvalidIdentifier(field, "resident ID has an impossible birth date") from exc
     if number[-1] != ric.calc_check_digit(number):
-        raise stdnum_errors.InvalidChecksum()
-    return number
+        raise InvalidIdentifier(field, "resident ID check character is wrong (ISO 7064 MOD 11-2)")
+    return number, _address_status(field, number[:6], birth.year)
+
+
+def _address_status(field: str, code: str, year: int) -> bool:
+    known = _address_known(code, year)
+    if known is None:
+        raise InvalidIdentifier(field, "resident ID address code names no province (GB/T 2260)")
+    return known
 
 
 @functools.lru_cache(maxsize=65536)
-def _address_valid(code: str, year: int) -> None:
-    ric.get_birth_place(f"{code}{year:04d}0101000")  # InvalidComponent if the code did not exist that year
+def _address_known(code: str, year: int) -> bool | None:
+    """True: the code is in force in `year`; False: unknown for that year; None: no such province.
+
+    Cached: the lookup in stdnum's table is the slow part, and codes and years repeat across people.
+    """
+    try:
+        ric.get_birth_place(f"{code}{year:04d}0101000")
+        return True
+    except stdnum_errors.ValidationError:
+        pass
+    found = numdb.get("cn/loc").info(code)
+    return False if any("province" in props for _, props in found) else None
 
 
 def credit_code_status(value: str) -> tuple[str, bool]:
@@ -125,10 +156,14 @@ class Protector:
         h.update(f"{kind}:{value}".encode())
         return h.hexdigest()
 
-    def id_number(self, raw: str, field: str = "id_number") -> tuple[str, str, str]:
-        """(normalised, hash, masked) of a resident ID number. Raises InvalidIdentifier."""
-        number = normalise_id_number(raw, field)
-        return number, self.hash("ric", number), mask_id(number)
+    def id_number(self, raw: str, field: str = "id_number") -> tuple[str, str, str, bool]:
+        """(normalised, hash, masked, address code known for the birth year) of a resident ID number.
+
+        Raises:
+            InvalidIdentifier: the number fails its format, date or check-character rule.
+        """
+        number, address_known = check_id_number(raw, field)
+        return number, self.hash("ric", number), mask_id(number), address_known
 
     def phone(self, raw: str) -> tuple[str, str, str]:
         phone = normalise_phone(raw)

@@ -50,6 +50,47 @@ def _cpu_of(pid: int | None) -> float:
         return 0.0
 
 
+def bench_table(name: str) -> tuple[sa.MetaData, sa.Table]:
+    """The mediation table's layout (tj_ajxx) under another name, with its (gxsj, ajid) index."""
+    from casehub.connectors.adapters.mediation import tj_ajxx
+
+    metadata = sa.MetaData()
+    table = sa.Table(name, metadata, *(c._copy() for c in tj_ajxx.columns))
+    sa.Index(f"idx_{name}_gxsj", table.c.gxsj, table.c.ajid)
+    return metadata, table
+
+
+def make_postgres_table(url: str, n: int) -> tuple[str, callable]:
+    """A table of `n` generated mediation rows in the PostgreSQL database at `url`, loaded with COPY; returns its
+    name and a function that drops it."""
+    name = f"tj_ajxx_bench_{uuid.uuid4().hex[:8]}"
+    metadata, table = bench_table(name)
+    engine = sa.create_engine(url)
+    metadata.create_all(engine)
+
+    def drop():
+        metadata.drop_all(engine)
+        engine.dispose()
+
+    try:
+        columns = [c.name for c in table.columns]
+        rows = _rows(n)
+        raw = engine.raw_connection()
+        try:
+            with raw.cursor() as cur, cur.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row([r.get(c) for c in columns])
+            raw.commit()
+        finally:
+            raw.close()
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"ANALYZE {name}"))
+    except BaseException:
+        drop()
+        raise
+    return name, drop
+
+
 def make_db(path: Path, n: int) -> str:
     from casehub.connectors.adapters.mediation import metadata, tj_ajxx
 
@@ -65,19 +106,37 @@ def make_db(path: Path, n: int) -> str:
 
 
 def bench_connector(
-    settings: Settings, rows: int, batch_size: int, profile: bool = False, workers: int = 0, rounds: int = 1
+    settings: Settings,
+    rows: int,
+    batch_size: int,
+    profile: bool = False,
+    workers: int = 0,
+    rounds: int = 1,
+    database: str = "sqlite",
+    url: str | None = None,
+    paged: bool = False,
 ) -> dict:
-    """Create a SQLite mediation database with `rows` rows and time the connector's snapshot into Kafka.
+    """Create a mediation table with `rows` rows and time the connector's snapshot into Kafka.
+
+    Args:
+        database: "sqlite" (a generated file) or "postgresql" (a table of its own in the database at `url`,
+            loaded with COPY and dropped afterwards).
+        paged: read the snapshot in (cursor, key) pages as incremental polls do, instead of one streamed
+            scan (for before/after comparisons; SQLite is always paged).
 
     With `rounds` > 1 the snapshot is repeated (same database, broker and registry; fresh topics and
     connector state each time) and every round is reported with the median: on a shared VM one figure
     says little.
     """
+    if database not in ("sqlite", "postgresql"):
+        raise ValueError(f"unknown --database {database!r}: sqlite or postgresql")
+    if database == "postgresql" and not url:
+        raise ValueError("--database postgresql needs --url postgresql+psycopg://user:password@host/db")
     # Everything started here is stopped however the benchmark ends (error, Ctrl-C): the registry
-    # process, a broker this run started, the engine and the generated database.
+    # process, a broker this run started, the engine and the generated database or table.
     cleanup = contextlib.ExitStack()
     with cleanup:
-        return _bench(cleanup, settings, rows, batch_size, profile, workers, rounds)
+        return _bench(cleanup, settings, rows, batch_size, profile, workers, rounds, database, url, paged)
 
 
 def _bench(
@@ -88,6 +147,9 @@ def _bench(
     profile: bool,
     workers: int,
     rounds: int,
+    database: str = "sqlite",
+    pg_url: str | None = None,
+    paged: bool = False,
 ) -> dict:
     from casehub.connectors.adapter import MappedAdapter
     from casehub.connectors.mapping import builtin_mappings
@@ -99,16 +161,20 @@ def _bench(
     work = Path(tempfile.mkdtemp(prefix="casehub-bench-"))
     if not profile:  # the generated database is ~30 MB per 100,000 rows; a profile report is kept with it
         cleanup.callback(shutil.rmtree, work, ignore_errors=True)
-    broker_pid = None
+    broker_pid, lb_was_running = None, False
     if settings.kafka_bootstrap:
         bootstrap = settings.kafka_bootstrap
     else:
         lb = local_broker(settings)
-        if not lb.info():
+        lb_was_running = bool(lb.info())
+        if not lb_was_running:
             cleanup.callback(lb.stop)  # runs after the registry is stopped (callbacks run last-registered first)
         info = lb.start()
         bootstrap, broker_pid = info.bootstrap, info.pid
     prefix = f"bench-{uuid.uuid4().hex[:6]}."
+    if broker_pid is None or lb_was_running:
+        # a broker this run did not start keeps nothing of it: its topics go when it ends, however it ends
+        cleanup.callback(_delete_topics, bootstrap, prefix)
     registry_url, registry_credentials = settings.schema_registry_url, settings.registry_credentials
     if not registry_url:
         port = free_port()
@@ -127,13 +193,28 @@ def _bench(
         cleanup.callback(_stop, registry)
         registry_url = f"http://127.0.0.1:{port}"
         _wait_for_registry(registry, registry_url)
-    print(f"bench: creating {rows} rows in SQLite", file=sys.stderr)
-    url = make_db(work / "mediation.db", rows)
+    mapping = builtin_mappings()["mediation"]
+    if database == "postgresql":
+        print(f"bench: creating {rows} rows in PostgreSQL", file=sys.stderr)
+        table, drop = make_postgres_table(pg_url, rows)
+        cleanup.callback(drop)
+        url = pg_url
+        mapping = dataclasses.replace(mapping, table=table)
+    else:
+        print(f"bench: creating {rows} rows in SQLite", file=sys.stderr)
+        url = make_db(work / "mediation.db", rows)
     engine = sa.create_engine(url)
     cleanup.callback(engine.dispose)
-    mapping = builtin_mappings()["mediation"]
     adapter = MappedAdapter(mapping, Protector("bench")).bind(engine)  # for the mapping-alone gauge
-    result = {"rows": rows, "batch_size": batch_size, "workers": workers, "bootstrap": bootstrap}
+    result = {
+        "database": database,
+        "snapshot": "paged" if paged or database == "sqlite" else "streamed",
+        "rows": rows,
+        "batch_size": batch_size,
+        "workers": workers,
+        "bootstrap": bootstrap,
+        "topic_prefix": prefix,
+    }
 
     def map_only() -> int:
         """Rows/s of mapping alone (pure CPU) on the first 20,000 rows: a gauge of the machine's speed now.
@@ -174,7 +255,9 @@ def _bench(
         await producer.start()
         connector = None
         try:  # worker processes and the producer are closed however the round ends
-            connector = build_connector(run, mapping, url, codec, KafkaPublisher(producer), engine=engine)
+            connector = build_connector(
+                run, mapping, url, codec, KafkaPublisher(producer), engine=engine, streaming_snapshot=not paged
+            )
             return await measure(connector)
         finally:
             if connector is not None:
@@ -238,6 +321,31 @@ def _bench(
         result["rounds"] = figures
         result["rows_per_s_median"] = statistics.median(f["rows_per_s"] for f in figures)
     return result
+
+
+def _delete_topics(bootstrap: str, prefix: str) -> None:
+    """Delete every topic whose name starts with `prefix` (the benchmark's own), waiting until they are gone."""
+
+    async def delete():
+        from casehub.ground.kafka import clients
+
+        admin = clients(bootstrap).admin()
+        await admin.start()
+        try:
+            mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+            if mine:
+                await admin.delete_topics(mine)
+            deadline = time.monotonic() + 30
+            while mine and time.monotonic() < deadline:
+                mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+                if mine:
+                    await asyncio.sleep(0.2)
+            if mine:
+                print(f"bench: topics not deleted within 30 s: {', '.join(mine)}", file=sys.stderr)
+        finally:
+            await admin.close()
+
+    asyncio.run(delete())
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -105,6 +105,18 @@ def _parser() -> argparse.ArgumentParser:
         help="read, map and encode in this many worker processes (default 0: in the connector's own process)",
     )
     bn.add_argument(
+        "--database",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="where the generated table lives: a SQLite file (default), or a table of its own in --url (dropped after)",
+    )
+    bn.add_argument("--url", help="SQLAlchemy URL of the PostgreSQL database for --database postgresql")
+    bn.add_argument(
+        "--paged",
+        action="store_true",
+        help="read the snapshot in (cursor, key) pages as polls do, not in one streamed scan (for comparisons)",
+    )
+    bn.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -228,7 +240,10 @@ def main(argv: list[str] | None = None) -> int:
                 if key != "components":
                     print(f"{key:20} {value}")
             for name, c in state["components"].items():
-                print(f"{name:20} {'running' if c['running'] else 'stopped'} (pid {c.get('pid')})")
+                shown = "running" if c["running"] else "stopped"
+                if c["running"] and c.get("accepting") is False:
+                    shown = "running, NOT accepting records (Kafka unreachable: see its /healthz)"
+                print(f"{name:20} {shown} (pid {c.get('pid')})")
         return 0 if state["running"] else 1
 
     if args.command == "bench":
@@ -237,11 +252,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.rounds < 1 or args.rows < 1 or args.batch_size < 1:
             print("casehub bench: --rows, --batch-size and --rounds must be at least 1", file=sys.stderr)
             return 2
-        print(
-            json.dumps(
-                bench_connector(settings, args.rows, args.batch_size, args.profile, args.workers, args.rounds), indent=2
+        try:
+            result = bench_connector(
+                settings,
+                args.rows,
+                args.batch_size,
+                args.profile,
+                args.workers,
+                args.rounds,
+                database=args.database,
+                url=args.url,
+                paged=args.paged,
             )
-        )
+        except ValueError as exc:
+            print(f"casehub bench: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(result, indent=2))
         return 0
 
     if args.command == "schemas":

@@ -245,13 +245,20 @@ async def _publishing(settings: Settings):
 
 
 def run_intake(settings: Settings) -> None:
-    from casehub.connectors.intake import serve
+    from casehub.connectors.intake import RecoveringPublisher, serve
 
     hmac_secret(settings)  # push intake is real data: no CASEHUB_HMAC_SECRET, no start
 
     async def main():
         log = get_logger("intake")
-        async with _publishing(settings) as (publisher, codec):
+        kafka = clients_for(settings)
+        await ensure_topics(kafka, settings.topics.specs(settings.partitions), settings.replication_factor)
+        codec = codec_for(settings)
+        await asyncio.to_thread(codec.register_all)
+        # its own producer, bounded and replaced after failures: the endpoint outlives broker outages
+        publisher = RecoveringPublisher(kafka, log=log)
+        await publisher.start()
+        try:
             runner = await serve(settings, codec, publisher)
             log.info(
                 "push intake listening", url=f"http://{settings.intake_host}:{settings.intake_port}/intake/<source>"
@@ -260,6 +267,8 @@ def run_intake(settings: Settings) -> None:
             stopped = await _until_signal([])
             await stopped.wait()
             await runner.cleanup()
+        finally:
+            await publisher.stop()
 
     asyncio.run(main())
 

@@ -377,8 +377,12 @@ def status(settings: Settings) -> dict:
     components = {
         name: {"pid": c["pid"], "running": _pid_alive(c["pid"])} for name, c in state.get("components", {}).items()
     }
+    if components.get("intake", {}).get("running"):
+        # running is not enough: the endpoint's /healthz says whether it can accept a record now (Kafka reachable)
+        health = f"http://{settings.web_host}:{settings.intake_port}/healthz"
+        components["intake"]["accepting"] = _http_ok(health)
     broker_up = asyncio.run(broker_answers(KafkaClients(bootstrap, security_options(settings)), timeout=2.0))
     components["kafka"] = {"running": broker_up, "pid": (state.get("broker") or {}).get("pid")}
     out["components"] = components
-    out["running"] = bool(state) and all(c["running"] for c in components.values())
+    out["running"] = bool(state) and all(c["running"] and c.get("accepting", True) for c in components.values())
     return out

@@ -3,11 +3,14 @@ per-test topic prefixes and codecs; helpers that read topics and run Kafka's own
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -19,6 +22,50 @@ from casehub.ground.settings import load_settings
 from casehub.run.broker import LocalBroker, free_port
 from casehub.schemas.codec import AvroCodec
 from casehub.schemas.registry.client import RegistryClient
+
+# What this test session started and must stop, even when the session is ended by SIGTERM or SIGINT rather than
+# finishing: pytest runs no fixture teardown on SIGTERM, and the broker runs in a session of its own, so it
+# would outlive the test run, re-parented to pid 1 and still listening.
+_stoppers: list = []
+
+
+def _stop_started() -> None:
+    while _stoppers:
+        stop = _stoppers.pop()
+        try:
+            stop()
+        except Exception as exc:  # stop the others all the same
+            print(f"tests: could not stop {stop}: {exc}", file=sys.stderr)
+
+
+def _on_signal(signum, frame):
+    _stop_started()
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt  # pytest reports the interrupted run as usual
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)  # end as SIGTERM would have ended the session
+
+
+def pytest_configure(config):
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+
+
+def pytest_unconfigure(config):
+    _stop_started()
+
+
+@contextlib.contextmanager
+def stopped_at_exit(stop):
+    """Run `stop` when the block ends, or when a signal ends the session first (whichever comes first, once)."""
+    _stoppers.append(stop)
+    try:
+        yield
+    finally:
+        if stop in _stoppers:
+            _stoppers.remove(stop)
+            stop()
 
 
 @pytest.fixture(scope="session")
@@ -35,11 +82,9 @@ def kafka_bootstrap(kafka_libs, tmp_path_factory):
         return
     home = Path(tempfile.mkdtemp(prefix="casehub-test-broker-"))
     broker = LocalBroker(home, kafka_libs, port=0, controller_port=0)
-    info = broker.start()
-    try:
+    with stopped_at_exit(broker.destroy):
+        info = broker.start()
         yield info.bootstrap
-    finally:
-        broker.destroy()
 
 
 @pytest.fixture
@@ -89,12 +134,18 @@ def registry_url(kafka_bootstrap, registry_credentials, tmp_path_factory):
             [sys.executable, "-m", "casehub", "registry"], env=env, stdout=log, stderr=subprocess.STDOUT
         )
         url = f"http://127.0.0.1:{port}"
-        try:
+        with stopped_at_exit(lambda: _terminate(proc)):
             wait_http(url + "/subjects", proc)
             yield url
-        finally:
-            proc.terminate()
-            proc.wait(30)
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 @pytest.fixture

@@ -72,12 +72,62 @@ def test_yuan_amounts_read_as_decimal_would(text):
     from casehub.connectors.values import yuan_to_fen
 
     try:
-        expected = int((decimal.Decimal(text.replace(",", "")) * 100).quantize(decimal.Decimal(1)))
-    except (decimal.InvalidOperation, ValueError, OverflowError) as exc:
+        with decimal.localcontext() as exact:
+            exact.prec = 200  # the oracle itself must not round
+            amount = decimal.Decimal(text.replace(",", ""))
+            fen = amount * 100
+    except (decimal.InvalidOperation, ValueError) as exc:
         with pytest.raises(type(exc)):
             yuan_to_fen(text)
         return
-    assert yuan_to_fen(text) == expected
+    # not a number, finer than one fen, or beyond decimal's 28 digits: refused, never rounded
+    # (digits counted with adjusted(), not str(int(...)): '1E5000' is past Python's int-to-str limit)
+    if not fen.is_finite() or fen != fen.to_integral_value() or (fen != 0 and fen.adjusted() >= 28):
+        with pytest.raises((ValueError, decimal.InvalidOperation)):
+            yuan_to_fen(text)
+        return
+    assert yuan_to_fen(text) == int(fen)
+
+
+@pytest.mark.parametrize("text", ["12345.678", "0.001", "1.005", "1e-3"])
+def test_an_amount_finer_than_one_fen_is_refused_not_rounded(text):
+    from casehub.connectors.values import yuan_to_fen
+
+    with pytest.raises(ValueError, match="finer than one fen"):
+        yuan_to_fen(text)
+
+
+def test_an_amount_finer_than_one_fen_is_a_dead_letter_naming_the_column():
+    import datetime as dt
+
+    from casehub.connectors.adapter import MappedAdapter
+    from casehub.connectors.mapping import builtin_mappings
+    from casehub.connectors.rows import map_rows
+    from casehub.connectors.sample import mediation_rows
+    from casehub.domain.identities import Protector
+
+    adapter = MappedAdapter(builtin_mappings()["mediation"], Protector("k"))
+    row = {**mediation_rows(1)[0], "qqje": "12345.678"}
+    (outcome,) = map_rows(adapter, [row], dt.datetime.now(dt.UTC))
+    assert outcome.error is not None and outcome.error.field == "qqje"
+    assert "finer than one fen" in outcome.error.reason
+    good = map_rows(adapter, [{**row, "qqje": "12345.60"}], dt.datetime.now(dt.UTC))[0]
+    assert good.mapped.event["claims"][0]["amount"]["amount_fen"] == 1234560
+
+
+@pytest.mark.parametrize("raw, expected", [(1234, 1234), ("1234", 1234), (1234.0, 1234), ("12.00", 12)])
+def test_amounts_in_fen_are_whole(raw, expected):
+    from casehub.connectors.values import whole_fen
+
+    assert whole_fen(raw) == expected
+
+
+@pytest.mark.parametrize("raw", [12.5, "12.5", "0.1"])
+def test_a_fraction_of_a_fen_is_refused(raw):
+    from casehub.connectors.values import whole_fen
+
+    with pytest.raises(ValueError, match="whole number of fen"):
+        whole_fen(raw)
 
 
 @pytest.mark.parametrize(
