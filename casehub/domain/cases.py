@@ -97,7 +97,9 @@ def _claim_key(c: dict):
 
 
 def _order(e: dict):
-    return (e["occurred_at"], e["event_id"])
+    # Two changes of a record in one second share occurred_at; the connector read the later one later, so
+    # ingested_at breaks the tie (the event id only when both are equal: a hash says nothing of order).
+    return (e["occurred_at"], e.get("_ingested_at") or e.get("ingested_at") or e["occurred_at"], e["event_id"])
 
 
 def _money(fen: int | None) -> dict | None:
@@ -130,11 +132,15 @@ def _timeline(records: dict, attached_records: set, kinds: dict) -> list[dict]:
                 "case_number": st.own_number(e),
                 "stage_kind": kinds[key],
                 "attached": key in attached_records,
+                "_ingested_at": e.get("ingested_at"),
             }
             entries.append(previous)
     for entry in entries:
         entry["event_ids"] = sorted(entry["event_ids"])
-    return sorted(entries, key=_order)
+    entries.sort(key=_order)
+    for entry in entries:
+        del entry["_ingested_at"]
+    return entries
 
 
 def _candidates(records: dict) -> dict[str, list[dict]]:
@@ -157,6 +163,7 @@ def _candidates(records: dict) -> dict[str, list[dict]]:
                 "rule": "",
                 "_value": value,
                 "_agency": agency,
+                "_ingested_at": e.get("ingested_at") or e["occurred_at"],
             }
         )
 
@@ -180,16 +187,23 @@ def _candidates(records: dict) -> dict[str, list[dict]]:
 
 def _choose(candidates: dict[str, list[dict]], rules: CaseRules) -> tuple[dict, list[dict]]:
     """The chosen value per field and every candidate marked, by the authority rule: the first agency in
-    the field's order that asserted a value, then its latest assertion (ties by event id)."""
+    the field's order that asserted a value, then its latest assertion (ties by the later ingested_at,
+    then event id)."""
     chosen, sources = {}, []
     for field_, items in sorted(candidates.items()):
         order = rules.authority.get(field_, ())
         rank = {agency: i for i, agency in enumerate(order)}
         best = min(
-            items, key=lambda c: (rank.get(c["_agency"], len(order)), -c["occurred_at"].timestamp(), c["event_id"])
+            items,
+            key=lambda c: (
+                rank.get(c["_agency"], len(order)),
+                -c["occurred_at"].timestamp(),
+                -c["_ingested_at"].timestamp(),
+                c["event_id"],
+            ),
         )
         described = " > ".join(order) if order else "latest"
-        for c in sorted(items, key=lambda c: (c["occurred_at"], c["event_id"])):
+        for c in sorted(items, key=_order):
             out = {k: v for k, v in c.items() if not k.startswith("_")}
             out["chosen"] = c is best
             out["rule"] = f"{described}; latest of the same agency"
@@ -259,11 +273,10 @@ def _confirmation(records: dict, kinds: dict) -> dict | None:
             continue
         for e in events:
             if e["event_type"] in states:
-                candidate = (e["occurred_at"], e["event_id"], e)
-                found = max(found, candidate, key=lambda c: (c[0], c[1])) if found else candidate
+                found = max(found, e, key=_order) if found else e
     if found is None:
         return None
-    e = found[2]
+    e = found
     return {
         "request_id": e.get("confirmation_request_id"),
         "state": states[e["event_type"]],

@@ -70,3 +70,17 @@ def test_party_details_merge_the_same_in_any_order(order, extra):
     worker = case["parties"][0]
     assert worker["migrant_worker"] is True and case["migrant_worker"] is True
     assert worker["new_employment_kind"] == "DELIVERY_RIDER" and worker["phone_masked"] == "138****5678"
+
+
+def test_two_changes_in_the_same_second_end_in_the_one_ingested_last():
+    """A record changed twice within one second carries one occurred_at on both events; the later change (the
+    connector reads it later) decides the status, not the hash order of the event ids."""
+    import datetime as dt
+
+    first, second = event(7, "APPLIED", 0), event(7, "ACCEPTED", 0)
+    first["event_id"], second["event_id"] = "sys:7:b", "sys:7:a"  # the later change has the smaller id
+    second["ingested_at"] = first["ingested_at"] + dt.timedelta(seconds=5)
+    for order in ([first, second], [second, first]):
+        case = fold(order)
+        assert case["status"] == "MEDIATION:ACCEPTED"
+        assert [e["event_type"] for e in case["timeline"]] == ["APPLIED", "ACCEPTED"]
