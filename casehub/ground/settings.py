@@ -90,6 +90,17 @@ class Settings:
     holidays_file: Path | None = None  # TOML replacing the shipped holiday calendar (casehub/domain/data/holidays.toml)
     log_level: str = "info"
     log_format: str = "json"  # json | console
+    # access (casehub.ground.access): "operator:TOKEN,viewer:TOKEN,agency:TOKEN,court/<code>:TOKEN"; court HMAC keys
+    api_tokens: str | None = dataclasses.field(default=None, repr=False)
+    court_secrets: str | None = dataclasses.field(default=None, repr=False)  # "<court code>:SECRET,..."
+    # judicial confirmation (docs/CONFIRMATION.md)
+    roster_file: Path | None = None  # mediation organisations and mediators (TOML); None: <sample_dir>/roster.toml
+    court_directory_file: Path | None = None  # courts, endpoints, routing order; None: <sample_dir>/courts.toml
+    court_sim_port: int = 18084  # `casehub court-sim` (started by `casehub up` on sample data)
+    court_sim_fail_share: float = 0.0  # share of court-sim answers that are 5xx or time-outs (demos, tests)
+    confirmation_alert_days: int = 5  # alert when a request is still undelivered this many days before its deadline
+    relay_interval: float = 1.0  # seconds between outbox scans of the confirmation relay
+    relay_timeout: float = 5.0  # seconds a court endpoint may take to answer one delivery
 
     # -- derived values ------------------------------------------------------------------------
     @property
@@ -133,6 +144,18 @@ class Settings:
         return f"sqlite:///{sample}" if sample.exists() else None
 
     @property
+    def roster_path(self) -> Path:
+        return self.roster_file or (self.samples / "roster.toml")
+
+    @property
+    def court_directory_path(self) -> Path:
+        return self.court_directory_file or (self.samples / "courts.toml")
+
+    @property
+    def court_sim_url(self) -> str:
+        return f"http://{self.web_host}:{self.court_sim_port}"
+
+    @property
     def uses_samples(self) -> bool:
         return not any((self.mediation_db_url, self.arbitration_db_url, self.court_db_url, self.inspection_db_url))
 
@@ -156,7 +179,7 @@ class Settings:
         """The settings as plain values with secrets left out, for status output."""
         out = {}
         for f in dataclasses.fields(self):
-            if f.name in ("hmac_secret", "intake_tokens"):
+            if f.name in ("hmac_secret", "intake_tokens", "api_tokens", "court_secrets"):
                 continue
             value = getattr(self, f.name)
             out[f.name] = str(value) if isinstance(value, Path) else value
