@@ -288,7 +288,6 @@ def upsert_cases(
     for i in range(0, len(ids), 500):
         stored.update(
             conn.execute(sa.select(cases.c.case_id, cases.c.version).where(cases.c.case_id.in_(ids[i : i + 500])))
-            .tuples()
             .all()
         )
     inserts, updates, children, requests = [], [], {t.name: [] for t in CHILDREN}, []

@@ -141,7 +141,7 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
 
         return await asyncio.to_thread(run)
 
-    def page(request: Request, name: str, role: Role | None, status: int = 200, **ctx) -> HTMLResponse:
+    def page(request: Request, name: str, role: Role | None, code: int = 200, **ctx) -> HTMLResponse:
         ctx.update(
             role=role,
             STAGE_CN=STAGE_CN,
@@ -152,7 +152,7 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
             fen=fen,
             today=local_date(clock()),
         )
-        return TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
+        return TEMPLATES.TemplateResponse(request, name, ctx, status_code=code)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):

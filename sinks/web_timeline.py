@@ -102,8 +102,8 @@ def svg(record: dict, today: dt.date) -> str:
         x2 = x(s["ended_at"]) if s.get("ended_at") else x(now)
         dash = "" if s.get("ended_at") else ' stroke-dasharray="4 3" stroke="#000"'
         out.append(
-            f'<rect x="{x1:.1f}" y="{y + 4}" width="{max(x2 - x1, 3):.1f}" height="18" rx="4" fill="{colour}" '
-            f'fill-opacity="0.25"{dash}><title>{e(label)} {e(str(number))}: {e(s.get("status", ""))}</title></rect>'
+            f'<rect x="{x1:.1f}" y="{y + 4}" width="{max(x2 - x1, 8):.1f}" height="18" rx="4" fill="{colour}" '
+            f'fill-opacity="0.35"{dash}><title>{e(label)} {e(str(number))}: {e(s.get("status", ""))}</title></rect>'
         )
         for entry in timeline:
             if entry["source"]["system"] == s["system"] and entry["source"]["record_id"] == s["record_id"]:

@@ -55,17 +55,49 @@ def run_registry(settings: Settings) -> None:
 
 
 def run_web(settings: Settings) -> None:
+    """The case view's page, JSON API and the courts' callback endpoint (FastAPI on uvicorn)."""
     from casehub.sinks.web import serve
 
     async def main():
         log = get_logger("web")
-        runner = await serve(settings.case_view, settings.web_host, settings.web_port)
-        log.info("web view listening", url=settings.web_url)
-        stopped = await _until_signal([])
-        await stopped.wait()
-        await runner.cleanup()
+        stop = asyncio.Event()
+        await _until_signal([stop.set])
+        log.info("web view listening", url=settings.web_url, openapi=settings.web_url + "/openapi.json")
+        await serve(settings, stop)
 
     asyncio.run(main())
+
+
+def run_relay(settings: Settings) -> None:
+    """The confirmation relay: the outbox's requests to the courts."""
+    from casehub.sinks.confirmation_relay import run_relay as relay
+
+    async def main():
+        stop = asyncio.Event()
+        await _until_signal([stop.set])
+        await relay(settings, stop)
+
+    asyncio.run(main())
+
+
+def run_court_sim(settings: Settings, config, port: int | None = None) -> None:
+    from casehub.run.court_sim import serve_sim
+
+    async def main():
+        stop = asyncio.Event()
+        await _until_signal([stop.set])
+        get_logger("court-sim").info(
+            "court simulator listening", url=f"http://{settings.web_host}:{port or settings.court_sim_port}"
+        )
+        await serve_sim(settings, config, stop, port)
+
+    asyncio.run(main())
+
+
+def run_rebuild(settings: Settings, url: str | None, progress: bool) -> dict:
+    from casehub.sinks.rebuild import rebuild_view
+
+    return asyncio.run(rebuild_view(settings, codec_for(settings), url, progress))
 
 
 def run_sink(settings: Settings) -> None:

@@ -19,7 +19,7 @@ from casehub.ground.settings import DEV_HMAC_SECRET, Settings
 from casehub.run.broker import LocalBroker, _pid_alive
 
 # Start order; they stop in the reverse order (producers of data first, the registry last).
-COMPONENTS = ("registry", "worker", "sink", "web", "connect", "intake")
+COMPONENTS = ("registry", "worker", "sink", "web", "court-sim", "relay", "connect", "intake")
 
 
 def status_file(settings: Settings) -> Path:
@@ -82,6 +82,7 @@ def endpoints(settings: Settings, bootstrap: str) -> dict:
         "intake_url": f"http://{settings.web_host}:{settings.intake_port}/intake/<source>"
         if settings.intake_tokens
         else None,
+        "court_sim_url": settings.court_sim_url if settings.uses_samples else None,
         "topic_prefix": settings.topic_prefix,
     }
 
@@ -134,7 +135,8 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
         asyncio.run(ensure_topics(bootstrap, settings.topics.specs(settings.partitions), settings.replication_factor))
         from casehub.sinks.case_view import create_engine
 
-        create_engine(settings.case_view).dispose()  # tables exist before the sink and the web view both open them
+        create_engine(settings.case_view).dispose()  # migrated once, before the sink, the web view and the relay
+        sign_in = _access(settings)
 
         env = {**os.environ, "CASEHUB_KAFKA_BOOTSTRAP": bootstrap, "CASEHUB_HOME": str(settings.home)}
         if settings.embedded_registry:
@@ -144,6 +146,8 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
                 continue
             if name == "intake" and not settings.intake_tokens:
                 continue  # the push endpoint runs only once tokens are configured
+            if name == "court-sim" and not (settings.uses_samples and settings.court_directory_path.exists()):
+                continue  # the simulator stands in for the sample's courts only
             log = settings.log_dir / f"{name}.log"
             with open(log, "ab") as out:
                 proc = subprocess.Popen(
@@ -166,6 +170,8 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
                 _say(f"registered {len(ids)} schemas with {settings.registry_url}")
             if name == "web":
                 _wait_http(settings.web_url + "/healthz", child)
+            if name == "court-sim":
+                _wait_http(settings.court_sim_url + "/healthz", child)
         state = {
             "pid": os.getpid(),
             "started_at": time.time(),
@@ -183,10 +189,13 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
             "sample_dir",
             "connector_metrics_url",
             "intake_url",
+            "court_sim_url",
             "logs",
         ):
             if state.get(key):
                 _say(f"  {key:20} {state[key]}")
+        if sign_in:
+            _say(f"  {'sign in (operator)':20} {sign_in}")
         _say("press Ctrl-C to stop everything")
         while not stopping["flag"]:
             dead = [c for c in children if c.proc.poll() is not None]
@@ -209,6 +218,26 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
         status_file(settings).unlink(missing_ok=True)
         _say("stopped")
     return code
+
+
+def _access(settings: Settings) -> str | None:
+    """On sample data, the access file (tokens per role and per sample court, court secrets) is generated into the
+    hub's home if missing; returns the operator's sign-in link (None when the operator token is not from the file)."""
+    from casehub.domain.directory import DirectoryError
+    from casehub.ground.access import generate_access_file, load_access
+    from casehub.sinks.reference import load_reference
+
+    if settings.uses_samples:
+        try:
+            ref = load_reference(settings)
+        except DirectoryError as exc:
+            raise RuntimeError(str(exc)) from exc
+        if ref is None:
+            _say(f"no roster or court directory in {settings.samples}: no judicial-confirmation requests are built")
+        path = generate_access_file(settings.home, [c.code for c in ref.directory.courts] if ref else [])
+        _say(f"API tokens and court secrets in {path} (mode 600)")
+    token = load_access(settings).token_for("operator")
+    return f"{settings.web_url}/login?token={token}" if token else None
 
 
 def _die_with_parent() -> None:

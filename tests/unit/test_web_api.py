@@ -1,0 +1,198 @@
+"""The web page, JSON API and callback endpoint over a real SQLite view (FastAPI's TestClient, the in-memory
+publisher): tokens per role, search and filters, link corrections, and every way a court callback is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import stat
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from casehub.domain.confirmation import request_id_for
+from casehub.ground.access import Access, AccessError, Role, generate_access_file, load_access, parse_role, sign
+from casehub.ground.publish import MemoryPublisher
+from casehub.ground.settings import load_settings
+from casehub.ground.topics import Topics
+from casehub.schemas.codec import AvroCodec
+from casehub.schemas.registry.memory import MemoryRegistry
+from casehub.sinks.case_view import create_engine, upsert_cases
+from casehub.sinks.view_tables import CONTENT, confirmation_requests, court_answers
+from casehub.sinks.web import build_app
+from tests.support.view import REF, agreement_case
+
+T = Topics("unit.")
+NOW = dt.datetime(2026, 11, 25, 8, tzinfo=dt.UTC)
+TOKENS = {
+    "op": Role("operator"),
+    "vw": Role("viewer"),
+    "ag": Role("agency"),
+    "c102": Role("court", "辽0102"),
+    "c103": Role("court", "辽0103"),
+}
+SECRETS = {"辽0102": "s102", "辽0103": "s103"}
+
+
+@pytest.fixture
+def view(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'view.db'}")
+    with engine.begin() as conn:
+        upsert_cases(conn, [agreement_case(7)], REF)
+    publisher, codec = MemoryPublisher(), AvroCodec(MemoryRegistry(), prefix=T.prefix)
+    client = TestClient(build_app(engine, Access(TOKENS, SECRETS), publisher, codec, T, lambda: NOW))
+    yield client, engine, publisher, codec
+    engine.dispose()
+
+
+def auth(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_every_api_route_needs_a_valid_token(view):
+    client, *_ = view
+    for path in ("/api/cases", "/api/cases/x", "/api/confirmations", "/api/alerts", "/api/organisations/missing"):
+        assert client.get(path).status_code == 401, path
+        assert client.get(path, headers=auth("wrong")).status_code == 401, path
+    assert client.get("/api/cases", headers=auth("vw")).status_code == 200
+    assert client.get("/api/alerts", headers=auth("vw")).status_code == 403  # operators only
+    assert client.get("/", follow_redirects=False).status_code == 401  # the page asks to sign in
+    assert "登录" in client.get("/").text
+
+
+def test_viewers_get_no_hashes_and_operators_do(view):
+    client, *_ = view
+    case_id = client.get("/api/cases", headers=auth("op")).json()["cases"][0]["case_id"]
+    seen_by_viewer = client.get(f"/api/cases/{case_id}", headers=auth("vw")).text
+    seen_by_operator = client.get(f"/api/cases/{case_id}", headers=auth("op")).text
+    assert "_hash" not in seen_by_viewer and "id_hash" in seen_by_operator
+
+
+def test_search_by_a_full_width_bracketed_case_number_and_filters(view):
+    client, *_ = view
+    found = client.get("/api/cases", params={"q": "沈和调［２０２４］ 第0001号"}, headers=auth("vw")).json()
+    assert found["total"] == 1
+    assert client.get("/api/cases", params={"q": "沈和调(2023)0001"}, headers=auth("vw")).json()["total"] == 0
+    assert client.get("/api/cases", params={"q": "王伟"}, headers=auth("vw")).json()["total"] == 1
+    assert client.get("/api/cases", params={"stage": "ARBITRATION"}, headers=auth("vw")).json()["total"] == 0
+    assert client.get("/api/cases", params={"region": "2101"}, headers=auth("vw")).json()["total"] == 1
+    assert client.get("/api/cases", params={"per_page": 1, "page": 2}, headers=auth("vw")).json()["cases"] == []
+    # the page: one hit goes straight to the case
+    client.cookies.set("casehub_token", "vw")
+    page = client.get("/", params={"q": "沈和调〔２０２４〕0001"}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/cases/")
+
+
+def test_a_court_sees_only_its_own_requests(view):
+    client, *_ = view
+    assert len(client.get("/api/confirmations", headers=auth("c102")).json()["requests"]) == 1
+    assert client.get("/api/confirmations", headers=auth("c103")).json()["requests"] == []
+    rid = client.get("/api/confirmations", headers=auth("op")).json()["requests"][0]["request_id"]
+    assert client.get(f"/api/confirmations/{rid}", headers=auth("c103")).status_code == 404
+    own = client.get(f"/api/confirmations/{rid}", headers=auth("c102")).json()
+    assert own["request"]["deadline"] == "2026-12-20" and "_hash" not in json.dumps(own)
+    assert client.get("/api/cases", headers=auth("c102")).status_code == 403
+
+
+def test_a_correction_on_the_case_page_publishes_a_link_correction(view):
+    client, _, publisher, codec = view
+    case_id = client.get("/api/cases", headers=auth("op")).json()["cases"][0]["case_id"]
+    client.cookies.set("casehub_token", "vw")
+    form = {"action": "SPLIT", "record": "sys|3", "reason": "wrong worker"}
+    assert client.post(f"/cases/{case_id}/corrections", data=form).status_code == 403
+    client.cookies.set("casehub_token", "op")
+    done = client.post(f"/cases/{case_id}/corrections", data=form, follow_redirects=False)
+    assert done.status_code == 303
+    ((_, value),) = publisher.on(T.corrections)
+    correction = codec.decode(value)
+    assert correction["action"] == "SPLIT" and correction["records"] == [{"system": "sys", "record_id": "3"}]
+    assert correction["operator"] == "operator" and correction["case_ids"] == [case_id]
+    joined = client.post(
+        f"/api/cases/{case_id}/corrections",
+        json={"action": "JOIN", "system": "sys", "record_id": "3", "reason": "same dispute"},
+        headers=auth("op"),
+    )
+    assert joined.status_code == 422 and "other_record_id" in joined.json()["error"]
+
+
+def test_the_openapi_document_lists_the_api(view):
+    client, *_ = view
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/cases", "/api/cases/{case_id}", "/api/court/callbacks", "/api/confirmations"} <= set(paths)
+
+
+def callback(client, body, token="c102", secret="s102", when=NOW, signature=None):
+    data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+    stamp = str(int(when.timestamp()))
+    headers = {"X-Casehub-Timestamp": stamp, "X-Casehub-Signature": signature or sign(secret, stamp, data)}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return client.post("/api/court/callbacks", content=data, headers=headers)
+
+
+def _state(engine):
+    with engine.connect() as conn:
+        return (
+            conn.execute(sa.select(court_answers)).all(),
+            conn.execute(sa.select(confirmation_requests.c.court_outcome)).all(),
+        )
+
+
+def test_bad_callbacks_are_refused_with_a_clear_error_and_change_nothing(view):
+    client, engine, publisher, _ = view
+    rid = client.get("/api/confirmations", headers=auth("op")).json()["requests"][0]["request_id"]
+    before = _state(engine)
+    good = {"request_id": rid, "outcome": "ACCEPTED", "court_case_number": "（2026）辽0102民特7号"}
+    cases = [
+        (callback(client, good, token=None), 401, "token"),
+        (callback(client, good, token="vw"), 401, "court"),
+        (callback(client, good, signature="00" * 32), 401, "bad signature"),
+        (callback(client, good, when=NOW - dt.timedelta(minutes=10)), 401, "5 minutes"),
+        (callback(client, b"{not json"), 422, "not UTF-8 JSON"),
+        (callback(client, {"request_id": rid, "outcome": "MAYBE"}), 422, "outcome"),
+        (callback(client, {"request_id": rid, "outcome": "ACCEPTED"}), 422, "court_case_number"),
+        (callback(client, {"request_id": rid, "outcome": "REJECTED"}), 422, "reason"),
+        (callback(client, {**good, "extra": 1}), 422, "unknown fields"),
+        (callback(client, {**good, "request_id": "CR-unknown"}), 404, "unknown request"),
+        (callback(client, good, token="c103", secret="s103"), 403, "not sent to court"),
+    ]
+    for response, status, words in cases:
+        assert response.status_code == status, response.text
+        assert words in response.json()["error"]
+    assert _state(engine) == before and publisher.messages == []
+
+
+def test_a_good_callback_reaches_the_topics_and_the_view_and_a_replay_is_refused(view):
+    client, engine, publisher, codec = view
+    rid = request_id_for(agreement_case(7)["agreements"][0])
+    good = {"request_id": rid, "outcome": "ACCEPTED", "court_case_number": "（2026）辽0102民特7号"}
+    assert callback(client, good).status_code == 202
+    ((_, event),) = publisher.on(T.court)
+    assert codec.decode(event)["event_type"] == "CONFIRMATION_ACCEPTED"
+    ((key, response),) = publisher.on(T.confirmation_responses)
+    assert key == rid.encode() and codec.decode(response)["court_case_number"] == "（2026）辽0102民特7号"
+    replay = callback(client, good)
+    assert replay.status_code == 409 and "received before" in replay.json()["error"]
+    assert len(publisher.on(T.court)) == 1
+    answers, outcome = _state(engine)
+    assert len(answers) == 1 and outcome[0].court_outcome == "ACCEPTED"
+
+
+def test_roles_and_the_access_file(tmp_path):
+    assert parse_role("court/辽0102") == Role("court", "辽0102")
+    for bad in ("admin", "court", "viewer/辽0102"):
+        with pytest.raises(AccessError):
+            parse_role(bad)
+    path = generate_access_file(tmp_path, ["辽0102"])
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    access = load_access(load_settings({}, home=tmp_path, api_tokens="viewer:extra-token"))
+    assert access.role_of("extra-token") == Role("viewer")
+    assert access.role_of(access.token_for("court/辽0102")) == Role("court", "辽0102")
+    assert access.secret_of("辽0102") and access.role_of("") is None and access.role_of("nope") is None
+    os.chmod(path, 0o644)
+    with pytest.raises(AccessError, match="chmod 600"):
+        load_access(load_settings({}, home=tmp_path))
+    for table in CONTENT:  # the view has no column for a full identity
+        assert not {"id_number", "phone"} & {c.name for c in table.columns}, table.name
