@@ -1,0 +1,176 @@
+"""The confirmation relay against the court simulator served in the test over real HTTP (uvicorn on loopback): a
+third of first deliveries fail (503, or recorded but answered after the relay's time-out), yet every request
+reaches its court exactly once, also across a restart and a crash between delivery and log; late requests are
+flagged and never sent; undelivered ones near their deadline raise an alert; a missing identity holds a request."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from casehub.domain.directory import CourtDirectory, CourtEntry, ReferenceData
+from casehub.ground.access import Access, Role
+from casehub.ground.publish import MemoryPublisher
+from casehub.ground.topics import Topics
+from casehub.run.broker import free_port
+from casehub.run.court_sim import SimConfig, build_sim
+from casehub.schemas.codec import AvroCodec
+from casehub.schemas.registry.memory import MemoryRegistry
+from casehub.sinks.case_view import create_engine, upsert_cases
+from casehub.sinks.confirmation_relay import ConfirmationRelay, IdentityBook, entry_from_json
+from casehub.sinks.view_tables import alerts, confirmation_deliveries, confirmation_requests
+from tests.support.view import REF, agreement_case
+
+T = Topics("relay.")
+TODAY = dt.datetime(2026, 11, 25, 2, tzinfo=dt.UTC)
+ACCESS = Access({"court-token": Role("court", "辽0102")}, {"辽0102": "court-secret"})
+
+
+def cases(n: int, effective=dt.date(2026, 11, 20)) -> list[dict]:
+    out = []
+    for i in range(n):
+        c = copy.deepcopy(agreement_case(7, effective=effective))
+        c["case_id"] = f"CH{i:04d}"
+        c["agreements"][0]["record_id"] = f"r{i}"
+        c["agreements"][0]["agreement"]["number"] = f"沈和调〔2026〕{i:04d}号"
+        out.append(c)
+    return out
+
+
+class Court:
+    """The court simulator on a free loopback port, in this test's event loop."""
+
+    def __init__(self, fail_share: float):
+        self.port = free_port()
+        config = SimConfig(fail_share=fail_share, hang_seconds=1.0, delays=(1000, 1000, 1000), seed=3)
+        self.app = build_sim(ACCESS, ["辽0102"], config)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None))
+        self.server.install_signal_handlers = lambda: None
+
+    async def __aenter__(self):
+        self.task = asyncio.create_task(self.server.serve())
+        for _ in range(200):
+            if self.server.started:
+                return self
+            await asyncio.sleep(0.05)
+        raise AssertionError("the court simulator did not start")
+
+    async def __aexit__(self, *exc):
+        self.server.should_exit = True
+        await self.task
+
+    @property
+    def ref(self) -> ReferenceData:
+        url = f"http://127.0.0.1:{self.port}/courts/辽0102/confirmations"
+        return ReferenceData(
+            REF.roster, CourtDirectory((CourtEntry("辽0102", "和平法院", "BASIC", ("210102",), "http", url),))
+        )
+
+    async def stats(self) -> dict:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{self.port}/stats") as resp:
+            return (await resp.json())["辽0102"]
+
+
+def relay(engine, publisher, ref, identities=True, clock=lambda: TODAY) -> ConfirmationRelay:
+    book = IdentityBook()
+    if identities:
+        book.add({"id_hash": "h1", "name": "王伟", "id_number": "210102199001011234", "phone": "13800000000"})
+    book.ready.set()
+    codec = AvroCodec(MemoryRegistry(), prefix=T.prefix)
+    return ConfirmationRelay(engine, codec, T, publisher, ACCESS, ref, book, clock, timeout=0.5, backoff=0.01)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    eng = create_engine(f"sqlite:///{tmp_path / 'view.db'}")
+    yield eng
+    eng.dispose()
+
+
+def states(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return dict(
+            conn.execute(
+                sa.select(confirmation_requests.c.state, sa.func.count()).group_by(confirmation_requests.c.state)
+            ).all()
+        )
+
+
+async def test_every_request_reaches_its_court_once_though_a_third_of_deliveries_fail(engine):
+    async with Court(fail_share=1 / 3) as court:
+        with engine.begin() as conn:
+            upsert_cases(conn, cases(12), court.ref)
+        publisher = MemoryPublisher()
+        first = relay(engine, publisher, court.ref)
+        await first.run_once()
+        await first.close()
+        assert states(engine) == {"DELIVERED": 12}
+        seen = await court.stats()
+        assert seen["received"] == 12 and seen["agreements_received_twice"] == [] and seen["identities_complete"]
+        assert sum(seen["failures"].values()) >= 2  # the simulator did fail some first deliveries
+        assert seen["duplicates"] == seen["failures"].get("TIMEOUT", 0)  # a timed-out one came again, as a duplicate
+        with engine.connect() as conn:
+            outcomes = [r.outcome for r in conn.execute(sa.select(confirmation_deliveries.c.outcome))]
+        assert "DELIVERED" in outcomes and any(o in ("HTTP_503", "TIMEOUT") for o in outcomes)
+
+        # a restarted relay replays its log and sends nothing again
+        entries = [entry_from_json(v.decode()) for _, v in publisher.on(T.confirmation_log)]
+        again = relay(engine, MemoryPublisher(), court.ref)
+        await again.replay(entries)
+        assert await again.run_once() == {}
+        await again.close()
+        assert (await court.stats())["received"] == 12 and (await court.stats())["duplicates"] == seen["duplicates"]
+
+
+async def test_a_crash_after_delivery_sends_again_with_the_same_key_and_the_court_keeps_one(engine):
+    async with Court(fail_share=0) as court:
+        with engine.begin() as conn:
+            upsert_cases(conn, cases(1), court.ref)
+        broken = MemoryPublisher(
+            fail=lambda topic, k, v: OSError("broker away") if topic == T.confirmation_log else None
+        )
+        crashing = relay(engine, broken, court.ref)
+        with pytest.raises(OSError):
+            await crashing.run_once()  # delivered, but the log never heard of it
+        await crashing.close()
+        assert states(engine) == {"PENDING": 1}
+        after = relay(engine, MemoryPublisher(), court.ref)
+        await after.run_once()
+        await after.close()
+        seen = await court.stats()
+        assert (seen["received"], seen["duplicates"]) == (1, 1) and states(engine) == {"DELIVERED": 1}
+
+
+async def test_a_late_request_is_flagged_and_never_sent_and_a_near_one_raises_an_alert(engine):
+    async with Court(fail_share=0) as court:
+        late, near = cases(1, effective=dt.date(2026, 10, 1)), cases(2, effective=dt.date(2026, 10, 28))[1:]
+        with engine.begin() as conn:
+            upsert_cases(conn, late + near, court.ref)
+        publisher = MemoryPublisher()
+        r = relay(engine, publisher, court.ref)
+        assert await r.run_once() == {"EXPIRED": 1, "DELIVERED": 1}
+        await r.close()
+        assert (await court.stats())["received"] == 1
+        with engine.connect() as conn:
+            kinds = sorted(conn.execute(sa.select(alerts.c.kind)).scalars())
+        assert kinds == ["DEADLINE_APPROACHING", "DEADLINE_MISSED"]
+        assert len(publisher.on(T.alerts)) == 2
+
+
+async def test_a_missing_identity_holds_the_request(engine):
+    async with Court(fail_share=0) as court:
+        with engine.begin() as conn:
+            upsert_cases(conn, cases(1), court.ref)
+        r = relay(engine, MemoryPublisher(), court.ref, identities=False)
+        assert await r.run_once() == {"WAITING_IDENTITY": 1}
+        await r.close()
+        assert (await court.stats())["received"] == 0
+        with engine.connect() as conn:
+            assert "identity not yet known" in conn.execute(sa.select(confirmation_requests.c.last_error)).scalar_one()
