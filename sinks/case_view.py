@@ -287,8 +287,7 @@ def upsert_cases(
     ids = list(newest)
     for i in range(0, len(ids), 500):
         stored.update(
-            conn.execute(sa.select(cases.c.case_id, cases.c.version).where(cases.c.case_id.in_(ids[i : i + 500])))
-            .all()
+            conn.execute(sa.select(cases.c.case_id, cases.c.version).where(cases.c.case_id.in_(ids[i : i + 500]))).all()
         )
     inserts, updates, children, requests = [], [], {t.name: [] for t in CHILDREN}, []
     for cid, case in newest.items():

@@ -188,23 +188,17 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
         status: str | None = None,
         region: str | None = None,
         organisation: str | None = None,
-        overdue: bool | None = None,
-        group_dispute: bool | None = None,
+        overdue: str | None = Query(None, description="true: only cases with a missed duty deadline"),
+        group_dispute: str | None = Query(None, description="true: only group disputes"),
         q: str | None = Query(None, description="case number of any agency, credit code, employer or masked party"),
         page: int = Query(1, ge=1),
         per_page: int = Query(50, ge=1, le=200),
     ) -> wq.Filters:
-        return wq.Filters(
-            stage or None,
-            status or None,
-            region or None,
-            organisation or None,
-            overdue,
-            group_dispute,
-            q or None,
-            page,
-            per_page,
-        )
+        def flag(value: str | None) -> bool | None:
+            return None if not value else value.lower() in ("true", "1", "yes", "on")
+
+        chosen = (v or None for v in (stage, status, region, organisation))
+        return wq.Filters(*chosen, flag(overdue), flag(group_dispute), q or None, page, per_page)
 
     def _listing(conn, f: wq.Filters):
         total, rows = wq.list_cases(conn, f)

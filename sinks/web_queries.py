@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from casehub.domain.directory import name_key
 from casehub.domain.references import normalise_number
-from casehub.sinks.case_view import load_case
+from casehub.sinks.case_view import ANSWER_RANK, load_case
 from casehub.sinks.view_tables import (
     alerts,
     case_agreements,
@@ -181,7 +181,9 @@ def requests_of(
             answers.setdefault(a.request_id, []).append(dict(a._mapping))
     for r in rows:
         r["deliveries"] = deliveries.get(r["request_id"], [])
-        r["answers"] = answers.get(r["request_id"], [])
+        r["answers"] = sorted(
+            answers.get(r["request_id"], []), key=lambda a: (ANSWER_RANK.get(a["outcome"], 9), a["outcome"])
+        )
     return rows
 
 

@@ -74,6 +74,13 @@ def test_search_by_a_full_width_bracketed_case_number_and_filters(view):
     client, *_ = view
     found = client.get("/api/cases", params={"q": "沈和调［２０２４］ 第0001号"}, headers=auth("vw")).json()
     assert found["total"] == 1
+    # the list's form sends every field, empty ones included
+    empty = {"stage": "", "status": "", "region": "", "organisation": "", "overdue": "", "group_dispute": ""}
+    assert (
+        client.get("/api/cases", params={"q": "沈和调〔２０２４〕0001", **empty}, headers=auth("vw")).json()["total"]
+        == 1
+    )
+    assert client.get("/api/cases", params={"overdue": "true"}, headers=auth("vw")).json()["total"] == 0
     assert client.get("/api/cases", params={"q": "沈和调(2023)0001"}, headers=auth("vw")).json()["total"] == 0
     assert client.get("/api/cases", params={"q": "王伟"}, headers=auth("vw")).json()["total"] == 1
     assert client.get("/api/cases", params={"stage": "ARBITRATION"}, headers=auth("vw")).json()["total"] == 0
