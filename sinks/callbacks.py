@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from casehub.domain.confirmation import ANSWERS, confirmation_response, court_event
 from casehub.ground.access import Access, signature_ok
 from casehub.ground.logs import get_logger
-from casehub.sinks.case_view import add_answer
+from casehub.sinks.case_view import add_answer, millis
 from casehub.sinks.confirmation_relay import request_from_json
 from casehub.sinks.view_tables import confirmation_requests, court_answers
 
@@ -92,12 +92,13 @@ class Callbacks:
                     confirmation_requests.c.request_id == request_id
                 )
             ).first()
-            seen = conn.execute(
-                sa.select(court_answers.c.request_id).where(
-                    court_answers.c.request_id == request_id, court_answers.c.outcome == outcome
+            answers = conn.execute(
+                sa.select(court_answers.c.outcome, court_answers.c.court_case_number).where(
+                    court_answers.c.request_id == request_id
                 )
-            ).first()
-        return row, seen is not None
+            ).all()
+        number = next((a.court_case_number for a in answers if a.court_case_number), None)
+        return row, any(a.outcome == outcome for a in answers), number
 
     def _store(self, response: dict) -> bool:
         with self.engine.begin() as conn:
@@ -132,15 +133,19 @@ class Callbacks:
             raise CallbackError(401, f"timestamp {sent.isoformat()} is more than 5 minutes from now (a replay?)")
         answer = parse_answer(body)
         async with self._lock:
-            row, seen = await asyncio.to_thread(self._lookup, answer["request_id"], answer["outcome"])
+            row, seen, number = await asyncio.to_thread(self._lookup, answer["request_id"], answer["outcome"])
             if row is None:
                 raise CallbackError(404, f"unknown request {answer['request_id']}")
             if row.court_code != role.court_code:
                 raise CallbackError(403, f"request {answer['request_id']} was not sent to court {role.court_code}")
             if seen:
                 raise CallbackError(409, f"answer {answer['outcome']} to {answer['request_id']} was received before")
+            # the court's 民特 number, once it gave one, stays the court's own reference on its later answers
+            answer["court_case_number"] = answer["court_case_number"] or number
             request = request_from_json(row.request)
-            now = self.clock()
+            now = millis(self.clock())
+            if answer["decided_at"] is not None:
+                answer["decided_at"] = millis(answer["decided_at"])
             event = court_event(request, answer, now)
             response = confirmation_response(request, answer, now)
             key = request["request_id"].encode()

@@ -41,6 +41,12 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def millis(moment: dt.datetime) -> dt.datetime:
+    """A time as Avro's timestamp-millis keeps it: what the view stores of anything that also travels on a topic,
+    so a view rebuilt from the topics holds the same values."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def to_json(value) -> str:
     return json.dumps(value, ensure_ascii=False, default=_json_default, sort_keys=True)
 

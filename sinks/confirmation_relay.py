@@ -29,7 +29,7 @@ from casehub.domain.deadlines import local_date
 from casehub.domain.directory import ReferenceData
 from casehub.ground.access import Access, sign
 from casehub.ground.logs import get_logger
-from casehub.sinks.case_view import add_alerts, apply_log_entry, to_json
+from casehub.sinks.case_view import add_alerts, apply_log_entry, millis, to_json
 from casehub.sinks.view_tables import alerts, confirmation_requests
 
 OPEN = ("PENDING", "WAITING_IDENTITY")
@@ -181,7 +181,7 @@ class ConfirmationRelay:
             "kind": kind,
             "severity": "CRITICAL" if kind == "DEADLINE_MISSED" else "WARNING",
             "case_id": request["case_id"],
-            "raised_at": self.clock(),
+            "raised_at": millis(self.clock()),
             "due": request["deadline"],
             "message": message,
             "refs": [

@@ -3,7 +3,6 @@ database to the newest revision; a live database is never changed with `create_a
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -51,5 +50,4 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
             )
         cfg = config()
         cfg.attributes["connection"] = conn
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per step is noise in every process's log
         command.upgrade(cfg, revision)

@@ -21,18 +21,15 @@ from casehub.sinks.view_tables import CONTENT
 
 
 async def _sizes(kafka, topics: list[str]) -> dict[str, int]:
+    """Messages in each topic (end minus beginning offsets), the progress bars' totals."""
     consumer = kafka.consumer(enable_auto_commit=False)
     await consumer.start()
     try:
-        out = {}
-        for topic in topics:
-            parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-            if not parts:
-                out[topic] = 0
-                continue
-            ends, starts = await consumer.end_offsets(parts), await consumer.beginning_offsets(parts)
-            out[topic] = sum(ends[tp] - starts[tp] for tp in parts)
-        return out
+        cluster = await consumer._client.fetch_all_metadata()
+        parts = [TopicPartition(t, p) for t in topics for p in sorted(cluster.partitions_for_topic(t) or [])]
+        consumer.assign(parts)  # an assigned consumer stops cleanly (aiokafka waits for an assignment otherwise)
+        ends, starts = await consumer.end_offsets(parts), await consumer.beginning_offsets(parts)
+        return {t: sum(ends[tp] - starts[tp] for tp in parts if tp.topic == t) for t in topics}
     finally:
         await consumer.stop()
 

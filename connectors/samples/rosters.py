@@ -66,7 +66,7 @@ def write_reference(out_dir: Path, cases) -> dict[str, Path]:
     roster.write_text("\n".join(lines) + "\n", encoding="utf-8")
     court_lines = [
         "# Sample court directory: the basic court of each sample district (docs/CONFIRMATION.md)",
-        '# which place decides among basic courts, first match wins',
+        "# which place decides among basic courts, first match wins",
         'order = ["party_domicile", "subject_matter", "organisation"]',
     ]
     for division in sorted(PLACES):

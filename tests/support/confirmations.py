@@ -14,6 +14,13 @@ from pathlib import Path
 from casehub.connectors.sample import make_credit_code, make_id_number, make_name, make_phone
 
 KINDS = {"ENTERPRISE_COMMITTEE": "01", "TOWNSHIP_STREET": "02", "INDUSTRY": "03", "REGIONAL": "04"}
+UNLAWFUL = {
+    "code": "MO-TEST-UNLAWFUL",
+    "name": "和平区测试街道劳动争议调解委员会",
+    "kind": "TOWNSHIP_STREET",
+    "division_code": "210102",
+    "lawfully_established": False,
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,14 @@ def add_agreements(sample_dir: Path, today: dt.date, plan: dict[str, int], seed:
     orgs = roster_orgs(sample_dir)
     lawful = [o for o in orgs if o["lawfully_established"] and o["kind"] in KINDS]
     unlawful = [o for o in orgs if not o["lawfully_established"] and o["kind"] in KINDS]
+    if plan.get("not_lawful") and not unlawful:  # the roster lists one organisation that was not lawfully established
+        unlawful = [UNLAWFUL]
+        with open(Path(sample_dir) / "roster.toml", "a", encoding="utf-8") as f:
+            f.write(
+                f'\n[[organisation]]\ncode = "{UNLAWFUL["code"]}"\nname = "{UNLAWFUL["name"]}"\n'
+                f'kind = "{UNLAWFUL["kind"]}"\ndivision_code = "{UNLAWFUL["division_code"]}"\n'
+                "lawfully_established = false\n"
+            )
     db = Path(sample_dir) / "mediation.db"
     out = []
     with sqlite3.connect(db) as conn:
@@ -52,7 +67,7 @@ def add_agreements(sample_dir: Path, today: dt.date, plan: dict[str, int], seed:
         for why, count in plan.items():
             for _ in range(count):
                 n += 1
-                org = rng.choice(unlawful if why == "not_lawful" and unlawful else lawful)
+                org = rng.choice(unlawful if why == "not_lawful" else lawful)
                 name = org["name"] if why != "not_in_roster" else f"未登记{n}号劳动争议调解委员会"
                 division = org["division_code"]
                 effective = today - dt.timedelta(days=40 if why == "late" else rng.randrange(1, 8))

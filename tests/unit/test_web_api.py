@@ -185,6 +185,10 @@ def test_a_good_callback_reaches_the_topics_and_the_view_and_a_replay_is_refused
     assert len(publisher.on(T.court)) == 1
     answers, outcome = _state(engine)
     assert len(answers) == 1 and outcome[0].court_outcome == "ACCEPTED"
+    # the ruling names no number: the court's 民特 number from its acceptance stays its own reference
+    assert callback(client, {"request_id": rid, "outcome": "RULED_VALID"}).status_code == 202
+    ruling = codec.decode(publisher.on(T.court)[-1][1])
+    assert ruling["refs"][0]["number"] == "（2026）辽0102民特7号" and ruling["event_type"] == "CONFIRMATION_RULED_VALID"
 
 
 def test_roles_and_the_access_file(tmp_path):
