@@ -1,4 +1,5 @@
-"""Sinks: the SQL case view, its web page and JSON API, and (later) court delivery and downstream topics."""
+"""Sinks: the SQL case view (store, migrations, rebuild), its web page and JSON API, the courts' callback, and the
+judicial-confirmation relay."""
 
 import logging
 

@@ -214,3 +214,25 @@ def test_reference_files_are_checked_entry_by_entry():
     with pytest.raises(DirectoryError, match="order names"):
         directory_from({"order": ["moon"]})
     assert directory_from({"court": [{"code": "K", "name": "k", "delivery": "kafka"}]}).courts[0].delivery == "kafka"
+
+
+def test_the_delivered_body_is_valid_by_the_documented_json_schema():
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    from casehub.sinks.case_view import to_json
+
+    schema = json.loads((Path(__file__).parents[2] / "schemas/json/confirmation_request.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    decision = decide(case(), agreement(), REF)
+    request = build_request(case(), agreement(), decision, dt.datetime(2026, 11, 21, tzinfo=UTC))
+    identity = {"id_hash": "h1", "name": "王伟", "id_number": "210102199001011234", "phone": "13800000000"}
+    full, _ = with_identities(request, {"h1": identity})
+    body = json.loads(to_json(full))
+    jsonschema.validate(body, schema, format_checker=jsonschema.FormatChecker())
+    without_id = json.loads(to_json(full))
+    without_id["applicants"][0]["id_number"] = None
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(without_id, schema)
