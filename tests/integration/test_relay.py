@@ -174,3 +174,28 @@ async def test_a_missing_identity_holds_the_request(engine):
         assert (await court.stats())["received"] == 0
         with engine.connect() as conn:
             assert "identity not yet known" in conn.execute(sa.select(confirmation_requests.c.last_error)).scalar_one()
+
+
+async def test_a_court_that_consumes_kafka_gets_the_request_on_the_restricted_topic(engine):
+    kafka_court = CourtDirectory((CourtEntry("辽0102", "和平法院", "BASIC", ("210102",), "kafka", None),))
+    ref = ReferenceData(REF.roster, kafka_court)
+    with engine.begin() as conn:
+        upsert_cases(conn, cases(2), ref)
+    publisher = MemoryPublisher()
+    r = relay(engine, publisher, ref)
+    assert await r.run_once() == {"DELIVERED": 2}
+    sent = publisher.on(T.confirmation_requests)
+    assert len(sent) == 2
+    request = r.codec.decode(sent[0][1])
+    assert sent[0][0] == request["request_id"].encode()
+    worker = next(p for p in request["applicants"] if p["role"] == "WORKER")
+    assert worker["id_number"] == "210102199001011234" and request["deadline"] == dt.date(2026, 12, 20)
+    # the log, the view and every other topic hold no identity: only this restricted topic does
+    for topic, _, _, value in publisher.messages:
+        if topic != T.confirmation_requests:
+            assert b"210102199001011234" not in value, topic
+    assert states(engine) == {"DELIVERED": 2}
+    with engine.connect() as conn:
+        assert all(
+            "210102199001011234" not in r for r in conn.execute(sa.select(confirmation_requests.c.request)).scalars()
+        )

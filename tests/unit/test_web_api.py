@@ -124,6 +124,24 @@ def test_a_correction_on_the_case_page_publishes_a_link_correction(view):
     assert joined.status_code == 422 and "other_record_id" in joined.json()["error"]
 
 
+def test_organisations_named_by_cases_but_missing_from_the_roster_are_listed_for_operators(view):
+    client, engine, *_ = view
+    from casehub.sinks.case_view import write_roster
+
+    with engine.begin() as conn:
+        write_roster(conn, REF.roster)
+    record = agreement_case(8)
+    record["case_id"] = "CH-UNLISTED"
+    record["stages"] = [{**s, "organisation": "未登记街道调解委员会"} for s in record["stages"]]
+    with engine.begin() as conn:
+        upsert_cases(conn, [record], REF)
+    missing = client.get("/api/organisations/missing", headers=auth("op")).json()["organisations"]
+    assert missing == [{"name": "未登记街道调解委员会", "cases": 1, "example": "CH-UNLISTED"}]
+    client.cookies.set("casehub_token", "op")
+    assert "未登记街道调解委员会" in client.get("/operator").text
+    assert client.get("/api/organisations/missing", headers=auth("vw")).status_code == 403
+
+
 def test_the_openapi_document_lists_the_api(view):
     client, *_ = view
     paths = client.get("/openapi.json").json()["paths"]
