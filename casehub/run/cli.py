@@ -21,7 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser(
         "up",
         help=(
-            "run the whole hub in the foreground (local broker, registry, worker, sink, web, connectors); Ctrl-C "
+            "run the whole hub in the foreground (local broker, registry, worker, sink, web, court-sim and relay on "
+            "sample data, connectors); Ctrl-C "
             "stops it all"
         ),
     )

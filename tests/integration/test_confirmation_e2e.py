@@ -30,6 +30,7 @@ from tests.support.confirmations import add_agreements
 from tests.support.hub import get_json, get_text, hub_env, start_up, status_of, stop_up, wait_for
 
 CASES = int(os.environ.get("CASEHUB_TEST_CONFIRMATION_CASES", "40"))
+LIMIT = 240 + CASES * 0.3  # seconds any one wait below may take (a bound, not a speed requirement)
 PLAN = {"eligible": 8, "no_consent": 2, "not_lawful": 1, "not_in_roster": 1, "late": 2}
 
 
@@ -65,7 +66,7 @@ def test_every_eligible_agreement_reaches_its_court_once_and_the_rulings_come_ba
             stats = get_json(sim + "/stats")
             return stats if sum(c["received"] for c in stats.values()) >= len(eligible) else None
 
-        wait_for(received, f"{len(eligible)} requests at the courts", proc=proc, log=log)
+        wait_for(received, f"{len(eligible)} requests at the courts", LIMIT, proc, log)
         db = status["case_view_url"]
         engine = sa.create_engine(db)
 
@@ -79,7 +80,7 @@ def test_every_eligible_agreement_reaches_its_court_once_and_the_rulings_come_ba
             done = [r for r in rows if r.court_outcome in ("RULED_VALID", "REJECTED")]
             return rows if len(done) == len(eligible) else None
 
-        delivered = wait_for(ruled, "every delivered request ruled by its court", proc=proc, log=log)
+        delivered = wait_for(ruled, "every delivered request ruled by its court", LIMIT, proc, log)
         seconds = time.monotonic() - started
         stats = get_json(sim + "/stats")
 
@@ -156,7 +157,7 @@ def test_every_eligible_agreement_reaches_its_court_once_and_the_rulings_come_ba
                 stored = dict(conn.execute(sa.select(cases.c.case_id, cases.c.version)).all())
             return stored == asyncio.run(latest_on_topic())
 
-        wait_for(caught_up, "the live view to hold every case's latest version", proc=proc, log=log)
+        wait_for(caught_up, "the live view to hold every case's latest version", LIMIT, proc, log)
     finally:
         stop_up(proc)
     assert proc.returncode == 0, log.read_text()[-3000:]

@@ -41,7 +41,7 @@ def test_every_hub_service_runs_a_real_casehub_command():
     commands = set(_parser()._subparsers._group_actions[0].choices)
     services = load_compose()["services"]
     hub = {name: s for name, s in services.items() if s.get("image", "").startswith("casehub")}
-    assert set(hub) == {"registry", "worker", "sink", "web", "connect"}
+    assert set(hub) == {"registry", "worker", "sink", "web", "relay", "connect"}
     for name, service in hub.items():
         assert service["command"][0] in commands, name
     assert (ROOT / "docker" / "Dockerfile").exists()
