@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import time
 
 import aiohttp
 import sqlalchemy as sa
@@ -146,6 +147,9 @@ class ConfirmationRelay:
         self.log = get_logger("relay")
         self.session: aiohttp.ClientSession | None = None
         self.sent = 0
+        # request id -> (monotonic time before which it is not tried again, passes that failed): a court that is
+        # down is retried less and less often (up to every 5 minutes), not every pass
+        self.later: dict[str, tuple[float, int]] = {}
 
     # -- the log ---------------------------------------------------------------------------------------------------
     async def replay(self, entries) -> int:
@@ -198,25 +202,39 @@ class ConfirmationRelay:
             add_alerts(conn, [alert])
 
     # -- delivery --------------------------------------------------------------------------------------------------
-    def _open(self) -> list[tuple[dict, int]]:
+    def _open(self) -> list[tuple[dict, int, str, str | None]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(confirmation_requests.c.request, confirmation_requests.c.attempts)
+                sa.select(
+                    confirmation_requests.c.request,
+                    confirmation_requests.c.attempts,
+                    confirmation_requests.c.state,
+                    confirmation_requests.c.last_error,
+                )
                 .where(confirmation_requests.c.state.in_(OPEN))
                 .order_by(confirmation_requests.c.deadline, confirmation_requests.c.request_id)
             ).all()
-        return [(request_from_json(r.request), r.attempts) for r in rows]
+        return [(request_from_json(r.request), r.attempts, r.state, r.last_error) for r in rows]
 
     async def run_once(self) -> dict:
         """Deliver every open request once (with retries); returns counts by resulting state."""
         counts: dict[str, int] = {}
         today = local_date(self.clock())
-        for request, attempts in await asyncio.to_thread(self._open):
-            state = await self._handle(request, attempts, today)
-            counts[state] = counts.get(state, 0) + 1
+        now = time.monotonic()
+        for request, attempts, state, error in await asyncio.to_thread(self._open):
+            rid = request["request_id"]
+            if self.later.get(rid, (0.0, 0))[0] > now and timing(request["deadline"], today, 0) != "EXPIRED":
+                continue
+            new = await self._handle(request, attempts, today, (state, error))
+            if new in OPEN:
+                fails = self.later.get(rid, (0.0, 0))[1] + 1
+                self.later[rid] = (time.monotonic() + min(5.0 * 2 ** (fails - 1), 300.0), fails)
+            else:
+                self.later.pop(rid, None)
+            counts[new] = counts.get(new, 0) + 1
         return counts
 
-    async def _handle(self, request: dict, attempts: int, today: dt.date) -> str:
+    async def _handle(self, request: dict, attempts: int, today: dt.date, was: tuple = (None, None)) -> str:
         when = timing(request["deadline"], today, self.alert_days)
         entry = {"request": request, "state": "PENDING", "attempts": attempts, "deliveries": [], "last_error": None}
         if when == "EXPIRED":
@@ -243,12 +261,14 @@ class ConfirmationRelay:
         delivered, missing = with_identities(request, self.identities.records)
         if delivered is None:
             entry.update(state="WAITING_IDENTITY", last_error="identity not yet known: " + ", ".join(missing))
-            await self._record(entry)
+            if was != (entry["state"], entry["last_error"]):  # logged when it changes, not every pass
+                await self._record(entry)
             return "WAITING_IDENTITY"
         court = self.ref.directory.by_code(request["court"]["code"])
         if court is None:
             entry["last_error"] = f"court {request['court']['code']} is no longer in the court directory"
-            await self._record(entry)
+            if was != (entry["state"], entry["last_error"]):
+                await self._record(entry)
             return "PENDING"
         if court.delivery == "kafka":
             topic = self.topics.confirmation_requests

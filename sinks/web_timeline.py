@@ -73,8 +73,7 @@ def svg(record: dict, today: dt.date) -> str:
     def x(moment) -> float:
         return LEFT + (WIDTH - LEFT - 20) * (_t(moment) - start).total_seconds() / span
 
-    lanes = len(stages) + (1 if deadlines else 0)
-    height = 40 + LANE * lanes + 30
+    height = 40 + LANE * len(stages) + (60 if deadlines else 0) + 30
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {WIDTH} {height}" '
         f'width="100%" role="img" aria-label="案件全链条时间轴">',
@@ -113,21 +112,29 @@ def svg(record: dict, today: dt.date) -> str:
                     f'<circle cx="{ex:.1f}" cy="{y + 13}" r="5" fill="{colour}"><title>{e(tip)}</title></circle>'
                 )
         if s.get("outcome"):
+            right = x2 > WIDTH - 180  # near the right edge the label goes left of the bar's end
             out.append(
-                f'<text x="{min(x2 + 6, WIDTH - 150):.1f}" y="{y + 17}" font-size="11" fill="#212121">'
-                f"{e(s['outcome'])[:28]}</text>"
+                f'<text x="{(x2 - 8) if right else (x2 + 10):.1f}" y="{y + 17}" font-size="11" fill="#212121" '
+                f'text-anchor="{"end" if right else "start"}">{e(s["outcome"])[:28]}</text>'
             )
     if deadlines:
         y = 36 + len(stages) * LANE
         out.append(f'<text x="8" y="{y + 17}" font-size="13" font-weight="bold" fill="#424242">法定期限</text>')
-        for d in deadlines:
+        state_cn = {"MET": "已满足", "MISSED": "已超期", "NOT_APPLICABLE": "不适用"}
+        for i, d in enumerate(sorted(deadlines, key=lambda d: str(d["due"]))):
             dx = x(d["due"])
             colour = STATE_COLOUR.get(d.get("state"), "#9e9e9e")
             name = DEADLINE.get(d["kind"], d["kind"])
-            note = days_left(d["due"], today) if d.get("state") == "RUNNING" else d.get("state", "")
+            note = days_left(d["due"], today) if d.get("state") == "RUNNING" else state_cn.get(d.get("state"), "")
             out.append(
                 f'<path d="M{dx:.1f} {y + 4} l7 9 l-7 9 l-7 -9 z" fill="{colour}">'
                 f"<title>{e(name)} {e(str(d['due']))} {e(note)}</title></path>"
+            )
+            ly = y + 36 + 14 * (i % 2)  # labels on two rows, so neighbours do not overwrite each other
+            anchor = "end" if dx > WIDTH - 120 else "start"
+            out.append(
+                f'<text x="{dx:.1f}" y="{ly}" font-size="11" text-anchor="{anchor}" fill="{colour}">'
+                f"{e(name)} {e(note)}</text>"
             )
     tx = x(now)
     if LEFT <= tx <= WIDTH:

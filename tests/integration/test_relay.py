@@ -168,12 +168,33 @@ async def test_a_missing_identity_holds_the_request(engine):
     async with Court(fail_share=0) as court:
         with engine.begin() as conn:
             upsert_cases(conn, cases(1), court.ref)
-        r = relay(engine, MemoryPublisher(), court.ref, identities=False)
+        publisher = MemoryPublisher()
+        r = relay(engine, publisher, court.ref, identities=False)
+        assert await r.run_once() == {"WAITING_IDENTITY": 1}
+        r.later.clear()  # as if the pause after a pass without progress were over
         assert await r.run_once() == {"WAITING_IDENTITY": 1}
         await r.close()
+        assert len(publisher.on(T.confirmation_log)) == 1  # logged when the state changed, not on every pass
         assert (await court.stats())["received"] == 0
         with engine.connect() as conn:
             assert "identity not yet known" in conn.execute(sa.select(confirmation_requests.c.last_error)).scalar_one()
+
+
+async def test_a_court_that_stays_down_is_retried_less_and_less_often(engine):
+    dead = CourtDirectory(
+        (CourtEntry("辽0102", "和平法院", "BASIC", ("210102",), "http", f"http://127.0.0.1:{free_port()}/x"),)
+    )
+    ref = ReferenceData(REF.roster, dead)
+    with engine.begin() as conn:
+        upsert_cases(conn, cases(1), ref)
+    r = relay(engine, MemoryPublisher(), ref)
+    assert await r.run_once() == {"PENDING": 1}
+    assert await r.run_once() == {}  # paused: not tried again on the very next pass
+    await r.close()
+    with engine.connect() as conn:
+        outcomes = conn.execute(sa.select(confirmation_deliveries.c.outcome)).scalars().all()
+        error = conn.execute(sa.select(confirmation_requests.c.last_error)).scalar_one()
+    assert outcomes == ["CONNECTION"] * 6 and error.startswith("CONNECTION")  # six attempts with backoff in one pass
 
 
 async def test_a_court_that_consumes_kafka_gets_the_request_on_the_restricted_topic(engine):
