@@ -31,6 +31,9 @@ def agreement_case(version: int, consent: bool = True, effective: dt.date = dt.d
     case = fold(EVENTS)
     case["version"] = version
     case["division_code"] = "210102"
+    case["parties"] = [
+        {**p, "id_masked": "2101**********123X"} if p["role"] == "WORKER" else p for p in case["parties"]
+    ]
     case["agreements"] = [
         {
             "agreement": {

@@ -83,6 +83,8 @@ def test_search_by_a_full_width_bracketed_case_number_and_filters(view):
     assert client.get("/api/cases", params={"overdue": "true"}, headers=auth("vw")).json()["total"] == 0
     assert client.get("/api/cases", params={"q": "沈和调(2023)0001"}, headers=auth("vw")).json()["total"] == 0
     assert client.get("/api/cases", params={"q": "王伟"}, headers=auth("vw")).json()["total"] == 1
+    assert client.get("/api/cases", params={"q": "2101**********123X"}, headers=auth("vw")).json()["total"] == 1
+    assert client.get("/api/cases", params={"q": "X"}, headers=auth("vw")).json()["total"] == 1  # employer credit code
     assert client.get("/api/cases", params={"stage": "ARBITRATION"}, headers=auth("vw")).json()["total"] == 0
     assert client.get("/api/cases", params={"region": "2101"}, headers=auth("vw")).json()["total"] == 1
     assert client.get("/api/cases", params={"per_page": 1, "page": 2}, headers=auth("vw")).json()["cases"] == []
