@@ -131,7 +131,8 @@ class MappedAdapter:
         """
         if not self.mapping.related or not rows:
             return rows
-        pk = self.key_columns[0]  # related tables need a single-column key (checked when the mapping loads)
+        # children belong to the row's record: its key, or the record column of a status-history mapping
+        pk = self.mapping.record_column or self.key_columns[0]
         keys = [r[pk] for r in rows]
         for rel in self.mapping.related:
             table = self.related[rel["name"]]

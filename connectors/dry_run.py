@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 import sys
 
 import sqlalchemy as sa
@@ -19,7 +20,8 @@ from casehub.ground.settings import Settings
 
 def dry_run(settings: Settings, names: list[str] | None, limit: int) -> list[dict]:
     """Map the first `limit` rows of each source without publishing; one report line per row."""
-    protector = Protector(settings.hmac_secret)
+    # a dry run publishes nothing: without CASEHUB_HMAC_SECRET its hashes use a throwaway key (shown, never kept)
+    protector = Protector(settings.hmac_secret or secrets.token_urlsafe(32))
     report = []
     for source in resolve(settings, names):
         engine = sa.create_engine(source.url)

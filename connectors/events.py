@@ -35,7 +35,9 @@ def map_with(mapping: Mapping, protector: Protector, row: dict, ingested_at: dt.
     """
     ctx = RowContext(mapping, row)
     plan = mapping.plan  # the readers, decided when the mapping was loaded
-    record_id = record_id_for(mapping.key_columns, row)
+    # a status-history row reports a change of its case row: its events are that record's (`record` in the
+    # mapping), so the main row and its history reporting one change give one event id
+    record_id = str(row[mapping.record_column]) if mapping.record_column else record_id_for(mapping.key_columns, row)
     version = str(row[mapping.cursor])
     source = {
         "system": mapping.system,
@@ -46,10 +48,13 @@ def map_with(mapping: Mapping, protector: Protector, row: dict, ingested_at: dt.
     event_type = plan["type"](ctx, "event type")  # both marked required when the file was loaded
     occurred = plan["occurred_at"](ctx, "occurred_at")
     refs = []
-    for kind, system, read, label in plan["refs"]:
+    for kind, system, read, label, search in plan["refs"]:
         number = read(ctx, label)
-        if number:
-            refs.append({"kind": kind, "system": system, "number": number, "normalised": normalise_number(number)})
+        if not number:
+            continue
+        found = [m.group(m.re.groups and 1) for m in search.finditer(number)] if search is not None else [number]
+        for text in dict.fromkeys(found):  # each number once, in the order written
+            refs.append({"kind": kind, "system": system, "number": text, "normalised": normalise_number(text)})
     parties, identities = [], []
     for map_party in mapping.party_mappers:
         party, identity = map_party(ctx, protector, source, ingested_at)

@@ -18,6 +18,7 @@ from casehub.domain.identities import Protector
 from casehub.ground.deadletter import DeadLetters, dead_letter
 from casehub.ground.logs import get_logger
 from casehub.ground.publish import Publisher
+from casehub.ground.secrets import hmac_secret
 from casehub.ground.settings import Settings
 
 MAX_RECORDS = 5000
@@ -32,11 +33,11 @@ class IntakeProcessor:
 
     def __init__(self, settings: Settings, codec, publisher: Publisher):
         self.settings, self.codec, self.publisher = settings, codec, publisher
-        protector = Protector(settings.hmac_secret)
+        self.log = get_logger("intake")
+        protector = Protector(hmac_secret(settings, log=self.log))  # refuses push intake without CASEHUB_HMAC_SECRET
         self.adapters = {
             name: MappedAdapter(m, protector) for name, m in available_mappings(settings.mapping_dir).items()
         }
-        self.log = get_logger("intake")
         self.letters = DeadLetters(codec, settings.topics.deadletter, publisher, self.log)
 
     async def submit(self, source: str, records: list[dict], channel: str) -> list[dict]:
@@ -165,5 +166,5 @@ async def serve(settings: Settings, codec, publisher: Publisher) -> web.AppRunne
         raise IntakeError("set CASEHUB_INTAKE_TOKENS (source:token,...) before starting the intake endpoint")
     runner = web.AppRunner(build_app(IntakeProcessor(settings, codec, publisher), tokens), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, settings.web_host, settings.intake_port).start()
+    await web.TCPSite(runner, settings.intake_host, settings.intake_port).start()
     return runner

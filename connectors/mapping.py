@@ -10,6 +10,7 @@ casehub.connectors.events.
 from __future__ import annotations
 
 import importlib
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ class Mapping:
     query: str | None = (
         None  # a SELECT read like a table, instead of `table` (e.g. a join the agency will not make a view of)
     )
+    record_column: str | None = None  # events belong to this column's record (a status-history row to its case row)
+    deletes: str = "report"  # report | ignore: whether a row gone from the source becomes SOURCE_RECORD_DELETED
 
     def __post_init__(self):
         if not self.key_columns:
@@ -87,7 +90,13 @@ class Mapping:
                 "group_dispute": reader(self.event.get("group_dispute")),
                 "worker_count": reader(self.event.get("worker_count")),
                 "refs": tuple(
-                    (r["kind"], r.get("system", self.system), r["number"]["_read"], f"{r['kind']} reference")
+                    (
+                        r["kind"],
+                        r.get("system", self.system),
+                        r["number"]["_read"],
+                        f"{r['kind']} reference",
+                        r.get("_search"),
+                    )
                     for r in self.refs
                 ),
                 "claims": tuple(
@@ -203,10 +212,27 @@ def load_mapping(path: Path | str) -> Mapping:
     event = {k: as_spec(v) for k, v in event.items()}
     event["type"]["required"] = event["occurred_at"]["required"] = True
     refs = []
-    for ref in doc.get("refs", []):
+    for i, ref in enumerate(doc.get("refs", [])):
         number = as_spec(ref["number"])
         number.setdefault("required", ref.get("required", False))
-        refs.append({**ref, "number": number})
+        entry = {**ref, "number": number}
+        if "search" in ref:
+            # a reference written inside free text (remarks): every match of the pattern is one reference
+            try:
+                entry["_search"] = re.compile(ref["search"])
+            except (re.error, TypeError) as exc:
+                raise MappingFileError(f"{path}: refs[{i}].search: not a regular expression: {exc}") from exc
+            if entry["_search"].groups > 1:
+                raise MappingFileError(
+                    f"{path}: refs[{i}].search: at most one group (the number), not {entry['_search'].groups}"
+                )
+        refs.append(entry)
+    record_column = src.get("record")
+    if record_column is not None and (not isinstance(record_column, str) or not record_column):
+        raise MappingFileError(f"{path}: [source] record must be a column name (the record the rows' events belong to)")
+    deletes = src.get("deletes", "report")
+    if deletes not in ("report", "ignore"):
+        raise MappingFileError(f"{path}: [source] deletes must be report or ignore, not {deletes!r}")
     parties = [normalise_party(party) for party in doc.get("parties", [])]
     claims = [{k: as_spec(v) for k, v in claim.items()} for claim in doc.get("claims", [])]
     fields = {k: as_spec(v) for k, v in doc.get("fields", {}).items()}
@@ -219,8 +245,10 @@ def load_mapping(path: Path | str) -> Mapping:
         for j, party in enumerate(rel.get("parties", [])):
             _party_specs(path, f"related[{i}].parties[{j}]", party, codes)
             rel_parties.append(normalise_party(party))
-        if len(key_columns) > 1:
-            raise MappingFileError(f"{path}: related[{i}]: related tables need a single-column primary key on [source]")
+        if len(key_columns) > 1 and not record_column:
+            raise MappingFileError(
+                f"{path}: related[{i}]: related tables need a single-column primary key on [source] (or `record`)"
+            )
         related.append(
             {"name": rel["name"], "table": rel["table"], "foreign_key": rel["foreign_key"], "parties": rel_parties}
         )
@@ -255,6 +283,8 @@ def load_mapping(path: Path | str) -> Mapping:
         hook=hook,
         url=src.get("url"),
         related=tuple(related),
+        record_column=record_column,
+        deletes=deletes,
     )
 
 

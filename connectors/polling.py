@@ -313,9 +313,10 @@ class PollingConnector:
         if marks:
             await self._retrying(self.rowstate.record, marks)
         reported = 0
+        report = getattr(self.adapter.mapping, "deletes", "report") == "report"
         for rid, entry in entries.items():
-            if not entry.get("published", True):
-                continue  # only ever dead-lettered: nothing downstream to tell
+            if not entry.get("published", True) or not report:
+                continue  # only ever dead-lettered, or a mapping whose rows are history: nothing downstream to tell
             event = deleted_event(self.adapter, rid, entry, now)
             await out.add(self.topic, rid.encode(), self.codec.encode(self.topic, event))
             reported += 1

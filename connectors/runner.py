@@ -11,6 +11,7 @@ from casehub.connectors.wiring import build_connector
 from casehub.ground.kafka import clients_for, ensure_topics
 from casehub.ground.logs import get_logger
 from casehub.ground.publish import KafkaPublisher
+from casehub.ground.secrets import hmac_secret
 from casehub.ground.settings import Settings
 from casehub.schemas.codec import codec_for
 
@@ -83,6 +84,9 @@ async def run_connectors(
         raise LookupError(
             "no connector has a database: set CASEHUB_MEDIATION_DB_URL (and the others), or run `casehub sample`"
         )
+    hmac_secret(
+        settings, {s.mapping.name: s.url for s in sources}, log
+    )  # before any connection: refuse or say which key
     codec = codec or codec_for(settings)
     kafka, t = clients_for(settings), settings.topics
     await ensure_topics(kafka, t.specs(settings.partitions), settings.replication_factor)
@@ -110,8 +114,8 @@ async def run_connectors(
         if settings.metrics_port:
             from casehub.connectors import metrics
 
-            metrics.serve(settings.web_host, settings.metrics_port)
-            log.info("connector metrics", url=f"http://{settings.web_host}:{settings.metrics_port}/metrics")
+            metrics.serve(settings.metrics_host, settings.metrics_port)
+            log.info("connector metrics", url=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics")
         stop = stop or asyncio.Event()
 
         async def stopper():

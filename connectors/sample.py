@@ -86,6 +86,7 @@ def mediation_rows(n: int, seed: int = 7, start: dt.datetime = dt.datetime(2024,
                 "nmg": rng.choice(["0", "1"]),
                 "sqsj": local(applied),
                 "gxsj": local(updated),
+                "bz": None,
             }
         )
     return rows

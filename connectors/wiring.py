@@ -13,6 +13,7 @@ from casehub.connectors.rowstate import RowState
 from casehub.domain.identities import Protector
 from casehub.ground.kafka import clients_for
 from casehub.ground.publish import Publisher
+from casehub.ground.secrets import hmac_secret
 from casehub.ground.settings import Settings
 
 
@@ -39,7 +40,8 @@ def build_connector(
     """
     owned = engine is None
     engine = engine if engine is not None else sa.create_engine(url)
-    adapter = MappedAdapter(mapping, Protector(settings.hmac_secret)).bind(engine)
+    secret = hmac_secret(settings, {mapping.name: url})  # refuses a configured database without CASEHUB_HMAC_SECRET
+    adapter = MappedAdapter(mapping, Protector(secret)).bind(engine)
     kafka, topics = clients_for(settings), settings.topics
     destinations = Destinations.for_agency(topics, mapping.agency)
     options = {
@@ -65,6 +67,6 @@ def build_connector(
         from casehub.connectors.parallel import MappingPool
 
         connector.pool = MappingPool(
-            workers, str(mapping.path), settings.hmac_secret, codec, destinations, db_url=url if workers_read else None
+            workers, str(mapping.path), secret, codec, destinations, db_url=url if workers_read else None
         )
     return connector

@@ -185,5 +185,8 @@ def codec_for(settings, registry=None) -> AvroCodec:
     if registry is None:
         from casehub.schemas.registry.client import RegistryClient
 
-        registry = RegistryClient(settings.registry_url)
+        # the registry's credential, when configured, goes with every request (Confluent, Karapace or the embedded one)
+        registry = RegistryClient(
+            settings.registry_url, credentials=settings.registry_credentials, token=settings.registry_token
+        )
     return AvroCodec(registry, prefix=settings.topic_prefix)

@@ -473,3 +473,10 @@ def add_answer(conn: sa.Connection, response: dict) -> bool:
     where = confirmation_requests.c.request_id == response["request_id"]
     conn.execute(confirmation_requests.update().where(where).values(update))
     return True
+
+
+def live_records(engine: sa.Engine) -> dict[str, dict]:
+    """Every case record in the view that is not a redirect, by case id (JSON-decoded)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(cases.c.case_id, cases.c.record).where(cases.c.merged_into.is_(None))).all()
+    return {case_id: json.loads(record) for case_id, record in rows}

@@ -1,10 +1,10 @@
 """The case view's web page and JSON API (FastAPI, one process: pages, API, OpenAPI at /openapi.json) and the
 courts' callback endpoint.
 
-Every page and API route needs a token of a role (casehub.ground.access): operator, viewer, agency (integrator),
-court (its own requests only). The API takes `Authorization: Bearer <token>`; the pages take the same token once at
-/login?token=... and keep it in an HttpOnly cookie. Without a valid token: 401. The view holds masked forms and
-hashes only; viewers and courts get no *_hash field either.
+Every page and API route but /healthz needs a token of a role (casehub.ground.access): operator, viewer, integrator
+(an agency integrator), court (its own requests only). The API takes `Authorization: Bearer <token>`; the pages take
+the same token once at /signin?token=... and keep it in an HttpOnly cookie. Without a valid token: 401. The view holds
+masked forms and hashes only; viewers and courts get no *_hash field either.
 """
 
 from __future__ import annotations
@@ -22,14 +22,17 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from casehub.domain.deadlines import local_date
-from casehub.ground.access import Access, Role
+from casehub.ground.access import COOKIE, SIGN_IN_PATH, Access, Role, request_token, visible_to
 from casehub.ground.logs import get_logger
 from casehub.sinks import web_queries as wq
 from casehub.sinks.callbacks import CallbackError, Callbacks
 from casehub.sinks.web_timeline import AGENCY, DEADLINE, KIND, days_left, svg
 
-COOKIE = "casehub_token"
-READERS = ("operator", "viewer", "agency")
+READERS = ("operator", "viewer", "integrator")
+SIGN_IN_HELP = (
+    "Sign in with the link `casehub up` printed (it holds the operator token kept in CASEHUB_HOME/secrets/"
+    "operator_token), or send `Authorization: Bearer <token>` with a token from CASEHUB_WEB_TOKENS."
+)
 STAGES = ("NEGOTIATION", "MEDIATION", "PRE_ARBITRATION_MEDIATION", "ARBITRATION", "LITIGATION")
 STAGES += ("JUDICIAL_CONFIRMATION", "ENFORCEMENT", "INSPECTION", "CLOSED")
 STAGE_CN = {
@@ -56,15 +59,6 @@ DECISION_CN = {
     "UNDECIDED": "未判定",
 }
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
-
-
-def strip_hashes(value):
-    """The value without *_hash fields (for viewers and courts)."""
-    if isinstance(value, dict):
-        return {k: strip_hashes(v) for k, v in value.items() if not k.endswith("_hash")}
-    if isinstance(value, list):
-        return [strip_hashes(v) for v in value]
-    return value
 
 
 def fen(value) -> str:
@@ -103,23 +97,17 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
         title="casehub case view",
         version="1",
         description="Full-chain case view (全链条案件视图) and the courts' judicial-confirmation callbacks. "
-        "Authorization: Bearer <token> (roles: operator, viewer, agency, court).",
+        "Authorization: Bearer <token> (roles: operator, viewer, integrator, court/<code>).",
     )
 
-    def token_of(request: Request) -> str | None:
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            return header[7:].strip()
-        return request.cookies.get(COOKIE)
-
     def role_of(request: Request) -> Role | None:
-        return access.role_of(token_of(request))
+        return access.role_of(request_token(request.headers, request.cookies))
 
     def need(*roles: str):
         def check(request: Request) -> Role:
             role = role_of(request)
             if role is None:
-                raise HTTPException(401, "a valid API token is required (Authorization: Bearer <token>)")
+                raise HTTPException(401, f"missing or unknown token. {SIGN_IN_HELP}")
             if role.name not in roles:
                 raise HTTPException(403, f"role {role.label} may not use this; allowed: {', '.join(roles)}")
             return role
@@ -128,10 +116,10 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
 
     def reader(request: Request) -> Role:
         role = role_of(request)
-        if role is None or role.name not in READERS:
-            raise HTTPException(
-                401 if role is None else 403, "请登录 (sign in with a viewer, agency or operator token)"
-            )
+        if role is None:
+            raise HTTPException(401, f"请登录 (sign in). {SIGN_IN_HELP}")
+        if role.name not in READERS:
+            raise HTTPException(403, f"role {role.label} may not read cases; roles: {', '.join(READERS)}")
         return role
 
     async def db(fn, *args):
@@ -165,20 +153,21 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
         return {"ok": True, "cases": await db(wq.count_cases)}
 
     # -- sign-in -------------------------------------------------------------------------------------------------------
-    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
-    async def login(request: Request, token: str | None = None):
+    @app.get(SIGN_IN_PATH, response_class=HTMLResponse, include_in_schema=False)
+    async def sign_in(request: Request, token: str | None = None):
         if token is None:
-            return page(request, "error.html", None, 401, status=401, detail="请登录 (sign in)")
+            return page(request, "error.html", None, 401, status=401, detail=f"请登录 (sign in). {SIGN_IN_HELP}")
         role = access.role_of(token)
         if role is None:
-            raise HTTPException(401, "unknown token")
+            raise HTTPException(401, f"unknown token. {SIGN_IN_HELP}")
+        # the token moves into a cookie the page's scripts cannot read, and out of the address bar
         response = RedirectResponse("/operator" if role.name == "court" else "/", status_code=303)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
         return response
 
-    @app.get("/logout", include_in_schema=False)
-    async def logout():
-        response = RedirectResponse("/login", status_code=303)
+    @app.get("/signout", include_in_schema=False)
+    async def sign_out():
+        response = RedirectResponse(SIGN_IN_PATH, status_code=303)
         response.delete_cookie(COOKIE)
         return response
 
@@ -206,11 +195,7 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index(request: Request, f: wq.Filters = Depends(filters)):
-        role = role_of(request)
-        if role is None or role.name not in READERS:
-            raise HTTPException(
-                401 if role is None else 403, "请登录 (sign in with a viewer, agency or operator token)"
-            )
+        role = reader(request)
         total, rows, agencies = await db(_listing, f)
         if f.q and total == 1 and f.page == 1:
             return RedirectResponse(f"/cases/{rows[0]['case_id']}", status_code=303)
@@ -218,17 +203,12 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
 
     @app.get("/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
     async def case_page(request: Request, case_id: str, done: str | None = None):
-        role = role_of(request)
-        if role is None or role.name not in READERS:
-            raise HTTPException(
-                401 if role is None else 403, "请登录 (sign in with a viewer, agency or operator token)"
-            )
+        role = reader(request)
         detail = await db(wq.case_detail, case_id)
         if detail is None:
             raise HTTPException(404, f"case {case_id} not found")
         record = detail["record"]
-        if role.name != "operator":
-            record = strip_hashes(record)
+        record = visible_to(role, record)
         today = local_date(clock())
         return page(
             request,
@@ -271,7 +251,7 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
     async def operator_page(request: Request):
         role = role_of(request)
         if role is None:
-            raise HTTPException(401, "请登录 (sign in)")
+            raise HTTPException(401, f"请登录 (sign in). {SIGN_IN_HELP}")
         if role.name not in ("operator", "court"):
             raise HTTPException(403, "operators and courts only")
 
@@ -291,7 +271,7 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
         total, rows, agencies = await db(_listing, f)
         for r in rows:
             r["agencies"] = agencies.get(r["case_id"], [])
-        return {"total": total, "page": f.page, "per_page": f.per_page, "cases": rows}
+        return {"total": total, "page": f.page, "per_page": f.per_page, "cases": visible_to(role, rows)}
 
     @app.get("/api/cases/{case_id}", tags=["cases"], summary="One case record (redirects followed)")
     async def api_case(case_id: str, role: Role = Depends(need(*READERS))):
@@ -299,7 +279,7 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
         if detail is None:
             raise HTTPException(404, f"case {case_id} not found")
         out = {**detail["record"], "confirmation_requests": detail["requests"], "decisions": detail["decisions"]}
-        return out if role.name == "operator" else strip_hashes(out)
+        return visible_to(role, out)
 
     async def publish_correction(case_id: str, body: Correction, role: Role) -> str:
         if body.action == "JOIN" and not (body.other_system and body.other_record_id):
@@ -326,18 +306,17 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
         return {"correction_id": await publish_correction(case_id, body, role), "published": True}
 
     @app.get("/api/confirmations", tags=["confirmation"], summary="Confirmation requests (a court: its own)")
-    async def api_requests(role: Role = Depends(need("operator", "court", "agency"))):
+    async def api_requests(role: Role = Depends(need("operator", "court", "integrator"))):
         rows = await db(lambda conn: wq.requests_of(conn, court_code=role.court_code))
         return {"requests": rows}
 
     @app.get("/api/confirmations/{request_id}", tags=["confirmation"], summary="One request (no identities)")
-    async def api_request(request_id: str, role: Role = Depends(need("operator", "court", "agency"))):
+    async def api_request(request_id: str, role: Role = Depends(need("operator", "court", "integrator"))):
         rows = await db(lambda conn: wq.requests_of(conn, court_code=role.court_code, request_id=request_id))
         if not rows:
             raise HTTPException(404, f"request {request_id} not found")
         body = await db(wq.request_body, request_id)
-        out = {**rows[0], "request": body}
-        return out if role.name == "operator" else strip_hashes(out)
+        return visible_to(role, {**rows[0], "request": body})
 
     @app.get("/api/alerts", tags=["ops"], summary="Alerts (undelivered requests near or past their deadline)")
     async def api_alerts(role: Role = Depends(need("operator"))):
@@ -377,11 +356,10 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
     return app
 
 
-async def serve(settings, stop: asyncio.Event) -> None:
+async def serve(settings, stop: asyncio.Event, access: Access) -> None:
     """Serve the app of a process (uvicorn on CASEHUB_WEB_HOST:CASEHUB_WEB_PORT) until `stop` is set."""
     import uvicorn
 
-    from casehub.ground.access import load_access
     from casehub.ground.kafka import clients_for
     from casehub.ground.publish import KafkaPublisher
     from casehub.schemas.codec import codec_for
@@ -390,7 +368,7 @@ async def serve(settings, stop: asyncio.Event) -> None:
     engine = await asyncio.to_thread(create_engine, settings.case_view)
     producer = clients_for(settings).producer()
     await producer.start()
-    app = build_app(engine, load_access(settings), KafkaPublisher(producer), codec_for(settings), settings.topics)
+    app = build_app(engine, access, KafkaPublisher(producer), codec_for(settings), settings.topics)
     server = uvicorn.Server(
         uvicorn.Config(app, host=settings.web_host, port=settings.web_port, log_config=None, access_log=False)
     )

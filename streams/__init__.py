@@ -1,1 +1,1 @@
-"""Streams: link agency events to one case and merge them into the full-chain case record (faust-streaming)."""
+"""Streams: the worker that links agency events to one case and merges them into the full-chain case record."""

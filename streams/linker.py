@@ -74,6 +74,7 @@ class Linker:
         self.case_of: dict[tuple[str, str], set[str]] = {}  # record -> live case ids listing it
         self._decoded: OrderedDict[str, dict] = OrderedDict()
         self._cache = cache
+        self._warned: set[str] = set()
         self.log = get_logger("streams.linker")
 
     # -- state ------------------------------------------------------------------------------------------
@@ -249,6 +250,7 @@ class Linker:
                 record = build_case(
                     CaseInput(c.case_id, c.anchor.event_id, core, attached, links, redirects), self.rules, today
                 )
+                self._warn_calendar(record)
                 digest = _digest(record)
                 old = self.cases.get(c.case_id)
                 if old is not None and old.digest == digest and old.merged_into is None:
@@ -267,6 +269,19 @@ class Linker:
                     )
         if redirected:
             self._shorten_chains(now, out)
+
+    def _warn_calendar(self, record: dict) -> None:
+        """Say once per year when working days were counted without that year's holiday arrangements."""
+        for d in record["deadlines"]:
+            note = d.get("note") or ""
+            if note.startswith("no holiday calendar") and note not in self._warned:
+                self._warned.add(note)
+                self.log.warning(
+                    "deadline counted without the year's holiday calendar: Monday to Friday assumed; "
+                    "add the year to the holidays file (docs/LINKING.md)",
+                    note=note,
+                    case_id=record["case_id"],
+                )
 
     def _shorten_chains(self, now: dt.datetime, out: Output) -> None:
         """Ids redirected to an id that is itself a redirect now point at its target: one hop for readers."""

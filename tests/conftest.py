@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["tests.support.kafka", "tests.support.databases", "tests.support.capture"]
+pytest_plugins = ["tests.support.kafka", "tests.support.databases", "tests.support.capture", "tests.support.registry"]
 
 
 def pytest_collection_modifyitems(items):

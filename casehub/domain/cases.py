@@ -341,9 +341,10 @@ def build_case(case: CaseInput, rules: CaseRules, today: dt.date) -> dict:
     deadline_list = dl.deadlines(
         stage_list, agreements, {k: dl.local_date(v) for k, v in court_starts.items()}, rules, today
     )
-    parties = _union([p for e in all_events for p in e.get("parties") or []], _party_key)
+    # parties, counts and flags are the core records' (a complaint covering several cases names others too)
+    parties = _union([p for e in core_events for p in e.get("parties") or []], _party_key)
     workers = {p.get("id_hash") or p.get("name") for p in parties if p.get("role") == "WORKER"}
-    counts = [e.get("worker_count") for e in all_events if e.get("worker_count") is not None]
+    counts = [e.get("worker_count") for e in core_events if e.get("worker_count") is not None]
     worker_count = max([*counts, len(workers)]) if (counts or workers) else None
     outcomes = [(st.agency_of(a, e), e["event_type"], e["occurred_at"]) for a, events in core.values() for e in events]
     confirmation = _confirmation(core, kinds)
@@ -369,8 +370,8 @@ def build_case(case: CaseInput, rules: CaseRules, today: dt.date) -> dict:
         ),
         "parties": parties,
         "claims": _union([c for e in core_events for c in e.get("claims") or []], _claim_key),
-        "documents": _union([d for e in all_events for d in e.get("documents") or []], lambda d: (d["sha256"],)),
-        "group_dispute": any(e.get("group_dispute") for e in all_events) or (worker_count or 0) >= 10,
+        "documents": _union([d for e in core_events for d in e.get("documents") or []], lambda d: (d["sha256"],)),
+        "group_dispute": any(e.get("group_dispute") for e in core_events) or (worker_count or 0) >= 10,
         "worker_count": worker_count,
         "migrant_worker": any(p.get("migrant_worker") for p in parties),
         "mediated_before_arbitration": mediated_before_arbitration(timeline),

@@ -305,7 +305,7 @@ class LinkIndex:
                 parent[max(ra, rb)] = min(ra, rb)
 
         edges: dict[RecordKey, list[tuple[int, RecordKey, Link]]] = defaultdict(list)  # strong edges, for reasons
-        coverage: list[tuple[RecordKey, RecordKey, tuple[str, ...]]] = []  # (covering, covered, matched)
+        coverage: list[tuple[RecordKey, RecordKey, Link]] = []  # (covering, covered, how they matched)
         for c in self._joins(keys):
             first, *rest = c.records
             for other in rest:
@@ -319,11 +319,24 @@ class LinkIndex:
                 by_ref[ref].append(k)
         for ref in sorted(by_ref):
             ks = by_ref[ref]
-            for a in ks:
-                for b in ks:
-                    if a != b:
-                        union(a, b)
-                        edges[a].append((1, b, Link("EXPLICIT_REFERENCE", matched=(ref,))))
+            for i, a in enumerate(ks):
+                for b in ks[i + 1 :]:
+                    wa, wb = set(records[a].workers), set(records[b].workers)
+                    if wa and wb and wa != wb:
+                        # a record naming more workers than another covers it, as for party matches (a complaint
+                        # for 12 workers whose number each of 12 applications repeats); disjoint workers: no link
+                        if wb < wa:
+                            coverage.append((a, b, Link("EXPLICIT_REFERENCE", matched=(ref,))))
+                        elif wa < wb:
+                            coverage.append((b, a, Link("EXPLICIT_REFERENCE", matched=(ref,))))
+                        elif wa & wb:
+                            union(a, b)
+                            edges[a].append((1, b, Link("EXPLICIT_REFERENCE", matched=(ref,))))
+                            edges[b].append((1, a, Link("EXPLICIT_REFERENCE", matched=(ref,))))
+                        continue
+                    union(a, b)
+                    edges[a].append((1, b, Link("EXPLICIT_REFERENCE", matched=(ref,))))
+                    edges[b].append((1, a, Link("EXPLICIT_REFERENCE", matched=(ref,))))
         by_worker = defaultdict(list)
         for k in auto:
             for w in records[k].workers:
@@ -340,20 +353,20 @@ class LinkIndex:
                 edges[a].append((2, b, link))
                 edges[b].append((2, a, link))
             elif wb < wa:
-                coverage.append((a, b, matched))
+                coverage.append((a, b, link))
             elif wa < wb:
-                coverage.append((b, a, matched))
+                coverage.append((b, a, link))
         # Coverage between the groups the strong links made: one covered group joins, several attach.
         groups: dict[RecordKey, set[RecordKey]] = defaultdict(set)
         for k in keys:
             groups[find(k)].add(k)
         covers: dict[RecordKey, set[RecordKey]] = defaultdict(set)
-        cover_links: dict[tuple[RecordKey, RecordKey], tuple[RecordKey, RecordKey, tuple[str, ...]]] = {}
-        for big, small, matched in coverage:
+        cover_links: dict[tuple[RecordKey, RecordKey], tuple[RecordKey, RecordKey, Link]] = {}
+        for big, small, link in sorted(coverage, key=lambda c: (c[2].rule != "EXPLICIT_REFERENCE", c[0], c[1])):
             g_big, g_small = find(big), find(small)
             if g_big != g_small:
                 covers[g_big].add(g_small)
-                cover_links.setdefault((g_big, g_small), (big, small, matched))
+                cover_links.setdefault((g_big, g_small), (big, small, link))
         # A group filed as one (an arbitration or court record naming several workers) is one case with every
         # record it covers; a complaint or mediation naming several workers covering several cases is shown
         # in each of them instead.
@@ -367,11 +380,11 @@ class LinkIndex:
             if g in absorbed:
                 continue
             for small in sorted(covers[g]):
-                big_rec, small_rec, matched = cover_links[(g, small)]
+                big_rec, small_rec, link = cover_links[(g, small)]
                 union(g, small)
-                link = Link("PARTY_MATCH", matched=matched, window_days=self.rules.window_days)
-                edges[big_rec].append((2, small_rec, link))
-                edges[small_rec].append((2, big_rec, link))
+                prio = 1 if link.rule == "EXPLICIT_REFERENCE" else 2
+                edges[big_rec].append((prio, small_rec, link))
+                edges[small_rec].append((prio, big_rec, link))
         cores: dict[RecordKey, set[RecordKey]] = defaultdict(set)
         for g, members in groups.items():
             if g not in absorbed:
@@ -384,13 +397,13 @@ class LinkIndex:
             case.links = _spanning(anchor, members, edges, records)
             cases[root] = case
         for g in sorted(absorbed):
-            for target, (small_rec, matched) in sorted(_attachments(g, covers, absorbed, cover_links, find).items()):
+            for target, (small_rec, link) in sorted(_attachments(g, covers, absorbed, cover_links, find).items()):
                 case = cases[target]
                 for k in sorted(groups[g]):
                     if k not in case.attached:
                         case.attached.append(k)
                         case.links[k] = Link(
-                            "PARTY_COVERAGE", records[small_rec].first.event_id, matched, self.rules.window_days
+                            "PARTY_COVERAGE", records[small_rec].first.event_id, link.matched, link.window_days
                         )
         return sorted(cases.values(), key=lambda c: c.case_id)
 
@@ -405,8 +418,8 @@ def _attachments(g, covers, absorbed, cover_links, find, seen=()) -> dict:
                 for target, how in _attachments(small, covers, absorbed, cover_links, find, (*seen, g)).items():
                     out.setdefault(target, how)
         else:
-            _, small_rec, matched = cover_links[(g, small)]
-            out.setdefault(find(small), (small_rec, matched))
+            _, small_rec, link = cover_links[(g, small)]
+            out.setdefault(find(small), (small_rec, link))
     return out
 
 
@@ -456,6 +469,14 @@ def render_links(case: Case, records: dict[RecordKey, Record]) -> dict[str, dict
             )
         elif link.rule == "CORRECTION":
             rule, detail = link.rule, f"operator correction {link.correction_id} joined it"
+        elif link.window_days is None:  # covering by a case number
+            rule, detail = (
+                link.rule,
+                (
+                    f"names case number {', '.join(link.matched)} with this case's workers among others "
+                    f"(event {link.other_event_id}); shown in each case it covers"
+                ),
+            )
         else:
             *workers, employer = link.matched
             rule, detail = (

@@ -30,12 +30,13 @@ class PartyMatch:
     window_days: the two events happened at most this many days apart.
     related_claims: groups of claim types that belong together; two claims are related if they are of one
         type or share a group.
-    unknown_claims_match: a record with no typed claim (type OTHER, or none) is related to any claim.
+    unknown_claims_match: a record with no typed claim (type OTHER, or none) is related to any claim (off: such
+        a record links by reference only).
     """
 
     window_days: int = 180
     related_claims: tuple[tuple[str, ...], ...] = DEFAULT_RELATED_CLAIMS
-    unknown_claims_match: bool = True
+    unknown_claims_match: bool = False
 
     def related(self, a: frozenset[str], b: frozenset[str]) -> bool:
         """Claim types of two records are related."""

@@ -28,7 +28,7 @@ class KafkaClients:
     """
 
     bootstrap: str
-    options: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict, repr=False)  # may hold a SASL password: never printed
 
     def common(self, **overrides) -> dict:
         return {"bootstrap_servers": self.bootstrap, **self.options, **overrides}
@@ -57,8 +57,39 @@ def clients(kafka: KafkaClients | str) -> KafkaClients:
 
 
 def clients_for(settings) -> KafkaClients:
-    """The KafkaClients of a process, from its settings."""
-    return KafkaClients(settings.bootstrap)
+    """The KafkaClients of a process, from its settings: bootstrap servers and security (SASL, TLS)."""
+    return KafkaClients(settings.bootstrap, security_options(settings))
+
+
+def security_options(settings) -> dict:
+    """aiokafka's options for the cluster's security settings (CASEHUB_KAFKA_SECURITY_PROTOCOL and the rest):
+    the same for producers, consumers and admin clients (the stream worker's too)."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return {}
+    options: dict = {"security_protocol": protocol}
+    if protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = ssl_context(settings)
+    if protocol.startswith("SASL"):
+        options.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=settings.kafka_sasl_password,
+        )
+    return options
+
+
+def ssl_context(settings):
+    """A TLS context that checks the brokers' certificates (CA file or the system's) and, if given, presents the
+    client certificate."""
+    from aiokafka.helpers import create_ssl_context
+
+    return create_ssl_context(
+        cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
+        certfile=str(settings.kafka_ssl_certfile) if settings.kafka_ssl_certfile else None,
+        keyfile=str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+        password=settings.kafka_ssl_key_password,
+    )
 
 
 async def broker_answers(kafka: KafkaClients | str, timeout: float = 3.0) -> bool:

@@ -12,8 +12,14 @@ from casehub.ground.topics import Topics
 
 PREFIX = "CASEHUB_"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # casehub/ground/settings.py -> the checkout
-# A development secret: fine for the sample stack, refused nowhere, but `casehub up` warns about it.
-DEV_HMAC_SECRET = "casehub-dev-secret-change-me"
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def _secret(default=None):
+    """A setting that is a secret: never in repr, status output or logs, and passed only to the processes that use
+    it (casehub.run.stack)."""
+    return field(default=default, repr=False, metadata={"secret": True})
 
 
 class SettingsError(ValueError):
@@ -53,10 +59,17 @@ class Settings:
     controller_port: int = 19093
     broker_heap: str = "512m"
     schema_registry_url: str | None = None  # None: serve the embedded registry on registry_port
-    registry_host: str = "127.0.0.1"
+    registry_host: str = "127.0.0.1"  # another address also makes reads need the credential
     registry_port: int = 18081
+    # "user:password": HTTP basic credential the embedded registry accepts for writes (and, bound elsewhere than the
+    # loopback, for reads), and that every registry client of the hub sends (Confluent's basic.auth.user.info)
+    registry_credentials: str | None = _secret()
+    registry_token: str | None = _secret()  # a bearer token accepted and sent the same way
+    registry_allow_contract_changes: bool = False  # let writers delete or break casehub's own subjects (repairs only)
     web_host: str = "127.0.0.1"
     web_port: int = 18080
+    # tokens of the web view and /api by role (casehub.ground.access): "operator:T,viewer:T,integrator:T,court/<code>:T"
+    web_tokens: str | None = _secret()
     case_view_url: str | None = None  # None: sqlite file under home
     mediation_db_url: str | None = None  # None: the sample mediation database under home
     arbitration_db_url: str | None = None
@@ -64,17 +77,27 @@ class Settings:
     inspection_db_url: str | None = None
     connectors: str | None = None  # comma-separated connector names to run; None: every mapping with a database
     mapping_dir: Path | None = None  # extra mapping files (*.toml) beside the built-in ones
-    intake_tokens: str | None = dataclasses.field(
-        default=None, repr=False
-    )  # "source:token,source:token" for push intake
+    intake_tokens: str | None = _secret()  # "source:token,source:token" for push intake
+    intake_host: str = "127.0.0.1"
     intake_port: int = 18082
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = 18083  # Prometheus /metrics of `casehub connect`; 0 turns it off
     sample_dir: Path | None = None
     topic_prefix: str = ""
     partitions: int = 3
     replication_factor: int = 1
     app_id: str = "casehub"
-    hmac_secret: str = dataclasses.field(default=DEV_HMAC_SECRET, repr=False)
+    # key of the identity hashes; None: only sample data may be hashed, with the per-home secret (ground.secrets)
+    hmac_secret: str | None = _secret()
+    # Kafka security, for every client the hub creates (ground.kafka.clients_for)
+    kafka_security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    kafka_sasl_mechanism: str = "PLAIN"  # PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = _secret()
+    kafka_ssl_cafile: Path | None = None  # CA bundle that signed the brokers' certificates (default: the system's)
+    kafka_ssl_certfile: Path | None = None  # client certificate, for brokers that ask for one (mutual TLS)
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_key_password: str | None = _secret()
     poll_interval: float = 1.0
     connector_lag_seconds: float = 300.0  # re-read window behind the watermark: longer than any source transaction
     connector_workers: int = (
@@ -90,9 +113,8 @@ class Settings:
     holidays_file: Path | None = None  # TOML replacing the shipped holiday calendar (casehub/domain/data/holidays.toml)
     log_level: str = "info"
     log_format: str = "json"  # json | console
-    # access (casehub.ground.access): "operator:TOKEN,viewer:TOKEN,agency:TOKEN,court/<code>:TOKEN"; court HMAC keys
-    api_tokens: str | None = dataclasses.field(default=None, repr=False)
-    court_secrets: str | None = dataclasses.field(default=None, repr=False)  # "<court code>:SECRET,..."
+    # the courts' HMAC keys of requests and callbacks, "<court code>:SECRET,..." (also CASEHUB_HOME/secrets/courts.toml)
+    court_secrets: str | None = _secret()
     # judicial confirmation (docs/CONFIRMATION.md)
     roster_file: Path | None = None  # mediation organisations and mediators (TOML); None: <sample_dir>/roster.toml
     court_directory_file: Path | None = None  # courts, endpoints, routing order; None: <sample_dir>/courts.toml
@@ -175,19 +197,46 @@ class Settings:
     def group_id(self) -> str:
         return f"{self.topic_prefix}{self.app_id}"
 
+    @property
+    def registry_reads_open(self) -> bool:
+        """Reads of the embedded registry need no credential only while it listens on the loopback address."""
+        return is_loopback(self.registry_host)
+
     def public_dict(self) -> dict:
         """The settings as plain values with secrets left out, for status output."""
         out = {}
         for f in dataclasses.fields(self):
-            if f.name in ("hmac_secret", "intake_tokens", "api_tokens", "court_secrets"):
+            if f.name in SECRET_FIELDS:
                 continue
             value = getattr(self, f.name)
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
 
 
+SECRET_FIELDS = frozenset(f.name for f in dataclasses.fields(Settings) if f.metadata.get("secret"))
+
+
+def variable(name: str) -> str:
+    """The environment variable of a setting: hmac_secret -> CASEHUB_HMAC_SECRET."""
+    return PREFIX + name.upper()
+
+
+SECRET_VARIABLES = frozenset(variable(name) for name in SECRET_FIELDS)
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _convert(name: str, raw: str, annotation: str):
     kind = annotation.replace(" | None", "").strip()
+    if kind == "bool":
+        if raw.lower() not in _TRUE + _FALSE:
+            raise SettingsError(f"{PREFIX}{name.upper()}={raw!r} is not a valid bool (true or false)")
+        return raw.lower() in _TRUE
     try:
         if kind == "int":
             return int(raw)
@@ -230,4 +279,40 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides) -> Sett
         raise SettingsError(f"{PREFIX}LOG_FORMAT must be json or console, not {settings.log_format!r}")
     if settings.partitions < 1:
         raise SettingsError(f"{PREFIX}PARTITIONS must be at least 1")
+    _check_security(settings)
     return settings
+
+
+def _check_security(s: Settings) -> None:
+    """Security settings that cannot work are errors at start, naming the variable, not a failed handshake later."""
+    if s.kafka_security_protocol not in KAFKA_SECURITY_PROTOCOLS:
+        raise SettingsError(
+            f"{PREFIX}KAFKA_SECURITY_PROTOCOL must be one of {', '.join(KAFKA_SECURITY_PROTOCOLS)}, "
+            f"not {s.kafka_security_protocol!r}"
+        )
+    if s.kafka_security_protocol.startswith("SASL"):
+        if s.kafka_sasl_mechanism not in KAFKA_SASL_MECHANISMS:
+            raise SettingsError(
+                f"{PREFIX}KAFKA_SASL_MECHANISM must be one of {', '.join(KAFKA_SASL_MECHANISMS)}, "
+                f"not {s.kafka_sasl_mechanism!r}"
+            )
+        if not (s.kafka_sasl_username and s.kafka_sasl_password):
+            raise SettingsError(
+                f"{PREFIX}KAFKA_SECURITY_PROTOCOL={s.kafka_security_protocol} needs {PREFIX}KAFKA_SASL_USERNAME and "
+                f"{PREFIX}KAFKA_SASL_PASSWORD"
+            )
+    for name in ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile"):
+        path = getattr(s, name)
+        if path is not None and not path.is_file():
+            raise SettingsError(f"{variable(name)}={path} is not a readable file")
+    if s.kafka_ssl_keyfile and not s.kafka_ssl_certfile:  # a certificate file may hold its key; a key alone is no use
+        raise SettingsError(f"{PREFIX}KAFKA_SSL_KEYFILE needs {PREFIX}KAFKA_SSL_CERTFILE")
+    if s.registry_credentials is not None and ":" not in s.registry_credentials:
+        raise SettingsError(f"{PREFIX}REGISTRY_CREDENTIALS must be user:password (as Confluent's basic.auth.user.info)")
+    if s.web_tokens:
+        from casehub.ground.access import parse_tokens
+
+        try:
+            parse_tokens(s.web_tokens)
+        except ValueError as exc:
+            raise SettingsError(f"{PREFIX}WEB_TOKENS: {exc}") from exc

@@ -109,15 +109,17 @@ def _bench(
         info = lb.start()
         bootstrap, broker_pid = info.bootstrap, info.pid
     prefix = f"bench-{uuid.uuid4().hex[:6]}."
-    registry_url = settings.schema_registry_url
+    registry_url, registry_credentials = settings.schema_registry_url, settings.registry_credentials
     if not registry_url:
         port = free_port()
+        registry_credentials = f"bench:{uuid.uuid4().hex}"  # each round registers its fresh topics
         env = {
             **os.environ,
             "CASEHUB_KAFKA_BOOTSTRAP": bootstrap,
             "CASEHUB_REGISTRY_PORT": str(port),
             "CASEHUB_TOPIC_PREFIX": prefix,
             "CASEHUB_HOME": str(work),
+            "CASEHUB_REGISTRY_CREDENTIALS": registry_credentials,
         }
         registry = subprocess.Popen(
             [sys.executable, "-m", "casehub", "registry"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -157,6 +159,7 @@ def _bench(
             settings,
             kafka_bootstrap=bootstrap,
             schema_registry_url=registry_url,
+            registry_credentials=registry_credentials,
             topic_prefix=prefix,
             hmac_secret="bench",
             connector_batch_size=batch_size,

@@ -12,10 +12,10 @@ import socket
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from casehub.ground.kafka import broker_answers, wait_for_broker
+from casehub.ground.kafka import KafkaClients, broker_answers, wait_for_broker
 
 LOG4J2 = """Configuration:
   status: warn
@@ -79,6 +79,60 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@dataclass(frozen=True)
+class BrokerSasl:
+    """A SASL_PLAINTEXT client listener instead of PLAINTEXT: each user can sign in with PLAIN, SCRAM-SHA-256 and
+    SCRAM-SHA-512 (how the hub is tested against a secured broker).
+
+    Args:
+        users: name -> password; `admin` must be one of them (the broker's own, inter-broker, user).
+    """
+
+    users: dict[str, str] = field(repr=False)
+    admin: str = "admin"
+
+    def clients(self, bootstrap: str, user: str | None = None, mechanism: str = "PLAIN") -> KafkaClients:
+        """KafkaClients signed in as `user` (default: the admin) with `mechanism`."""
+        name = user or self.admin
+        return KafkaClients(
+            bootstrap,
+            {
+                "security_protocol": "SASL_PLAINTEXT",
+                "sasl_mechanism": mechanism,
+                "sasl_plain_username": name,
+                "sasl_plain_password": self.users[name],
+            },
+        )
+
+    def properties(self) -> dict[str, str]:
+        plain_users = " ".join(f'user_{n}="{p}"' for n, p in self.users.items())
+        props = {
+            "sasl.enabled.mechanisms": ",".join(SASL_MECHANISMS),
+            "sasl.mechanism.inter.broker.protocol": "PLAIN",
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config": (
+                "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                f'username="{self.admin}" password="{self.users[self.admin]}" {plain_users};'
+            ),
+        }
+        for mechanism in SASL_MECHANISMS[1:]:
+            props[f"listener.name.sasl_plaintext.{mechanism.lower()}.sasl.jaas.config"] = (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            )
+        return props
+
+    def scram_arguments(self) -> list[str]:
+        """StorageTool arguments that create every user's SCRAM credentials when the storage is formatted (KRaft)."""
+        return [
+            arg
+            for mechanism in SASL_MECHANISMS[1:]
+            for name, password in self.users.items()
+            for arg in ("--add-scram", f"{mechanism}=[name={name},password={password}]")
+        ]
+
+
 @dataclass
 class BrokerInfo:
     pid: int
@@ -94,10 +148,20 @@ class LocalBroker:
         home: folder for this broker's files (created); one broker per folder.
         libs: folder holding kafka_2.13 and its runtime jars (resolved by `make setup`).
         port, controller_port: loopback ports; 0 picks free ones.
+        sasl: clients must sign in (SASL_PLAINTEXT listener); None: a PLAINTEXT listener.
     """
 
-    def __init__(self, home: Path, libs: Path, port: int = 19092, controller_port: int = 19093, heap: str = "512m"):
+    def __init__(
+        self,
+        home: Path,
+        libs: Path,
+        port: int = 19092,
+        controller_port: int = 19093,
+        heap: str = "512m",
+        sasl: BrokerSasl | None = None,
+    ):
         self.home = Path(home)
+        self.sasl = sasl
         self.libs = Path(libs)
         self.port = port
         self.controller_port = controller_port
@@ -110,6 +174,10 @@ class LocalBroker:
         self.state_file = self.home / "broker.json"
 
     # -- queries -------------------------------------------------------------------------------
+    def clients(self, bootstrap: str) -> KafkaClients:
+        """How this process talks to the broker (signed in as the admin user when SASL is on)."""
+        return self.sasl.clients(bootstrap) if self.sasl else KafkaClients(bootstrap)
+
     def info(self) -> BrokerInfo | None:
         """The broker recorded in this folder if its process still runs, else None."""
         try:
@@ -137,9 +205,10 @@ class LocalBroker:
         """
         running = self.info()
         if running is not None:
-            if asyncio.run(broker_answers(running.bootstrap)):
+            kafka = self.clients(running.bootstrap)
+            if asyncio.run(broker_answers(kafka)):
                 return running
-            asyncio.run(wait_for_broker(running.bootstrap, timeout, alive=lambda: _pid_alive(running.pid)))
+            asyncio.run(wait_for_broker(kafka, timeout, alive=lambda: _pid_alive(running.pid)))
             return running
         self._check_runtime()
         port = self.port or free_port()
@@ -176,7 +245,7 @@ class LocalBroker:
         info = BrokerInfo(pid=proc.pid, bootstrap=bootstrap, data_dir=str(self.data_dir), log_file=str(self.log_file))
         self.state_file.write_text(json.dumps(info.__dict__))
         try:
-            asyncio.run(wait_for_broker(bootstrap, timeout, alive=lambda: proc.poll() is None))
+            asyncio.run(wait_for_broker(self.clients(bootstrap), timeout, alive=lambda: proc.poll() is None))
         except TimeoutError as exc:
             if proc.poll() is None:
                 proc.kill()
@@ -227,15 +296,16 @@ class LocalBroker:
             raise BrokerError(f"no Kafka jars in {self.libs}: run `make setup` to resolve them from Maven Central")
 
     def _write_config(self, port: int, cport: int) -> None:
+        client = "SASL_PLAINTEXT" if self.sasl else "PLAINTEXT"
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{cport}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "listeners": f"{client}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+            "advertised.listeners": f"{client}://127.0.0.1:{port}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": client,
+            "listener.security.protocol.map": f"{client}:{client},CONTROLLER:PLAINTEXT",
             "log.dirs": str(self.data_dir),
             "num.partitions": "1",
             # One node: internal topics cannot have more replicas than brokers.
@@ -250,8 +320,12 @@ class LocalBroker:
             "auto.create.topics.enable": "true",
             "log.retention.hours": "168",
             "log.segment.bytes": str(64 * 1024 * 1024),
+            **(self.sasl.properties() if self.sasl else {}),
         }
-        self.config_file.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        # the file holds the SASL users' passwords when SASL is on: readable by this user only
+        fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.home / "log4j2.yaml").write_text(LOG4J2.format(log=self.log_file))
 
     def _format(self) -> None:
@@ -267,6 +341,7 @@ class LocalBroker:
             "-c",
             str(self.config_file),
             "--ignore-formatted",
+            *(self.sasl.scram_arguments() if self.sasl else []),
         ]
         result = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "KAFKA_LOG4J_OPTS": ""})
         if result.returncode != 0:

@@ -22,8 +22,7 @@ def _parser() -> argparse.ArgumentParser:
         "up",
         help=(
             "run the whole hub in the foreground (local broker, registry, worker, sink, web, court-sim and relay on "
-            "sample data, connectors); Ctrl-C "
-            "stops it all"
+            "sample data, connectors) and print a sign-in link for the web view; Ctrl-C stops it all"
         ),
     )
     up.add_argument(
@@ -40,7 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     br.add_argument("action", choices=["start", "stop", "status"])
     br.add_argument("--json", action="store_true", help="machine-readable output (status)")
 
-    sub.add_parser("registry", help="serve the embedded Confluent-compatible schema registry (foreground)")
+    sub.add_parser(
+        "registry",
+        help="serve the embedded Confluent-compatible schema registry (foreground; writes need "
+        "CASEHUB_REGISTRY_CREDENTIALS)",
+    )
     sub.add_parser(
         "worker",
         help="run the stream worker that links agency events to cases and merges them into case records (foreground)",
@@ -48,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("sink", help="run the case-view sink: unified case topic to SQL (foreground)")
     sub.add_parser(
         "web",
-        help="serve the case view's web page, JSON API (OpenAPI at /openapi.json) and the courts' callback endpoint",
+        help="serve the case view's web page, JSON API (OpenAPI at /openapi.json) and the courts' callback endpoint "
+        "(foreground; needs CASEHUB_WEB_TOKENS or the home's operator token)",
     )
     sub.add_parser("relay", help="deliver judicial-confirmation requests from the outbox to the courts (foreground)")
     cs = sub.add_parser(
@@ -94,7 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     cn.add_argument("--json", action="store_true", help="--dry-run output as JSON")
 
     sub.add_parser(
-        "intake", help="serve the authenticated push endpoint POST /intake/<source> (needs CASEHUB_INTAKE_TOKENS)"
+        "intake",
+        help="serve the authenticated push endpoint POST /intake/<source> (needs CASEHUB_INTAKE_TOKENS and "
+        "CASEHUB_HMAC_SECRET)",
     )
     im = sub.add_parser(
         "import", help="import an .xlsx or .csv file through a source's mapping (small mediation organisations)"
@@ -135,14 +141,47 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sc = sub.add_parser(
-        "schemas", help="the Avro contract: check it against released versions, release a new version, list topics"
+        "schemas",
+        help="the Avro contract: check it against released versions, release a new version, list topics, repair the "
+        "registry",
     )
     sc.add_argument(
         "action",
-        choices=["check", "release", "list"],
+        choices=["check", "release", "list", "status", "repair"],
         help="check: can the current schemas read every released version; "
-        "release: write schemas/released/<record>/vN.avsc for changed records; list: topic -> record -> subject",
+        "release: write schemas/released/<record>/vN.avsc for changed records; list: topic -> record -> subject; "
+        "status: the registry's conflicts with the contract; repair: restore the contract in every conflicting "
+        "subject of the hub's registry (soft-deletes the versions in the way; needs the registry's credential)",
     )
+
+    lk = sub.add_parser(
+        "link", help="correct linking: take a record out of its case (split) or make two cases one (join)"
+    )
+    lk.add_argument("action", choices=["split", "join"])
+    lk.add_argument(
+        "--record",
+        action="append",
+        default=[],
+        metavar="SYSTEM:RECORD_ID",
+        help="a source record as the case page names it (e.g. ln-arbitration:12); repeat for join",
+    )
+    lk.add_argument(
+        "--case",
+        action="append",
+        default=[],
+        metavar="CASE_ID",
+        help="a case, standing for the record its id derives from; repeat for join",
+    )
+    lk.add_argument("--reason", default="", help="why (kept with the correction)")
+    lk.add_argument("--operator", default=None, help="who (default: the login name)")
+
+    vf = sub.add_parser(
+        "verify",
+        help="compare the case view with the sample's ground truth: linking precision and recall, "
+        "stage, flag and deadline accuracy",
+    )
+    vf.add_argument("--truth", default=None, help="ground_truth.json (default: the sample folder's)")
+    vf.add_argument("--json", action="store_true", help="machine-readable output")
 
     sm = sub.add_parser(
         "sample",
@@ -237,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         from casehub.schemas.contract import TOPIC_RECORDS, default_contract
         from casehub.schemas.evolution import check, release, unreleased
 
+        if args.action in ("status", "repair"):
+            return _schemas_registry(settings, args.action)
         contract = default_contract()
         if args.action == "list":
             for topic, record in TOPIC_RECORDS.items():
@@ -259,6 +300,29 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(str(p) for p in written) or "nothing changed since the last release")
         return 0
 
+    if args.command == "link":
+        from casehub.run.link import LinkError, run
+
+        try:
+            value = run(settings, args.action, args.record, args.case, args.operator, args.reason)
+        except LinkError as exc:
+            print(f"casehub: {exc}", file=sys.stderr)
+            return 2
+        names = ", ".join(f"{r['system']}:{r['record_id']}" for r in value["records"])
+        print(f"casehub: {value['action'].lower()} {names}: correction {value['correction_id']} published")
+        return 0
+
+    if args.command == "verify":
+        from casehub.run.verify import VerifyError, render, verify
+
+        try:
+            report = verify(settings, args.truth)
+        except VerifyError as exc:
+            print(f"casehub: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else render(report))
+        return 0
+
     if args.command == "sample":
         from pathlib import Path
 
@@ -271,7 +335,60 @@ def main(argv: list[str] | None = None) -> int:
             print(f"casehub: {system:12} {path}" + (f" ({counts})" if counts else ""))
         return 0
 
+    try:
+        return _component(args, settings)
+    except SettingsError as exc:
+        print(f"casehub: settings error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _schemas_registry(settings, action: str) -> int:
+    """`casehub schemas status|repair` against the hub's registry (credential: settings, else this home's)."""
+    from casehub.ground.secrets import registry_auth
+    from casehub.schemas.registry.client import RegistryClient, RegistryClientError, RegistryUnavailable
+
+    credentials, token = registry_auth(settings)
+    client = RegistryClient(settings.registry_url, credentials=credentials, token=token, retry_for=5)
+    try:
+        if action == "status":
+            report = client.casehub_status()
+            conflicts = report["contract"]["conflicts"]
+        else:
+            report = client.casehub_repair()
+            for entry in report["repaired"]:
+                deleted = ", ".join(f"v{d['version']} (id {d['id']})" for d in entry["deleted_versions"]) or "nothing"
+                outcome = (
+                    f"error: {entry['error']}"
+                    if "error" in entry
+                    else f"the contract's schema is version {entry['contract_version']} (id {entry['contract_id']})"
+                )
+                print(f"casehub: {entry['subject']}: soft-deleted {deleted}; {outcome}")
+            if not report["repaired"]:
+                print("casehub: nothing to repair")
+            conflicts = report["conflicts"]
+    except RegistryClientError as exc:
+        hint = ""
+        if exc.status == 404:
+            hint = " (only casehub's own registry has this; on another registry delete the conflicting versions)"
+        elif exc.status in (401, 403):
+            hint = " (set CASEHUB_REGISTRY_CREDENTIALS, or run this where the hub's CASEHUB_HOME is)"
+        print(f"casehub: {exc}{hint}", file=sys.stderr)
+        return 1
+    except RegistryUnavailable as exc:
+        print(f"casehub: {exc}", file=sys.stderr)
+        return 1
+    from casehub.schemas.registry.guard import Conflict
+
+    for c in conflicts:
+        print(f"casehub: conflict: {Conflict(**c)}")
+    if action == "status" and not conflicts:
+        print(f"casehub: {settings.registry_url}: every contract subject is in order")
+    return 1 if conflicts else 0
+
+
+def _component(args, settings) -> int:
     from casehub.run import components as services
+    from casehub.schemas.registry.client import RegistryClientError, RegistryUnavailable
 
     if args.command == "worker":
         try:
@@ -321,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
         except IntakeError as exc:
             print(f"casehub: {exc}", file=sys.stderr)
             return 2
+        except (services.ContractConflict, RegistryClientError, RegistryUnavailable) as exc:
+            print(f"casehub: import stopped: {exc}", file=sys.stderr)
+            return 1
         for r in results:
             if not r["ok"]:
                 print(

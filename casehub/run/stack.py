@@ -13,13 +13,47 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from secrets import token_urlsafe
 
-from casehub.ground.kafka import broker_answers, ensure_topics, wait_for_broker
-from casehub.ground.settings import DEV_HMAC_SECRET, Settings
+from casehub.ground.access import sign_in_link
+from casehub.ground.kafka import KafkaClients, broker_answers, ensure_topics, security_options, wait_for_broker
+from casehub.ground.secrets import OPERATOR_TOKEN, REGISTRY_CREDENTIALS, HomeSecrets, hmac_secret
+from casehub.ground.settings import SECRET_VARIABLES, Settings, SettingsError, variable
 from casehub.run.broker import LocalBroker, _pid_alive
 
 # Start order; they stop in the reverse order (producers of data first, the registry last).
 COMPONENTS = ("registry", "worker", "sink", "web", "court-sim", "relay", "connect", "intake")
+KAFKA_SECRETS = ("kafka_sasl_password", "kafka_ssl_key_password")
+REGISTRY_SECRETS = ("registry_credentials", "registry_token")
+# The secrets each component uses, and no other: every child starts from an environment with none of them.
+USES = {
+    "registry": (*KAFKA_SECRETS, *REGISTRY_SECRETS),
+    "worker": KAFKA_SECRETS,
+    "sink": KAFKA_SECRETS,
+    # the web view publishes link corrections and the courts' answers (Kafka, the registry) and checks court signatures
+    "web": (*KAFKA_SECRETS, "web_tokens", "court_secrets"),
+    "court-sim": ("web_tokens", "court_secrets"),  # calls back as the sample's courts
+    "relay": (*KAFKA_SECRETS, "court_secrets"),
+    "connect": (*KAFKA_SECRETS, "hmac_secret"),
+    "intake": (*KAFKA_SECRETS, "hmac_secret", "intake_tokens"),
+}
+REGISTRY_CLIENTS = ("worker", "sink", "web", "relay", "connect", "intake")
+
+
+def child_environment(name: str, base: dict, secrets: dict, registry_clients_sign_in: bool) -> dict:
+    """The environment of component `name`: `base` without any secret, plus the secrets (setting -> value) it uses.
+
+    Args:
+        registry_clients_sign_in: the registry's clients need its credential too: an external registry (they
+            register there), or the embedded one listening beyond the loopback (reads need it).
+    """
+    env = {k: v for k, v in base.items() if k not in SECRET_VARIABLES}
+    if not set(KAFKA_SECRETS) & set(USES[name]):  # no Kafka client at all (the web view): no Kafka settings either
+        env = {k: v for k, v in env.items() if not k.startswith("CASEHUB_KAFKA_")}
+    signs_in = registry_clients_sign_in and name in REGISTRY_CLIENTS
+    uses = set(USES[name]) | (set(REGISTRY_SECRETS) if signs_in else set())
+    env.update({variable(s): secrets[s] for s in uses if secrets.get(s)})
+    return env
 
 
 def status_file(settings: Settings) -> Path:
@@ -47,18 +81,47 @@ def _say(msg: str) -> None:
     print(f"casehub: {msg}", flush=True)
 
 
-def _http_ok(url: str) -> bool:
+def _http_ok(url: str, credentials: str | None = None) -> bool:
+    from casehub.schemas.registry.client import authorization
+
+    header = authorization(credentials)
+    request = urllib.request.Request(url, headers={"Authorization": header} if header else {})
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
+        with urllib.request.urlopen(request, timeout=2) as resp:
             return resp.status == 200
     except OSError:
         return False
 
 
-def _wait_http(url: str, child: Child, timeout: float = 60.0) -> None:
+def _wait_repaired(settings: Settings, child: Child, credentials: str | None, stopping: dict) -> bool:
+    """If the embedded registry reports conflicts with the contract, say so and wait (the registry serving on) until
+    `casehub schemas repair` clears them; False if stopped meanwhile."""
+    from casehub.run.components import contract_conflicts, describe_conflicts
+
+    conflicts = contract_conflicts(settings, credentials)
+    if not conflicts:
+        return True
+    _say(f"the schema registry reports {len(conflicts)} subject(s) in conflict with casehub's contract:")
+    _say(f"  {describe_conflicts(conflicts)}")
+    _say(
+        f"the registry keeps serving at {settings.registry_url}; run `casehub schemas repair` (same CASEHUB_HOME) to "
+        "restore the contract, and the hub starts the rest"
+    )
+    while conflicts:
+        if stopping["flag"]:
+            return False
+        if child.proc.poll() is not None:
+            raise RuntimeError(f"registry exited with code {child.proc.returncode}; see {child.log}")
+        time.sleep(1.0)
+        conflicts = contract_conflicts(settings, credentials)
+    _say("contract restored in the registry; starting the rest of the hub")
+    return True
+
+
+def _wait_http(url: str, child: Child, timeout: float = 60.0, credentials: str | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _http_ok(url):
+        if _http_ok(url, credentials):
             return
         if child.proc.poll() is not None:
             raise RuntimeError(
@@ -76,10 +139,10 @@ def endpoints(settings: Settings, bootstrap: str) -> dict:
         "case_view_url": settings.case_view,
         "sample_dir": str(settings.samples) if settings.uses_samples else None,
         "logs": str(settings.log_dir),
-        "connector_metrics_url": f"http://{settings.web_host}:{settings.metrics_port}/metrics"
+        "connector_metrics_url": f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
         if settings.metrics_port
         else None,
-        "intake_url": f"http://{settings.web_host}:{settings.intake_port}/intake/<source>"
+        "intake_url": f"http://{settings.intake_host}:{settings.intake_port}/intake/<source>"
         if settings.intake_tokens
         else None,
         "court_sim_url": settings.court_sim_url if settings.uses_samples else None,
@@ -100,8 +163,23 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
             "CASEHUB_HOME"
         )
         return 1
-    if settings.hmac_secret == DEV_HMAC_SECRET:
-        _say("warning: CASEHUB_HMAC_SECRET is the development default; set a secret of your own before real data flows")
+    if settings.kafka_security_protocol != "PLAINTEXT" and not settings.kafka_bootstrap:
+        _say(
+            "error: CASEHUB_KAFKA_SECURITY_PROTOCOL is set but CASEHUB_KAFKA_BOOTSTRAP is not: the local broker "
+            "listens in plaintext on 127.0.0.1; point CASEHUB_KAFKA_BOOTSTRAP at the secured cluster"
+        )
+        return 2
+    if settings.uses_samples:
+        if not (settings.samples / "ground_truth.json").exists():
+            create_sample_databases(settings.samples, sample_cases)
+            _say(f"sample agency databases created in {settings.samples} ({sample_cases} cases)")
+        else:
+            _say(f"sample agency databases in {settings.samples}")
+    try:
+        secrets = _secrets(settings)
+    except SettingsError as exc:
+        _say(f"error: {exc}")
+        return 2
 
     stopping = {"flag": False}
 
@@ -117,26 +195,22 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
     try:
         if settings.kafka_bootstrap:
             bootstrap = settings.kafka_bootstrap
-            _say(f"using the Kafka cluster at {bootstrap}")
-            asyncio.run(wait_for_broker(bootstrap, 60))
+            _say(f"using the Kafka cluster at {bootstrap} ({settings.kafka_security_protocol})")
+            kafka = KafkaClients(bootstrap, security_options(settings))
+            asyncio.run(wait_for_broker(kafka, 60))
         else:
             lb = local_broker(settings)
             already = lb.info()
             info = lb.start()
             broker = None if already else lb  # stop only a broker this command started
             bootstrap = info.bootstrap
+            kafka = KafkaClients(bootstrap)
             _say(f"Kafka broker {'found running' if already else 'started'} at {bootstrap} (logs: {info.log_file})")
-        if settings.uses_samples:
-            if not (settings.samples / "ground_truth.json").exists():
-                create_sample_databases(settings.samples, sample_cases)
-                _say(f"sample agency databases created in {settings.samples} ({sample_cases} cases)")
-            else:
-                _say(f"sample agency databases in {settings.samples}")
-        asyncio.run(ensure_topics(bootstrap, settings.topics.specs(settings.partitions), settings.replication_factor))
+        asyncio.run(ensure_topics(kafka, settings.topics.specs(settings.partitions), settings.replication_factor))
         from casehub.sinks.case_view import create_engine
 
         create_engine(settings.case_view).dispose()  # migrated once, before the sink, the web view and the relay
-        sign_in = _access(settings)
+        _court_access(settings)
 
         env = {**os.environ, "CASEHUB_KAFKA_BOOTSTRAP": bootstrap, "CASEHUB_HOME": str(settings.home)}
         if settings.embedded_registry:
@@ -152,7 +226,9 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
             with open(log, "ab") as out:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "casehub", name],
-                    env=env,
+                    env=child_environment(
+                        name, env, secrets, not (settings.embedded_registry and settings.registry_reads_open)
+                    ),
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
@@ -162,7 +238,9 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
             child = Child(name, proc, log)
             children.append(child)
             if name == "registry":
-                _wait_http(settings.registry_url + "/subjects", child)
+                _wait_http(settings.registry_url + "/", child, credentials=secrets.get("registry_credentials"))
+                if not _wait_repaired(settings, child, secrets.get("registry_credentials"), stopping):
+                    break
             if name == "worker" and not settings.embedded_registry:
                 from casehub.run.components import register_contract
 
@@ -180,6 +258,8 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
             "components": {c.name: {"pid": c.proc.pid, "log": str(c.log)} for c in children},
         }
         status_file(settings).write_text(json.dumps(state, indent=2, ensure_ascii=False))
+        if stopping["flag"]:
+            raise KeyboardInterrupt
         _say("up. Where to look:")
         for key in (
             "kafka_bootstrap",
@@ -194,8 +274,10 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
         ):
             if state.get(key):
                 _say(f"  {key:20} {state[key]}")
-        if sign_in:
-            _say(f"  {'sign in (operator)':20} {sign_in}")
+        if secrets.get("operator_token"):  # printed on this terminal only: never logged, never in status.json
+            _say(f"  {'sign in':20} {sign_in_link(settings.web_url, secrets['operator_token'])}")
+        else:
+            _say(f"  {'sign in':20} with a token from CASEHUB_WEB_TOKENS (Authorization: Bearer <token>)")
         _say("press Ctrl-C to stop everything")
         while not stopping["flag"]:
             dead = [c for c in children if c.proc.poll() is not None]
@@ -205,6 +287,8 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
                 code = 1
                 break
             time.sleep(0.3)
+    except KeyboardInterrupt:
+        pass
     except Exception as exc:
         _say(f"error: {exc}")
         code = 1
@@ -220,24 +304,59 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
     return code
 
 
-def _access(settings: Settings) -> str | None:
-    """On sample data, the access file (tokens per role and per sample court, court secrets) is generated into the
-    hub's home if missing; returns the operator's sign-in link (None when the operator token is not from the file)."""
+def _secrets(settings: Settings) -> dict:
+    """The secrets of this hub, setting -> value: from the settings, or generated once per home for the sample hub.
+
+    The HMAC key and the operator token generated here stay in their 0600 files, read by the one component that uses
+    each (connect, web); the embedded registry's credential is passed to the registry alone.
+
+    Raises:
+        SettingsError: real data and no CASEHUB_HMAC_SECRET (casehub.ground.secrets says how to set it).
+    """
+    from casehub.connectors.runner import resolve
+
+    home = HomeSecrets(settings.home)
+    try:
+        databases = {s.mapping.name: s.url for s in resolve(settings)}
+    except LookupError:
+        databases = {}  # `casehub connect` reports it, naming the connector
+    found = {name: getattr(settings, name) for name in (*KAFKA_SECRETS, *REGISTRY_SECRETS, "intake_tokens")}
+    if settings.hmac_secret:
+        found["hmac_secret"] = settings.hmac_secret
+    else:
+        hmac_secret(settings, databases)  # refuses real data; for samples, makes sure the home's secret exists
+        _say(f"identity hashes use this home's own secret in {home.path('hmac_secret')} (sample data only)")
+    if settings.web_tokens:
+        found["web_tokens"] = settings.web_tokens
+    else:
+        found["operator_token"], created = home.ensure(OPERATOR_TOKEN)
+        if created:
+            _say(f"operator token for the web view created in {home.path(OPERATOR_TOKEN)}")
+    if settings.embedded_registry and not (settings.registry_credentials or settings.registry_token):
+        found["registry_credentials"], _ = home.ensure(REGISTRY_CREDENTIALS, lambda: "casehub:" + token_urlsafe(32))
+    return found
+
+
+def _court_access(settings: Settings) -> None:
+    """On sample data, a token and a signing secret for each court of the sample's directory, created once per home
+    (CASEHUB_HOME/secrets/courts, 0600): the court simulator and the hub share them, as a court and the hub would."""
     from casehub.domain.directory import DirectoryError
-    from casehub.ground.access import generate_access_file, load_access
+    from casehub.ground.access import COURTS_FILE, courts_file
     from casehub.sinks.reference import load_reference
 
-    if settings.uses_samples:
-        try:
-            ref = load_reference(settings)
-        except DirectoryError as exc:
-            raise RuntimeError(str(exc)) from exc
-        if ref is None:
-            _say(f"no roster or court directory in {settings.samples}: no judicial-confirmation requests are built")
-        path = generate_access_file(settings.home, [c.code for c in ref.directory.courts] if ref else [])
-        _say(f"API tokens and court secrets in {path} (mode 600)")
-    token = load_access(settings).token_for("operator")
-    return f"{settings.web_url}/login?token={token}" if token else None
+    if not settings.uses_samples:
+        return
+    try:
+        ref = load_reference(settings)
+    except DirectoryError as exc:
+        raise RuntimeError(str(exc)) from exc
+    if ref is None:
+        _say(f"no roster or court directory in {settings.samples}: no judicial-confirmation requests are built")
+        return
+    home = HomeSecrets(settings.home)
+    _, created = home.ensure(COURTS_FILE, lambda: courts_file([c.code for c in ref.directory.courts]))
+    if created:
+        _say(f"tokens and signing secrets of the sample's courts created in {home.path(COURTS_FILE)}")
 
 
 def _die_with_parent() -> None:
@@ -290,7 +409,7 @@ def status(settings: Settings) -> dict:
     components = {
         name: {"pid": c["pid"], "running": _pid_alive(c["pid"])} for name, c in state.get("components", {}).items()
     }
-    broker_up = asyncio.run(broker_answers(bootstrap, timeout=2.0))
+    broker_up = asyncio.run(broker_answers(KafkaClients(bootstrap, security_options(settings)), timeout=2.0))
     components["kafka"] = {"running": broker_up, "pid": (state.get("broker") or {}).get("pid")}
     out["components"] = components
     out["running"] = bool(state) and all(c["running"] for c in components.values())

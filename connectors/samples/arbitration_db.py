@@ -16,6 +16,7 @@ STATUS = {
     7: "AWARD_FINAL",
     8: "AWARD_NON_FINAL",
     9: "WITHDRAWN",
+    10: "TIME_LIMIT_EXTENDED",
 }
 CLAIM_TYPE = {
     "C01": "WAGES",
@@ -95,10 +96,14 @@ def ms(ts) -> int | None:
 
 
 def rows(cases) -> tuple[dict[str, list[dict]], list[tuple[str, str]]]:
-    main, history, parties, owners = [], [], [], []
+    main, history, parties, owners, seen = [], [], [], [], {}
     for case in cases:
         for p in case.of("arbitration"):
+            if p.uid in seen:
+                owners.append((case.key, seen[p.uid]))
+                continue
             cid = len(main) + 1
+            seen[p.uid] = str(cid)
             at = {s.status: s.at for s in p.steps}
             worker, last = p.workers[0], p.last.status
             refs = {r.agency: r.number for r in p.refs}

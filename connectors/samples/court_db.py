@@ -68,11 +68,15 @@ def yuan(fen: int | None) -> str | None:
 
 
 def rows(cases) -> tuple[dict[str, list[dict]], list[tuple[str, str]]]:
-    main, history, owners = [], [], []
+    main, history, owners, seen = [], [], [], {}
     for case in cases:
         mediation_orgs = {m.number: m.org_name for m in case.of("mediation")}
         for p in case.of("court"):
+            if p.uid in seen:
+                owners.append((case.key, seen[p.uid]))
+                continue
             ajid = len(main) + 1
+            seen[p.uid] = str(ajid)
             worker, last = p.workers[0], p.last.status
             refs = {r.agency: r for r in p.refs}
             agreement = refs.get("mediation")

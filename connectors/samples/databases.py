@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from casehub.connectors.samples import arbitration_db, court_db, inspection_db, mediation_db
 from casehub.connectors.samples.bad_rows import inject_bad_rows  # noqa: F401  (part of this module's interface)
+from casehub.connectors.samples.expected import expected
 from casehub.connectors.samples.journeys import generate
 from casehub.connectors.samples.rosters import write_reference
 
@@ -35,6 +36,7 @@ def create_sample_databases(out_dir: Path, cases: int, seed: int = 7) -> dict:
     journeys = generate(cases, seed)
     truth = {
         c.key: {
+            "expected": expected(c),
             "case_key": c.key,
             "kind": c.kind,
             "category": c.category,

@@ -56,6 +56,16 @@ complaint_log = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("at", sa.String(25), nullable=False),
 )
+# Complaints for several workers (a group complaint): one row per worker named.
+complaint_worker = sa.Table(
+    "complaint_worker",
+    metadata,
+    sa.Column("complaint_id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("idcard", sa.String(32)),
+    sa.Column("mobile", sa.String(32)),
+)
 MAIN = complaints
 
 
@@ -64,10 +74,14 @@ def iso(ts) -> str | None:
 
 
 def rows(cases) -> tuple[dict[str, list[dict]], list[tuple[str, str]]]:
-    main, history, owners = [], [], []
+    main, history, workers, owners, seen = [], [], [], [], {}
     for case in cases:
         for p in case.of("inspection"):
+            if p.uid in seen:  # a complaint for several workers, in each of their cases
+                owners.append((case.key, seen[p.uid]))
+                continue
             cid = len(main) + 1
+            seen[p.uid] = str(cid)
             at = {s.status: s.at for s in p.steps}
             worker, handoff = p.workers[0], (p.refs[0] if p.refs else None)
             main.append(
@@ -85,7 +99,7 @@ def rows(cases) -> tuple[dict[str, list[dict]], list[tuple[str, str]]]:
                     "employerAddress": case.employer.address,
                     "issueType": ISSUE_CODE.get(case.claim_type, "other"),
                     "amountYuan": case.claim_fen // 100,
-                    "workerCount": len(case.workers),
+                    "workerCount": len(p.workers) if len(p.workers) > 1 else len(case.workers),
                     "isMigrant": "Y" if case.migrant else "N",
                     "newEmploymentForm": "Y" if case.category == "rider" else "N",
                     "receivedAt": iso(p.steps[0].at),
@@ -96,9 +110,14 @@ def rows(cases) -> tuple[dict[str, list[dict]], list[tuple[str, str]]]:
                     "lastModified": iso(p.last.at),
                 }
             )
+            if len(p.workers) > 1:  # every worker a complaint names, the complainant first
+                workers += [
+                    {"complaint_id": cid, "seq": n, "name": w.name, "idcard": w.id_number, "mobile": w.phone}
+                    for n, w in enumerate(p.workers, 1)
+                ]
             history += [
                 {"logId": len(history) + i, "complaint_id": cid, "status": s.status, "at": iso(s.at)}
                 for i, s in enumerate(p.steps, 1)
             ]
             owners.append((case.key, str(cid)))
-    return {"complaints": main, "complaint_log": history}, owners
+    return {"complaints": main, "complaint_log": history, "complaint_worker": workers}, owners

@@ -36,10 +36,14 @@ def yuan(fen: int | None) -> str | None:
 
 def rows(cases) -> tuple[dict[str, list[dict]], list[tuple[str, str]]]:
     """Rows per table, and (case_key, record_id) for every tj_ajxx row."""
-    main, history, owners = [], [], []
+    main, history, owners, seen = [], [], [], {}
     for case in cases:
         for p in case.of("mediation"):
+            if p.uid in seen:  # one record in several cases
+                owners.append((case.key, seen[p.uid]))
+                continue
             ajid = len(main) + 1
+            seen[p.uid] = str(ajid)
             worker, last = p.workers[0], p.last.status
             main.append(
                 {
@@ -62,6 +66,7 @@ def rows(cases) -> tuple[dict[str, list[dict]], list[tuple[str, str]]]:
                     "nmg": "1" if case.migrant else "0",
                     "sqsj": local(p.steps[0].at),
                     "gxsj": local(p.last.at),
+                    "bz": p.remark,
                 }
             )
             history += [{"ajid": ajid, "xh": i, "zt": s.status, "bgsj": local(s.at)} for i, s in enumerate(p.steps, 1)]

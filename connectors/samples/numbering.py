@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 from collections import Counter
 from zoneinfo import ZoneInfo
 
 from casehub.connectors.samples.identities import CITY_SHORT, PLACES
+from casehub.domain.calendar import default_calendar
+
+CALENDAR = default_calendar()  # the generator's offices keep the official holidays too
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FULLWIDTH_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -44,7 +48,8 @@ class Numbers:
 
 
 def variant(number: str, rng: random.Random) -> str:
-    """The same number as another clerk might type it: other brackets and/or full-width digits (never identical)."""
+    """The same number as another clerk might type it: other brackets, full-width digits, a space, 第 or 号
+    left out or added (never identical)."""
     for _ in range(10):
         out = number
         if rng.random() < 0.7:
@@ -53,6 +58,12 @@ def variant(number: str, rng: random.Random) -> str:
                     new_left, new_right = rng.choice([b for b in BRACKETS if b[0] != left])
                     out = out.replace(left, new_left).replace(right, new_right)
                     break
+        if rng.random() < 0.3:
+            out = out.replace("第", "") if "第" in out else re.sub(r"(?<=[)）〕］\]】])(\d)", r"第\1", out, count=1)
+        if rng.random() < 0.2 and out.endswith("号"):
+            out = out[:-1]
+        if rng.random() < 0.1:
+            out = out.replace("〕", "〕 ").replace("]", "] ").replace("）", "） ")
         if out == number or rng.random() < 0.3:
             out = out.translate(FULLWIDTH_DIGITS)
         if out != number:
@@ -65,9 +76,10 @@ def maybe_variant(number: str, rng: random.Random, share: float = 0.2) -> str:
 
 
 def office(day: dt.datetime | dt.date, rng: random.Random) -> dt.datetime:
-    """A moment during office hours (08:30-17:30) on `day`, or the next weekday if `day` is a weekend."""
+    """A moment during office hours (08:30-17:30) on `day`, or the next working day (holidays and adjusted
+    working days as the official arrangements have them) if `day` is not one."""
     d = day.date() if isinstance(day, dt.datetime) else day
-    while d.weekday() >= 5:
+    while not CALENDAR.is_working_day(d):
         d += dt.timedelta(days=1)
     minute = rng.randrange(8 * 60 + 30, 17 * 60 + 30)
     return dt.datetime(d.year, d.month, d.day, minute // 60, minute % 60, rng.randrange(60), tzinfo=SHANGHAI)
@@ -78,7 +90,7 @@ def workdays_later(ts: dt.datetime, days: int, rng: random.Random) -> dt.datetim
     d = ts.date()
     while days > 0:
         d += dt.timedelta(days=1)
-        days -= d.weekday() < 5
+        days -= CALENDAR.is_working_day(d)
     out = office(d, rng)
     if out <= ts:  # office already closed (or the draw fell earlier): next working day
         out = office(d + dt.timedelta(days=1), rng)

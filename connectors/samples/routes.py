@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
-from casehub.connectors.samples.numbering import workdays_later
+from casehub.connectors.samples.numbering import maybe_variant, workdays_later
 from casehub.connectors.samples.steps import (
     FINAL_AWARD_CAP_FEN,
     Context,
     Proceeding,
     arbitration,
     close_handoff,
+    close_quietly,
     court,
     inspection,
     mediation,
@@ -94,6 +96,45 @@ def group_dispute(c: Context, at: dt.datetime) -> list[Proceeding]:
     return inspection_to_arbitration(c, at)
 
 
+def arbitration_after_mediation_by_parties(c: Context, at: dt.datetime) -> list[Proceeding]:
+    """Mediation fails; the worker applies to arbitration on his own, naming no earlier case: only the parties
+    (same worker, same employer, a related claim, weeks later) link the two."""
+    m = mediation(c, at, "failed")
+    return [m, arbitration(c, _after(c, m.last.at, 3, 25), _award(c))]
+
+
+def reference_in_remarks(c: Context, at: dt.datetime) -> list[Proceeding]:
+    """Inspection hands a complaint to mediation without recording the organisation's number; the mediation clerk
+    types the complaint number into the remarks (备注), the only place the two records meet."""
+    i = inspection(c, at, "to_mediation")
+    m = mediation(c, _after(c, i.last.at, 0, 2), c.rng.choice(("agreement", "failed")), org_kind="02")
+    m = replace(m, remark=f"劳动保障监察转办，投诉编号{maybe_variant(i.number, c.rng, 0.5)}，请及时调解。")
+    return [close_quietly(c, i, m.steps[0].at), m]
+
+
+def late_reference(c: Context, at: dt.datetime) -> list[Proceeding]:
+    """The application names no complaint; the complaint, closed once the commission accepted the case, names
+    the arbitration number, which exists only on that later version of it."""
+    i = inspection(c, at, "to_arbitration")
+    a = arbitration(c, _after(c, i.last.at, 0, 3), _award(c))
+    return [close_handoff(c, i, a), a]
+
+
+def fan_out(c: Context, at: dt.datetime) -> list[list[Proceeding]]:
+    """One complaint for several workers; the commission files one application per worker (some naming the
+    complaint, some not): as many cases as workers, the complaint in each of them."""
+    i = inspection(c, at, "to_arbitration")
+    cases, last = [], i.last.at
+    for w in c.workers:
+        one = replace(c, workers=(w,))
+        refs = [c.ref("inspection", i.number)] if c.rng.random() < 0.5 else []
+        a = arbitration(one, _after(c, i.last.at, 0, 4), _award(one), refs=refs)
+        last = max(last, a.steps[1].at if len(a.steps) > 1 else a.last.at)
+        cases.append(a)
+    complaint = close_quietly(c, replace(i, workers=c.workers), last)
+    return [[complaint, a] for a in cases]
+
+
 JOURNEYS = {
     "mediation_agreement": lambda c, at: [mediation(c, at, "agreement")],
     "mediation_failed": lambda c, at: [mediation(c, at, "failed")],
@@ -111,4 +152,13 @@ JOURNEYS = {
     "pre_arbitration_mediation": pre_arbitration_mediation,
     "arbitration_refused": lambda c, at: [arbitration(c, at, "refused")],
     "group_dispute": group_dispute,
+    "parties_only": arbitration_after_mediation_by_parties,
+    "reference_in_remarks": reference_in_remarks,
+    "late_reference": late_reference,
+    # the cases below reuse an earlier case's worker (and employer): see journeys.generate
+    "same_worker_other_employer": lambda c, at: [mediation(c, at, "agreement")],
+    "same_worker_years_later": lambda c, at: [arbitration(c, at, "non_final")],
+    "same_worker_unrelated_claim": lambda c, at: [mediation(c, at, "failed")],
 }
+# journeys that give several cases: the proceedings of each
+MULTI = {"fan_out": fan_out}

@@ -49,6 +49,8 @@ class Proceeding:
     agreed_on: dt.date | None = None  # mediation agreement effective date
     confirm_consent: bool | None = None  # both parties want judicial confirmation
     final_award: bool | None = None
+    remark: str | None = None  # free text the clerk typed (mediation bz): may hold another agency's case number
+    uid: int = 0  # identity of the proceeding: one record, even when it belongs to several cases (fan-out)
 
     @property
     def last(self) -> Step:
@@ -132,6 +134,8 @@ def arbitration(c: Context, at: dt.datetime, outcome: str, refs=(), mediated: Pr
         # award within 45 days of acceptance; about 1 in 10 uses the 15-day extension
         days = rng.randrange(20, 45) if rng.random() < 0.9 else rng.randrange(46, 60)
         award_at = max(later(h, 1, rng), later(t, 0, rng) + dt.timedelta(days=days))
+        if (award_at.date() - t.date()).days > 45:  # the chair's approval extends the period by 15 days (art 43)
+            steps.append(Step(10, t + dt.timedelta(days=rng.randrange(30, 44))))
         final = outcome == "final"
         steps.append(Step(7 if final else 8, award_at))
         amount = c.share(0.5, 1.0)
@@ -194,6 +198,11 @@ def inspection(c: Context, at: dt.datetime, outcome: str) -> Proceeding:
 def inspection_bureau(division: str) -> str:
     city, district, _, _ = PLACES[division]
     return f"{city}市{district}劳动保障监察大队"
+
+
+def close_quietly(c: Context, complaint: Proceeding, after: dt.datetime) -> Proceeding:
+    """The complaint is closed without naming the agency it went to (the clerk did not type the number)."""
+    return replace(complaint, steps=complaint.steps + (Step("closed", later(max(after, complaint.last.at), 0, c.rng)),))
 
 
 def close_handoff(c: Context, complaint: Proceeding, target: Proceeding) -> Proceeding:

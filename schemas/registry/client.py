@@ -3,6 +3,7 @@ API)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.parse
@@ -25,15 +26,40 @@ class RegistryUnavailable(Exception):
     """The registry could not be reached."""
 
 
-class RegistryClient:
-    """Blocking client with caches: ids and schemas never change once registered, so each is fetched once."""
+def authorization(credentials: str | None = None, token: str | None = None) -> str | None:
+    """The Authorization header for a registry credential: HTTP basic for "user:password", else Bearer."""
+    if credentials:
+        return "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
+    if token:
+        return f"Bearer {token}"
+    return None
 
-    def __init__(self, url: str, timeout: float = 10.0, retry_for: float = 30.0):
+
+class RegistryClient:
+    """Blocking client with caches: ids and schemas never change once registered, so each is fetched once.
+
+    Args:
+        credentials: "user:password" sent as HTTP basic (CASEHUB_REGISTRY_CREDENTIALS), or
+        token: a bearer token (CASEHUB_REGISTRY_TOKEN).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        timeout: float = 10.0,
+        retry_for: float = 30.0,
+        credentials: str | None = None,
+        token: str | None = None,
+    ):
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.retry_for = retry_for
+        self._authorization = authorization(credentials, token)
         self._by_id: dict[int, str] = {}
         self._ids: dict[tuple[str, str], int] = {}
+
+    def __repr__(self) -> str:
+        return f"RegistryClient({self.url!r}, authenticated={self._authorization is not None})"
 
     def _call(self, method: str, path: str, body: dict | None = None):
         @retry(
@@ -44,12 +70,10 @@ class RegistryClient:
         )
         def attempt():
             data = json.dumps(body).encode() if body is not None else None
-            req = urllib.request.Request(
-                self.url + path,
-                data=data,
-                method=method,
-                headers={"Content-Type": CONTENT_TYPE, "Accept": CONTENT_TYPE},
-            )
+            headers = {"Content-Type": CONTENT_TYPE, "Accept": CONTENT_TYPE}
+            if self._authorization:
+                headers["Authorization"] = self._authorization
+            req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                     return json.loads(resp.read() or b"null")
@@ -58,8 +82,11 @@ class RegistryClient:
                     err = json.loads(exc.read())
                 except ValueError:
                     err = {}
+                message = err.get("message", exc.reason) if isinstance(err, dict) else exc.reason
+                if exc.code == 401 and not self._authorization:
+                    message += " (set CASEHUB_REGISTRY_CREDENTIALS or CASEHUB_REGISTRY_TOKEN)"
                 raise RegistryClientError(
-                    exc.code, err.get("error_code"), err.get("message", exc.reason), self.url
+                    exc.code, err.get("error_code") if isinstance(err, dict) else None, message, self.url
                 ) from None
             except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
                 raise RegistryUnavailable(f"schema registry at {self.url} unreachable: {exc}") from exc
@@ -86,3 +113,11 @@ class RegistryClient:
 
     def latest(self, subject: str) -> dict:
         return self._call("GET", f"/subjects/{urllib.parse.quote(subject, safe='')}/versions/latest")
+
+    def casehub_status(self) -> dict:
+        """casehub's embedded registry only: the contract's subjects and their conflicts."""
+        return self._call("GET", "/casehub/status")
+
+    def casehub_repair(self) -> dict:
+        """casehub's embedded registry only: restore the contract in every conflicting subject."""
+        return self._call("POST", "/casehub/repair", {})

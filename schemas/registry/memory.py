@@ -3,12 +3,14 @@ shipped with the code as test doubles and for processes that must never call the
 
 `MemoryRegistry` applies the same rules as the hub's registry (ids shared by equal schemas, versions,
 compatibility checks; casehub.schemas.registry.state). `FixedRegistry` answers only with ids registered
-elsewhere: what mapping workers get from the connector that started them.
+elsewhere: what mapping workers get from the connector that started them. `MemorySchemaStore` is the registry
+server's store without Kafka.
 """
 
 from __future__ import annotations
 
 from casehub.schemas.registry.state import RegistryState, normalise
+from casehub.schemas.registry.store import SchemaStore
 
 
 class MemoryRegistry:
@@ -45,3 +47,27 @@ class FixedRegistry:
 
     def schema(self, schema_id: int) -> str:
         return self.by_id[schema_id]
+
+
+class MemorySchemaStore(SchemaStore):
+    """The registry server's store without Kafka: the same operations and rules, state kept in memory (tests of the
+    HTTP layer, fuzzing).
+
+    Args:
+        records: what an earlier store wrote (its `records`), replayed on `start()` as the Kafka store replays its
+            topic: a restart without a broker.
+    """
+
+    def __init__(self, guard=None, records: list[tuple[dict, dict]] | None = None):
+        super().__init__(guard)
+        self.records: list[tuple[dict, dict]] = list(records or [])
+
+    async def start(self) -> None:
+        for key, value in self.records:
+            self.state.apply(key, value)
+
+    async def stop(self) -> None:
+        pass
+
+    async def _persist(self, key: dict, value: dict) -> None:
+        self.records.append((key, value))

@@ -4,12 +4,20 @@ records into it: shared by the Kafka-backed store and the in-memory registry."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 import avro.schema
 import fastavro
 
-from casehub.schemas.compat import Incompatibility, check_level
+from casehub.schemas.compat import Incompatibility, check_compatibility, check_level
+
+# Nesting of JSON (objects and arrays) a schema or request body may have. casehub's own schemas nest 12 deep; the
+# parsers and the compatibility check recurse once or more per level, so a limit keeps a hostile schema (hundreds of
+# records inside each other) a 422 instead of a RecursionError.
+MAX_DEPTH = 100
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 class RegistryError(Exception):
@@ -20,25 +28,67 @@ class RegistryError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def normalise(schema_str: str) -> str:
-    """Whitespace-free JSON form of a schema: the identity of a schema text (docs and defaults kept)."""
+def json_kind(value) -> str:
+    """How a JSON value is called in an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return {dict: "an object", list: "an array", str: "a string"}.get(type(value), "a number")
+
+
+def check_depth(text: str, what: str, limit: int = MAX_DEPTH) -> None:
+    """Raise a 422 when the JSON in `text` nests objects and arrays deeper than `limit` (strings are skipped)."""
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(_STRINGS.sub("", text)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                raise RegistryError(
+                    422, 42201, f"Invalid {what}: JSON nested more than {limit} levels deep (casehub's schemas need 12)"
+                )
+
+
+def normalise(schema_str) -> str:
+    """Whitespace-free JSON form of a schema: the identity of a schema text (docs and defaults kept).
+
+    Raises:
+        RegistryError: 422 naming what is wrong: not a string, not JSON, nested too deep, or not a valid Avro schema.
+    """
+    if not isinstance(schema_str, str):
+        raise RegistryError(
+            422,
+            42201,
+            f"Invalid schema: 'schema' must be a string holding the schema's JSON text, not {json_kind(schema_str)} "
+            '(e.g. {"schema": "{\\"type\\": \\"string\\"}"})',
+        )
+    check_depth(schema_str, "schema")
     try:
         parsed = json.loads(schema_str)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise RegistryError(422, 42201, f"Invalid schema: not JSON ({exc})") from exc
     try:
         fastavro.parse_schema(parsed, _write_hint=False)
         # fastavro is lenient (a record without "fields" passes); the Apache implementation is the judge.
         avro.schema.parse(schema_str)
+    except RecursionError as exc:
+        raise RegistryError(422, 42201, "Invalid schema: nested too deeply to parse") from exc
     except Exception as exc:  # both libraries raise several types for a bad schema
         raise RegistryError(422, 42201, f"Invalid schema: {exc}") from exc
     return json.dumps(parsed, separators=(",", ":"), ensure_ascii=False)
 
 
+def mutual_problems(a: str, b: str) -> list[Incompatibility]:
+    """Problems reading data of either normalised schema with the other (FULL compatibility of the pair)."""
+    left, right = json.loads(a), json.loads(b)
+    return check_compatibility(left, right) + check_compatibility(right, left)
+
+
 def normalise_typed(schema_str: str, schema_type: str | None = "AVRO") -> str:
     """`normalise` for a registration, which may name its schema type (only Avro is served)."""
     if schema_type not in ("AVRO", None):
-        raise RegistryError(422, 42201, f"Invalid schema: only AVRO schemas are supported, not {schema_type}")
+        raise RegistryError(422, 42201, f"Invalid schema: only AVRO schemas are supported, not {schema_type!r}")
     return normalise(schema_str)
 
 

@@ -153,7 +153,7 @@ def test_a_clerk_finds_a_case_by_a_full_width_number_and_reads_its_journey(site,
 
     browser.get(site["url"] + "/cases/" + site["crossing"])
     assert "请登录" in browser.page_source  # no token, no page
-    browser.get(site["url"] + "/login?token=viewer-token")
+    browser.get(site["url"] + "/signin?token=viewer-token")
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith("案件列表")
     rows = browser.find_elements(By.CSS_SELECTOR, "#cases tr")
     assert len(rows) > 10
@@ -182,7 +182,7 @@ def test_a_clerk_finds_a_case_by_a_full_width_number_and_reads_its_journey(site,
 def test_the_confirmation_request_its_delivery_and_the_courts_answers_show(site, browser):
     from selenium.webdriver.common.by import By
 
-    browser.get(site["url"] + "/login?token=op-token")
+    browser.get(site["url"] + "/signin?token=op-token")
     browser.get(site["url"] + "/cases/" + site["confirmed"]["case_id"])
     requests = browser.find_element(By.ID, "requests").text
     assert "沈阳市和平区人民法院" in requests and "已送达" in requests

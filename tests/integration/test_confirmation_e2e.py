@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -37,7 +36,7 @@ PLAN = {"eligible": ELIGIBLE, "no_consent": 2, "not_lawful": 1, "not_in_roster":
 
 
 def test_every_eligible_agreement_reaches_its_court_once_and_the_rulings_come_back(
-    kafka_bootstrap, registry_url, prefix, tmp_path
+    kafka_bootstrap, registry_url, registry_credentials, prefix, tmp_path
 ):
     home = tmp_path / "home"
     sample = home / "sample"
@@ -51,6 +50,7 @@ def test_every_eligible_agreement_reaches_its_court_once_and_the_rulings_come_ba
         prefix,
         home,
         CASEHUB_SCHEMA_REGISTRY_URL=registry_url,
+        CASEHUB_REGISTRY_CREDENTIALS=registry_credentials,
         CASEHUB_COURT_SIM_FAIL_SHARE="0.34",
         CASEHUB_RELAY_TIMEOUT="2",
     )
@@ -60,9 +60,7 @@ def test_every_eligible_agreement_reaches_its_court_once_and_the_rulings_come_ba
     try:
         status = wait_for(lambda: status_of(env), "the hub to run", proc=proc, log=log)
         sim, web = status["court_sim_url"], status["web_url"]
-        with open(home / "access.toml", "rb") as f:
-            tokens = {role: token for token, role in tomllib.load(f)["tokens"].items()}
-        operator = tokens["operator"]
+        operator = (home / "secrets" / "operator_token").read_text().strip()
 
         def received():
             stats = get_json(sim + "/stats")
@@ -145,7 +143,9 @@ def test_every_eligible_agreement_reaches_its_court_once_and_the_rulings_come_ba
         )
 
         # the live view has every case's latest version before the hub stops (so the rebuild can be compared)
-        codec = AvroCodec(RegistryClient(status["schema_registry_url"]), prefix=prefix)
+        codec = AvroCodec(
+            RegistryClient(status["schema_registry_url"], credentials=registry_credentials), prefix=prefix
+        )
 
         async def latest_on_topic():
             latest = {}

@@ -8,18 +8,35 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
+import tomllib
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 
 from casehub.connectors.sample import make_id_number, make_phone
-from casehub.run.broker import _pid_alive, free_port
+from casehub.run.broker import _pid_alive
+from tests.support.hub import (
+    BOUND,
+    MAIN_TABLES,
+    count,
+    environment_of,
+    home_secrets,
+    hub_env,
+    leaks_in_files,
+    leaks_in_topics,
+    list_topics,
+    start_up,
+    stop_up,
+    transitions,
+    truth_cases,
+    view_rows,
+    wait_for,
+    wait_running,
+)
 from tests.support.kafka import read_topic
 
-BOUND = 120.0
-MAIN_TABLES = {"mediation": "tj_ajxx", "arbitration": "arb_case", "court": "AJ_JBXX", "inspection": "complaints"}
 IDENTITY_COLUMNS = [
     ("mediation", "tj_ajxx", ["sqr_sfzh", "sqr_sjh"]),
     ("arbitration", "arb_case", ["claimant_id_no", "claimant_phone"]),
@@ -27,11 +44,6 @@ IDENTITY_COLUMNS = [
     ("court", "AJ_JBXX", ["YG_ZJHM", "YG_LXDH"]),
     ("inspection", "complaints", ["complainant_idcard", "complainantMobile"]),
 ]
-
-
-def count(path: str, table: str) -> int:
-    with sqlite3.connect(path) as conn:
-        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 def sample_identities(sample_dir: str) -> set[str]:
@@ -42,90 +54,6 @@ def sample_identities(sample_dir: str) -> set[str]:
                 found.update(v for v in row if v)
     assert len(found) > 10
     return found
-
-
-async def list_topics(bootstrap: str) -> list[str]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        return await admin.list_topics()
-    finally:
-        await admin.close()  # seconds any single wait below may take at most
-
-
-def wait_for(predicate, what: str, timeout: float = BOUND, proc: subprocess.Popen | None = None, log=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(
-                f"casehub up exited ({proc.returncode}) while waiting for {what}:\n{log.read_text() if log else ''}"
-            )
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def view_rows(db: str, sql: str, *args):
-    if not os.path.exists(db):
-        return []
-    with sqlite3.connect(db, timeout=10) as conn:
-        try:
-            return conn.execute(sql, args).fetchall()
-        except sqlite3.OperationalError:
-            return []
-
-
-def hub_env(kafka_bootstrap: str, prefix: str, home) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")}
-    env.update(
-        CASEHUB_HOME=str(home),
-        CASEHUB_KAFKA_BOOTSTRAP=kafka_bootstrap,
-        CASEHUB_TOPIC_PREFIX=prefix,
-        CASEHUB_PARTITIONS="2",
-        CASEHUB_REGISTRY_PORT=str(free_port()),
-        CASEHUB_WEB_PORT=str(free_port()),
-        CASEHUB_METRICS_PORT=str(free_port()),
-        CASEHUB_POLL_INTERVAL="0.2",
-        CASEHUB_HMAC_SECRET="e2e-secret",
-    )
-    return env
-
-
-def start_up(env: dict, log) -> subprocess.Popen:
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "casehub", "up", "--cases", "12"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
-def stop_up(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=BOUND)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def wait_running(env: dict, proc, log) -> dict:
-    status = {}
-
-    def running():
-        res = subprocess.run(
-            [sys.executable, "-m", "casehub", "status", "--json"], env=env, capture_output=True, text=True
-        )
-        if res.returncode == 0:
-            status.update(json.loads(res.stdout))
-            return True
-        return False
-
-    wait_for(running, "the hub to report running", proc=proc, log=log)
-    return status
 
 
 @pytest.fixture
@@ -148,20 +76,36 @@ def test_agency_rows_reach_case_view_and_ctrl_c_stops_everything(hub, kafka_boot
     db = status["case_view_url"].removeprefix("sqlite:///")
     sample_db = os.path.join(status["sample_dir"], "mediation.db")
 
-    # every row of the four sample agency databases becomes one timeline event in the case view
-    sample_rows = sum(
-        count(os.path.join(status["sample_dir"], f"{name}.db"), table) for name, table in MAIN_TABLES.items()
-    )
+    # every status change of the four sample agency databases becomes one timeline entry in the case view, and
+    # the view has exactly the ground truth's cases, each with a stage at every agency it crossed
+    sample_rows = transitions(status["sample_dir"])
+    truth = truth_cases(status["sample_dir"])
     assert sample_rows >= 5
 
     def all_events_in_view():
         rows = view_rows(db, "SELECT count(DISTINCT event_id) FROM case_events")
-        return rows and rows[0][0] == sample_rows
+        live = view_rows(db, "SELECT count(*) FROM cases WHERE merged_into IS NULL")
+        return rows and rows[0][0] == sample_rows and live[0][0] == len(truth)
 
-    wait_for(all_events_in_view, f"{sample_rows} sample events in the view", proc=proc, log=log)
+    wait_for(all_events_in_view, f"{sample_rows} sample events in {len(truth)} cases in the view", proc=proc, log=log)
+    systems = {
+        "mediation": "ln-mediation-platform",
+        "arbitration": "ln-arbitration",
+        "court": "ln-court",
+        "inspection": "ln-labour-inspection",
+    }
+    for case in truth:
+        first = case["records"][0]
+        record = view_rows(
+            db,
+            "SELECT c.record FROM cases c JOIN case_events e ON e.case_id = c.case_id "
+            "WHERE e.source_system = ? AND e.record_id = ? AND c.merged_into IS NULL LIMIT 1",
+            systems[first["system"]],
+            first["record_id"],
+        )[0][0]
+        stages = {s["agency_kind"].lower() for s in json.loads(record)["stages"]}
+        assert stages == set(case["expected"]["stages"]), (case["case_key"], case["kind"], stages)
     agencies = {r[0] for r in view_rows(db, "SELECT DISTINCT agency_kind FROM case_events")}
-    import urllib.request
-
     with urllib.request.urlopen(status["connector_metrics_url"], timeout=10) as resp:
         metrics = resp.read().decode()
     assert 'casehub_connector_events_total{connector="court"}' in metrics
@@ -254,6 +198,46 @@ def test_agency_rows_reach_case_view_and_ctrl_c_stops_everything(hub, kafka_boot
     restricted = [m.value for m in asyncio.run(read_topic(kafka_bootstrap, f"{prefix}casehub.identities.restricted"))]
     assert any(id_number.encode() in v for v in restricted)
 
+    # the web view and its API need a token; `casehub up` printed a sign-in link holding the operator token
+    home = Path(env["CASEHUB_HOME"])
+    generated = home_secrets(home)
+    assert set(generated) == {"hmac_secret", "operator_token", "registry_credentials", "courts"}
+    # the sample courts' file holds a token and a signing secret per court: each one is a secret to look for
+    courts = tomllib.loads(generated.pop("courts"))
+    generated.update({f"court {kind} {code}": v for kind in ("tokens", "secrets") for code, v in courts[kind].items()})
+    assert len(generated) > 3
+    token = generated["operator_token"]
+    link = f"{status['web_url']}/signin?token={token}"
+    assert link in log.read_text()
+    for path in ("/", "/api/cases", f"/api/cases/{case_id}"):
+        try:
+            urllib.request.urlopen(status["web_url"] + path, timeout=10)
+            raise AssertionError(f"{path} answered without a token")
+        except urllib.error.HTTPError as err:
+            assert err.code == 401, path
+    signed_in = urllib.request.Request(f"{status['web_url']}/api/cases/{case_id}")
+    signed_in.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(signed_in, timeout=10) as resp:
+        shown = resp.read().decode()
+    assert "_hash" not in shown and worker["id_masked"] in shown and worker["id_hash"] not in shown
+    assert "sample secret" in (home / "logs" / "connect.log").read_text()  # the warning is in a log, not a terminal
+
+    # secrets reach only the processes that use them, and appear in no log and no topic of the run
+    for name, component in status["components"].items():
+        if name == "kafka":
+            continue
+        child = environment_of(component["pid"])
+        held = {s for s, value in generated.items() if value in child.values()}
+        assert held == ({"registry_credentials"} if name == "registry" else set()), name
+        assert "CASEHUB_HMAC_SECRET" not in child, name  # the sample hub's key stays in its 0600 file
+    logs = sorted((home / "logs").glob("*.log"))
+    assert {p.stem for p in logs} >= {"registry", "worker", "sink", "web", "connect"}
+    assert leaks_in_files(generated, [log]) == ["operator_token in up.log"]  # the check sees the sign-in line
+    up_lines = [line for line in log.read_text().splitlines() if token not in line or "sign in" not in line]
+    (home / "up-without-sign-in.log").write_text("\n".join(up_lines))
+    assert not leaks_in_files(generated, [*logs, home / "up-without-sign-in.log"])
+    assert not leaks_in_topics(generated, kafka_bootstrap, prefix)
+
     # Ctrl-C stops every process it started
     pids = [c["pid"] for name, c in status["components"].items() if name != "kafka"]
     assert all(_pid_alive(p) for p in pids)
@@ -280,7 +264,7 @@ def test_restart_resumes_without_duplicating_or_dropping(kafka_bootstrap, prefix
         status = wait_running(env, proc, log)
         db = status["case_view_url"].removeprefix("sqlite:///")
         sample_dir = status["sample_dir"]
-        total = sum(count(os.path.join(sample_dir, f"{name}.db"), table) for name, table in MAIN_TABLES.items())
+        total = transitions(sample_dir)
         wait_for(
             lambda: (view_rows(db, "SELECT count(DISTINCT event_id) FROM case_events") or [[0]])[0][0] == total,
             "every sample event in the view",
@@ -324,7 +308,8 @@ def test_restart_resumes_without_duplicating_or_dropping(kafka_bootstrap, prefix
             log=log,
         )
         events = [m for m in asyncio.run(read_topic(kafka_bootstrap, f"{prefix}casehub.mediation.events"))]
-        assert len(events) == count(os.path.join(sample_dir, "mediation.db"), "tj_ajxx") + 1
+        mediation_db = os.path.join(sample_dir, "mediation.db")
+        assert len(events) == count(mediation_db, "tj_ajxx") + count(mediation_db, "tj_ajzt_ls") + 1
     finally:
         stop_up(proc)
     stage = view_rows(db, "SELECT stage, status FROM cases WHERE case_id = ?", case_id)[0]

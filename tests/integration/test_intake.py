@@ -31,15 +31,18 @@ async def decoded(bootstrap, codec, topic):
     return [codec.decode(m.value) for m in await read_topic(bootstrap, topic)]
 
 
-async def test_push_endpoint_authenticates_maps_and_dead_letters(kafka_bootstrap, registry_url, prefix):
+async def test_push_endpoint_authenticates_maps_and_dead_letters(
+    kafka_bootstrap, registry_url, registry_credentials, prefix
+):
     settings = load_settings(
         {},
         kafka_bootstrap=kafka_bootstrap,
         schema_registry_url=registry_url,
+        registry_credentials=registry_credentials,
         topic_prefix=prefix,
         hmac_secret="push-secret",
     )
-    codec = AvroCodec(RegistryClient(registry_url), prefix=prefix)
+    codec = AvroCodec(RegistryClient(registry_url, credentials=registry_credentials), prefix=prefix)
     from casehub.ground.kafka import clients, ensure_topics
     from casehub.ground.publish import KafkaPublisher
 
@@ -88,11 +91,12 @@ def _import(env, *args):
 
 
 @pytest.fixture
-def import_env(kafka_bootstrap, registry_url, prefix, tmp_path):
+def import_env(kafka_bootstrap, registry_url, registry_credentials, prefix, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")}
     env.update(
         CASEHUB_KAFKA_BOOTSTRAP=kafka_bootstrap,
         CASEHUB_SCHEMA_REGISTRY_URL=registry_url,
+        CASEHUB_REGISTRY_CREDENTIALS=registry_credentials,
         CASEHUB_TOPIC_PREFIX=prefix,
         CASEHUB_HOME=str(tmp_path),
     )
@@ -118,6 +122,8 @@ async def test_spreadsheet_import_xlsx_and_csv(import_env, kafka_bootstrap, regi
     assert done.returncode == 1, done.stderr  # one record went to dead letters
     assert "4 records: 3 published, 1 to the dead-letter topic" in done.stdout
     assert "field sqr_sfzh" in done.stdout
+    # no CASEHUB_HMAC_SECRET and sample data only: hashed with the home's own secret, and the log says so
+    assert "sample secret" in done.stderr and (tmp_path / "secrets" / "hmac_secret").exists()
 
     gbk = [dict(r, ajid=str(100 + i)) for i, r in enumerate(records(2))]
     write_csv(tmp_path / "gbk.csv", gbk, "gbk")

@@ -81,7 +81,10 @@ class Court:
 def relay(engine, publisher, ref, identities=True, clock=lambda: TODAY) -> ConfirmationRelay:
     book = IdentityBook()
     if identities:
-        book.add({"id_hash": "h1", "name": "王伟", "id_number": "210102199001011234", "phone": "13800000000"})
+        worker = next(p for p in agreement_case(7)["parties"] if p["role"] == "WORKER")
+        book.add(
+            {"id_hash": worker["id_hash"], "name": "王伟", "id_number": "210102199001011234", "phone": "13800000000"}
+        )
     book.ready.set()
     codec = AvroCodec(MemoryRegistry(), prefix=T.prefix)
     return ConfirmationRelay(engine, codec, T, publisher, ACCESS, ref, book, clock, timeout=0.5, backoff=0.01)

@@ -22,11 +22,11 @@ from casehub.schemas.registry.client import RegistryClient
 
 
 @pytest.fixture
-def published(kafka_bootstrap, registry_url, prefix):
+def published(kafka_bootstrap, registry_url, registry_credentials, prefix):
     """One example record on every casehub topic (under this test's prefix), written by casehub's codec."""
     from confluent_kafka import Producer
 
-    codec = AvroCodec(RegistryClient(registry_url), prefix=prefix)
+    codec = AvroCodec(RegistryClient(registry_url, credentials=registry_credentials), prefix=prefix)
     contract = default_contract()
     values = {}
     producer = Producer({"bootstrap.servers": kafka_bootstrap})
@@ -38,7 +38,9 @@ def published(kafka_bootstrap, registry_url, prefix):
     return values
 
 
-def test_confluent_avro_deserializer_decodes_every_topic(kafka_bootstrap, registry_url, prefix, published):
+def test_confluent_avro_deserializer_decodes_every_topic(
+    kafka_bootstrap, registry_url, registry_credentials, prefix, published
+):
     from confluent_kafka import DeserializingConsumer
     from confluent_kafka.schema_registry import SchemaRegistryClient
     from confluent_kafka.schema_registry.avro import AvroDeserializer
@@ -48,7 +50,10 @@ def test_confluent_avro_deserializer_decodes_every_topic(kafka_bootstrap, regist
             "bootstrap.servers": kafka_bootstrap,
             "group.id": f"{prefix}confluent",
             "auto.offset.reset": "earliest",
-            "value.deserializer": AvroDeserializer(SchemaRegistryClient({"url": registry_url})),
+            # Confluent's client sends the registry's credential as HTTP basic, which the hub's registry accepts
+            "value.deserializer": AvroDeserializer(
+                SchemaRegistryClient({"url": registry_url, "basic.auth.user.info": registry_credentials})
+            ),
         }
     )
     consumer.subscribe(list(published))
@@ -99,3 +104,20 @@ def test_apache_avro_python_parses_the_contract():
     contract = default_contract()
     for record in set(TOPIC_RECORDS.values()):
         assert avro.schema.parse(contract.expanded_json(record)).fullname == record
+
+
+def test_confluent_schema_registry_client_registers_with_basic_auth_user_info(
+    registry_url, registry_credentials, prefix
+):
+    """Writes need the registry's credential; Confluent's client sends it from `basic.auth.user.info`."""
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    subject = f"{prefix}confluent-probe-value"
+    schema = Schema(json.dumps({"type": "record", "name": "P", "fields": [{"name": "a", "type": "string"}]}), "AVRO")
+    with pytest.raises(SchemaRegistryError) as refused:
+        SchemaRegistryClient({"url": registry_url}).register_schema(subject, schema)
+    assert refused.value.http_status_code == 401
+    client = SchemaRegistryClient({"url": registry_url, "basic.auth.user.info": registry_credentials})
+    schema_id = client.register_schema(subject, schema)
+    assert client.get_latest_version(subject).schema_id == schema_id

@@ -26,6 +26,7 @@ def worker_env(settings, tmp_path) -> dict:
         CASEHUB_HOME=str(tmp_path / "home"),
         CASEHUB_HMAC_SECRET=settings.hmac_secret,
         CASEHUB_PARTITIONS="3",
+        CASEHUB_REGISTRY_CREDENTIALS=settings.registry_credentials or "",
     )
     return env
 

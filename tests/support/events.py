@@ -21,7 +21,7 @@ def event(
         "occurred_at": dt.datetime(2024, 3, 1, 9, tzinfo=UTC) + dt.timedelta(minutes=minutes),
         "ingested_at": dt.datetime(2024, 3, 2, tzinfo=UTC),
         "refs": [{"kind": "MEDIATION", "system": "sys", "number": number, "normalised": None}],
-        "parties": parties or [{"role": "WORKER", "party_type": "PERSON", "name": "王伟", "id_hash": "h1"}],
+        "parties": parties or [{"role": "WORKER", "party_type": "PERSON", "name": "王伟", "id_hash": "a" * 64}],
         "claims": [],
         "documents": [],
         "group_dispute": False,

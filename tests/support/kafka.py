@@ -65,8 +65,15 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
 
 
 @pytest.fixture(scope="session")
-def registry_url(kafka_bootstrap, tmp_path_factory):
-    """The hub's own schema registry, served by `casehub registry` against the session broker."""
+def registry_credentials() -> str:
+    """The session registry's write credential (user:password, HTTP basic), as CASEHUB_REGISTRY_CREDENTIALS."""
+    return f"casehub-tests:{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="session")
+def registry_url(kafka_bootstrap, registry_credentials, tmp_path_factory):
+    """The hub's own schema registry, served by `casehub registry` against the session broker; writes need
+    `registry_credentials`."""
     port = free_port()
     home = tmp_path_factory.mktemp("registry-home")
     env = {
@@ -75,6 +82,7 @@ def registry_url(kafka_bootstrap, tmp_path_factory):
         "CASEHUB_REGISTRY_PORT": str(port),
         "CASEHUB_HOME": str(home),
         "CASEHUB_TOPIC_PREFIX": f"session-{uuid.uuid4().hex[:8]}.",
+        "CASEHUB_REGISTRY_CREDENTIALS": registry_credentials,
     }
     with open(home / "registry.log", "wb") as log:
         proc = subprocess.Popen(
@@ -90,19 +98,20 @@ def registry_url(kafka_bootstrap, tmp_path_factory):
 
 
 @pytest.fixture
-def codec(registry_url, prefix) -> AvroCodec:
-    """A codec on the session's registry for this test's topics."""
-    return AvroCodec(RegistryClient(registry_url), prefix=prefix)
+def codec(registry_url, registry_credentials, prefix) -> AvroCodec:
+    """A codec on the session's registry for this test's topics (it registers them with the credential)."""
+    return AvroCodec(RegistryClient(registry_url, credentials=registry_credentials), prefix=prefix)
 
 
 @pytest.fixture
-def hub_settings(kafka_bootstrap, registry_url, prefix, tmp_path):
+def hub_settings(kafka_bootstrap, registry_url, registry_credentials, prefix, tmp_path):
     """Settings of a hub process on the session's broker and registry, with this test's own topics and home."""
     return load_settings(
         {},
         home=tmp_path / "home",
         kafka_bootstrap=kafka_bootstrap,
         schema_registry_url=registry_url,
+        registry_credentials=registry_credentials,
         topic_prefix=prefix,
         hmac_secret="capture-test",
     )
@@ -122,8 +131,12 @@ def java_tool(
     )
 
 
-async def read_topic(bootstrap: str, topic: str) -> list:
-    """Every message now in `topic` (all partitions, from the beginning to the current end)."""
+async def read_topic(bootstrap, topic: str) -> list:
+    """Every message now in `topic` (all partitions, from the beginning to the current end).
+
+    Args:
+        bootstrap: the bootstrap address, or KafkaClients for a secured cluster.
+    """
     from casehub.ground.kafka import read_to_end
 
     try:

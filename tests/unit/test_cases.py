@@ -51,7 +51,7 @@ def test_any_order_and_duplication_gives_the_same_record(order, extra):
 
 
 def party(**flags) -> dict:
-    return {"role": "WORKER", "party_type": "PERSON", "name": "王伟", "id_hash": "h1", **flags}
+    return {"role": "WORKER", "party_type": "PERSON", "name": "王伟", "id_hash": "a" * 64, **flags}
 
 
 FLAG_EVENTS = [

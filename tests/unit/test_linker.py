@@ -13,7 +13,7 @@ from casehub.ground.topics import Topics
 from casehub.schemas.codec import AvroCodec
 from casehub.schemas.registry.memory import MemoryRegistry
 from casehub.streams.linker import Linker
-from tests.support.samples import messages, sample_events
+from tests.support.samples import Message, messages, sample_events
 
 T = Topics("unit.")
 NOW = dt.datetime(2026, 12, 2, 8, tzinfo=dt.UTC)
@@ -93,3 +93,43 @@ def test_any_arrival_order_gives_the_same_cases(sample, codec):
     shuffled_batches = _final(codec, [shuffled[i : i + 7] for i in range(0, len(shuffled), 7)])
     assert one_by_one == reversed_ == shuffled_batches
     assert len(one_by_one) == len(sample[1])
+
+
+def test_a_running_deadline_turns_missed_when_its_day_passes_without_a_new_event(codec):
+    from tests.support.events import event
+
+    applied = event(1, "APPLIED", 0)  # a mediation received on 2024-03-01: 15 days to an agreement
+    clock = {"now": dt.datetime(2024, 3, 5, tzinfo=dt.UTC)}
+    link = Linker(codec, T, CaseRules(), lambda: clock["now"])
+    topic = T.mediation
+    first = live(
+        codec, link.step([Message(topic, 0, 0, None, codec.encode(topic, {**applied, "claims": []}))]).messages
+    )
+    (case,) = first.values()
+    assert [(d["kind"], d["state"]) for d in case["deadlines"]] == [("MEDIATION_15_DAYS", "RUNNING")]
+    assert link.sweep().messages == []  # nothing came due yet
+    clock["now"] = dt.datetime(2024, 3, 20, tzinfo=dt.UTC)
+    (later,) = live(codec, link.sweep().messages).values()
+    assert [(d["kind"], d["state"]) for d in later["deadlines"]] == [("MEDIATION_15_DAYS", "MISSED")]
+    assert later["version"] == case["version"] + 1
+
+
+def test_the_main_row_and_its_history_row_reporting_one_change_are_one_timeline_entry(codec):
+    from casehub.connectors.adapter import MappedAdapter
+    from casehub.connectors.mapping import builtin_mappings
+    from casehub.connectors.sample import mediation_rows
+    from casehub.domain.identities import Protector
+
+    row = mediation_rows(1, seed=4)[0] | {"zt": "30", "gxsj": "2024-03-04 10:00:00"}
+    main = MappedAdapter(builtin_mappings()["mediation"], Protector("k")).map_row(row, NOW).event
+    history = MappedAdapter(builtin_mappings()["mediation_history"], Protector("k"))
+    changes = [
+        history.map_row(row | {"xh": i, "zt": zt, "bgsj": at}, NOW).event
+        for i, (zt, at) in enumerate(
+            [("10", "2024-03-01 09:00:00"), ("20", "2024-03-02 09:00:00"), ("30", "2024-03-04 10:00:00")], 1
+        )
+    ]
+    assert changes[-1]["event_id"] == main["event_id"]  # same record, same time: the same event
+    out = linker(codec).step(messages(codec, T, [("MEDIATION", e) for e in (*changes, main)]))
+    (case,) = live(codec, out.messages).values()
+    assert [e["event_type"] for e in case["timeline"]] == ["APPLIED", "ACCEPTED", "SESSION_HELD"]

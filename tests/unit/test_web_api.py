@@ -13,9 +13,23 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from casehub.domain.confirmation import request_id_for
-from casehub.ground.access import Access, AccessError, Role, generate_access_file, load_access, parse_role, sign
+from casehub.ground.access import (
+    COOKIE,
+    COURTS_FILE,
+    Access,
+    AccessError,
+    Role,
+    courts_file,
+    load_access,
+    parse_role,
+    parse_tokens,
+    sign,
+    sign_in_link,
+    visible_to,
+)
 from casehub.ground.publish import MemoryPublisher
-from casehub.ground.settings import load_settings
+from casehub.ground.secrets import OPERATOR_TOKEN, HomeSecrets
+from casehub.ground.settings import SettingsError, load_settings
 from casehub.ground.topics import Topics
 from casehub.schemas.codec import AvroCodec
 from casehub.schemas.registry.memory import MemoryRegistry
@@ -29,7 +43,7 @@ NOW = dt.datetime(2026, 11, 25, 8, tzinfo=dt.UTC)
 TOKENS = {
     "op": Role("operator"),
     "vw": Role("viewer"),
-    "ag": Role("agency"),
+    "ig": Role("integrator"),
     "c102": Role("court", "辽0102"),
     "c103": Role("court", "辽0103"),
 }
@@ -62,12 +76,12 @@ def test_every_api_route_needs_a_valid_token(view):
     assert "登录" in client.get("/").text
 
 
-def test_viewers_get_no_hashes_and_operators_do(view):
+def test_only_integrators_get_hashes(view):
     client, *_ = view
     case_id = client.get("/api/cases", headers=auth("op")).json()["cases"][0]["case_id"]
-    seen_by_viewer = client.get(f"/api/cases/{case_id}", headers=auth("vw")).text
-    seen_by_operator = client.get(f"/api/cases/{case_id}", headers=auth("op")).text
-    assert "_hash" not in seen_by_viewer and "id_hash" in seen_by_operator
+    for token in ("vw", "op"):
+        assert "_hash" not in client.get(f"/api/cases/{case_id}", headers=auth(token)).text, token
+    assert "id_hash" in client.get(f"/api/cases/{case_id}", headers=auth("ig")).text
 
 
 def test_search_by_a_full_width_bracketed_case_number_and_filters(view):
@@ -211,19 +225,49 @@ def test_a_good_callback_reaches_the_topics_and_the_view_and_a_replay_is_refused
     assert ruling["refs"][0]["number"] == "（2026）辽0102民特7号" and ruling["event_type"] == "CONFIRMATION_RULED_VALID"
 
 
-def test_roles_and_the_access_file(tmp_path):
+def test_roles_tokens_and_the_home_files(tmp_path):
     assert parse_role("court/辽0102") == Role("court", "辽0102")
     for bad in ("admin", "court", "viewer/辽0102"):
         with pytest.raises(AccessError):
             parse_role(bad)
-    path = generate_access_file(tmp_path, ["辽0102"])
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    access = load_access(load_settings({}, home=tmp_path, api_tokens="viewer:extra-token"))
-    assert access.role_of("extra-token") == Role("viewer")
+    with pytest.raises(ValueError, match="unknown role"):
+        parse_tokens("admin:0123456789abcdefgh")
+    with pytest.raises(ValueError, match="at least 16"):
+        parse_tokens("viewer:short")
+    home = HomeSecrets(tmp_path)
+    operator, _ = home.ensure(OPERATOR_TOKEN)
+    home.ensure(COURTS_FILE, lambda: courts_file(["辽0102"]))
+    assert stat.S_IMODE(os.stat(home.path(COURTS_FILE)).st_mode) == 0o600
+    access = load_access(load_settings({}, home=tmp_path))
+    assert access.role_of(operator) == Role("operator")  # the home's operator token, when no tokens are configured
     assert access.role_of(access.token_for("court/辽0102")) == Role("court", "辽0102")
     assert access.secret_of("辽0102") and access.role_of("") is None and access.role_of("nope") is None
-    os.chmod(path, 0o644)
-    with pytest.raises(AccessError, match="chmod 600"):
+    configured = load_access(load_settings({}, home=tmp_path, web_tokens="viewer:a-viewer-token-0123456789"))
+    assert configured.role_of("a-viewer-token-0123456789") == Role("viewer")
+    assert configured.role_of(operator) is None  # CASEHUB_WEB_TOKENS replaces the home's operator token
+    os.chmod(home.path(COURTS_FILE), 0o644)
+    with pytest.raises(SettingsError, match="chmod 600"):
         load_access(load_settings({}, home=tmp_path))
     for table in CONTENT:  # the view has no column for a full identity
         assert not {"id_number", "phone"} & {c.name for c in table.columns}, table.name
+
+
+def test_visible_to_drops_hashes_at_any_depth_for_viewers_and_courts():
+    value = {"a_hash": 1, "x": [{"id_hash": 2, "id_masked": "m"}], "y": {"phone_hash": 3}}
+    assert visible_to("viewer", value) == {"x": [{"id_masked": "m"}], "y": {}}
+    assert visible_to(Role("court", "辽0102"), value) == {"x": [{"id_masked": "m"}], "y": {}}
+    assert visible_to(Role("operator"), value) == visible_to("viewer", value)
+    assert visible_to("integrator", value) == value
+
+
+def test_the_sign_in_link_sets_a_cookie_and_leaves_the_address_bar(view):
+    client, *_ = view
+    response = client.get(sign_in_link("", "vw"), follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=vw") and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert client.get(sign_in_link("", "wrong-token"), follow_redirects=False).status_code == 401
+    assert client.get("/healthz").status_code == 200  # open for the supervisor
+    client.cookies.clear()
+    refused = client.get("/api/cases")
+    assert refused.status_code == 401 and "casehub up" in refused.json()["error"]  # says how to sign in
