@@ -136,10 +136,18 @@ def test_every_eligible_agreement_reaches_its_court_once_and_the_rulings_come_ba
             assert "裁定协议有效" in page or "裁定驳回" in page
         with engine.connect() as conn:
             case_count = conn.execute(sa.select(sa.func.count()).select_from(cases)).scalar_one()
+            decisions = dict(
+                conn.execute(
+                    sa.select(case_agreements.c.confirmation_decision, sa.func.count()).group_by(
+                        case_agreements.c.confirmation_decision
+                    )
+                ).all()
+            )
         print(
             f"\nconfirmation e2e: {CASES} sample cases + {len(added)} agreements, {case_count} case rows; "
             f"{len(eligible)} eligible delivered once each; court-sim failures {failures}, duplicates "
-            f"{sum(c['duplicates'] for c in stats.values())}; all ruled {seconds:.0f}s after `casehub up`"
+            f"{sum(c['duplicates'] for c in stats.values())}; all ruled {seconds:.0f}s after `casehub up`; "
+            f"agreement decisions {decisions}"
         )
 
         # the live view has every case's latest version before the hub stops (so the rebuild can be compared)
