@@ -1,6 +1,9 @@
-"""The case view in SQL (SQLAlchemy 2.x Core): SQLite by default, PostgreSQL (or MySQL/MariaDB) in production.
+"""The case view store: SQLite by default, PostgreSQL (or MySQL/MariaDB) in production; schema by migrations.
 
-Upserts are idempotent: a case row only moves to a newer version, and each timeline event is stored once.
+Writes are batched and idempotent: a case's row moves only to a newer version (a stale or repeated record changes
+nothing), and its parts are replaced whole by the accepted version. In the same transaction, each agreement of the
+version is judged for judicial confirmation (casehub.domain.confirmation) and an eligible one gets its request in
+the outbox table, once per agreement ever.
 """
 
 from __future__ import annotations
@@ -11,42 +14,23 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-metadata = sa.MetaData()
-cases = sa.Table(
-    "cases",
-    metadata,
-    sa.Column("case_id", sa.String(40), primary_key=True),
-    sa.Column("version", sa.BigInteger, nullable=False),
-    sa.Column("stage", sa.String(40), nullable=False),
-    sa.Column("status", sa.String(80), nullable=False),
-    sa.Column("merged_into", sa.String(40)),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("group_dispute", sa.Boolean, nullable=False, default=False),
-    sa.Column("migrant_worker", sa.Boolean, nullable=False, default=False),
-    sa.Column("mediated_before_arbitration", sa.Boolean, nullable=False, default=False),
-    sa.Column("record", sa.Text, nullable=False),  # the whole CaseRecord as JSON
+from casehub.domain.confirmation import REQUEST, agreement_key, build_request, decide, request_id_for
+from casehub.domain.directory import ReferenceData, Roster, name_key
+from casehub.domain.references import normalise_number
+from casehub.sinks.migrate import upgrade
+from casehub.sinks.view_tables import (
+    CHILDREN,
+    alerts,
+    cases,
+    confirmation_deliveries,
+    confirmation_requests,
+    court_answers,
+    mediators,
+    organisations,
 )
-case_events = sa.Table(
-    "case_events",
-    metadata,
-    sa.Column("case_id", sa.String(40), primary_key=True),
-    sa.Column("event_id", sa.String(200), primary_key=True),
-    sa.Column("agency_kind", sa.String(20), nullable=False),
-    sa.Column("event_type", sa.String(60), nullable=False),
-    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("source_system", sa.String(100), nullable=False),
-    sa.Column("record_id", sa.String(200), nullable=False),
-    sa.Column("summary", sa.Text, nullable=False),
-)
-case_refs = sa.Table(
-    "case_refs",
-    metadata,
-    sa.Column("case_id", sa.String(40), primary_key=True),
-    sa.Column("kind", sa.String(20), primary_key=True),
-    sa.Column("system", sa.String(100), primary_key=True),
-    sa.Column("number", sa.String(200), primary_key=True),
-)
+
+MAX_REDIRECTS = 20  # a chain of merges longer than this is a loop
+ANSWER_RANK = {"RECEIVED": 1, "ACCEPTED": 2, "RULED_VALID": 3, "REJECTED": 3, "NOT_ACCEPTED": 3}
 
 
 def _json_default(value):
@@ -57,138 +41,438 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def record_json(case: dict) -> str:
-    return json.dumps(case, ensure_ascii=False, default=_json_default, sort_keys=True)
+def millis(moment: dt.datetime) -> dt.datetime:
+    """A time as Avro's timestamp-millis keeps it: what the view stores of anything that also travels on a topic,
+    so a view rebuilt from the topics holds the same values."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def rows_for(case: dict) -> tuple[dict, list[dict], list[dict]]:
-    """Pure: the rows one CaseRecord becomes (case row, timeline rows, reference rows)."""
+def to_json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_json_default, sort_keys=True)
+
+
+def create_engine(url: str, migrate: bool = True) -> sa.Engine:
+    """Engine for the case view; creates the SQLite folder and brings the schema to the newest migration."""
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _wal(dbapi_conn, _):  # readers (the web view, the relay) and the writer (the sink) work side by side
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA busy_timeout=10000")
+
+    if migrate:
+        upgrade(engine)
+    return engine
+
+
+def _fen(amounts: dict | None, key: str) -> int | None:
+    return ((amounts or {}).get(key) or {}).get("amount_fen")
+
+
+def rows_for(case: dict, decisions: list | None = None) -> tuple[dict, dict[str, list[dict]]]:
+    """Pure: the case row and the child rows (table name -> rows) of one CaseRecord.
+
+    decisions: for each of case["agreements"], (state, reason, request_id) of its confirmation decision.
+    """
+    cid = case["case_id"]
+    stages = case.get("stages") or []
+    org = next((s.get("organisation") for s in stages if s.get("agency_kind") == "MEDIATION"), None)
+    amounts = case.get("amounts")
     head = {
-        "case_id": case["case_id"],
+        "case_id": cid,
         "version": case["version"],
         "stage": case["stage"],
         "status": case["status"],
         "merged_into": case.get("merged_into"),
         "created_at": case["created_at"],
         "updated_at": case["updated_at"],
+        "closed_at": case.get("closed_at"),
+        "division_code": case.get("division_code"),
+        "organisation": org,
         "group_dispute": bool(case.get("group_dispute")),
+        "worker_count": case.get("worker_count"),
         "migrant_worker": bool(case.get("migrant_worker")),
+        "dispatched_worker": bool(case.get("dispatched_worker")),
+        "new_employment_form": bool(case.get("new_employment_form")),
         "mediated_before_arbitration": bool(case.get("mediated_before_arbitration")),
-        "record": record_json(case),
+        "resolved_by_negotiation_or_mediation": bool(case.get("resolved_by_negotiation_or_mediation")),
+        "overdue": bool(case.get("overdue")),
+        "claimed_fen": _fen(amounts, "claimed"),
+        "agreed_fen": _fen(amounts, "agreed"),
+        "awarded_fen": _fen(amounts, "awarded"),
+        "paid_fen": _fen(amounts, "paid"),
+        "confirmation_state": (case.get("confirmation") or {}).get("state"),
+        "record": to_json(case),
     }
-    events = [
-        {
-            "case_id": case["case_id"],
-            "event_id": e["event_id"],
-            "agency_kind": e["agency_kind"],
-            "event_type": e["event_type"],
-            "occurred_at": e["occurred_at"],
-            "source_system": e["source"]["system"],
-            "record_id": e["source"]["record_id"],
-            "summary": e["summary"],
-        }
-        for e in case.get("timeline", [])
-    ]
-    refs = [
-        {"case_id": case["case_id"], "kind": r["kind"], "system": r["system"], "number": r["number"]}
-        for r in case.get("refs", [])
-    ]
-    return head, events, refs
-
-
-def create_engine(url: str) -> sa.Engine:
-    """Engine for the case view; creates the SQLite folder and the tables when missing."""
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, future=True)
-    if engine.dialect.name == "sqlite":
-
-        @sa.event.listens_for(engine, "connect")
-        def _wal(dbapi_conn, _):  # readers (the web view) and the writer (the sink) work side by side
-            dbapi_conn.execute("PRAGMA journal_mode=WAL")
-            dbapi_conn.execute("PRAGMA busy_timeout=10000")
-
-    try:
-        metadata.create_all(engine)
-    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
-        # the sink and the web view start together: the other one may have created the tables in between
-        if "already exists" not in str(exc.orig):
-            raise
-        metadata.create_all(engine)
-    return engine
-
-
-def _insert(dialect: str, table: sa.Table):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif dialect in ("mysql", "mariadb"):
-        from sqlalchemy.dialects.mysql import insert
-    else:
-        raise NotImplementedError(
-            f"case view upserts are written for sqlite, postgresql and mysql/mariadb, not {dialect}"
+    child: dict[str, list[dict]] = {t.name: [] for t in CHILDREN}
+    for i, s in enumerate(stages):
+        child["case_stages"].append(
+            {
+                "case_id": cid,
+                "seq": i,
+                **{k: s.get(k) for k in ("stage", "kind", "agency_kind", "system", "record_id", "case_number")},
+                **{k: s.get(k) for k in ("organisation", "division_code", "started_at", "ended_at", "status")},
+                "outcome": s.get("outcome"),
+                "attached": bool(s.get("attached")),
+            }
         )
-    return insert(table)
+    for i, e in enumerate(case.get("timeline") or []):
+        child["case_events"].append(
+            {
+                "case_id": cid,
+                "seq": i,
+                "event_id": e["event_id"],
+                "agency_kind": e["agency_kind"],
+                "event_type": e["event_type"],
+                "occurred_at": e["occurred_at"],
+                "source_system": e["source"]["system"],
+                "record_id": e["source"]["record_id"],
+                "summary": e["summary"],
+                "case_number": e.get("case_number"),
+                "stage_kind": e.get("stage_kind"),
+                "attached": bool(e.get("attached")),
+            }
+        )
+    for i, p in enumerate(case.get("parties") or []):
+        child["case_parties"].append(
+            {
+                "case_id": cid,
+                "seq": i,
+                "role": p.get("role", "UNKNOWN"),
+                "party_type": p.get("party_type", "UNKNOWN"),
+                "name": p["name"],
+                "name_key": name_key(p["name"]),
+                "id_masked": p.get("id_masked"),
+                "phone_masked": p.get("phone_masked"),
+                "credit_code": p.get("credit_code"),
+                "division_code": p.get("division_code"),
+                "migrant_worker": bool(p.get("migrant_worker")),
+                "dispatched_worker": bool(p.get("dispatched_worker")),
+                "new_employment_form": bool(p.get("new_employment_form")),
+            }
+        )
+    for i, c in enumerate(case.get("claims") or []):
+        child["case_claims"].append(
+            {
+                "case_id": cid,
+                "seq": i,
+                "type": c.get("type", "OTHER"),
+                "amount_fen": (c.get("amount") or {}).get("amount_fen"),
+                "description": c.get("description"),
+            }
+        )
+    for i, link in enumerate(case.get("links") or []):
+        child["case_links"].append(
+            {
+                "case_id": cid,
+                "seq": i,
+                "event_id": link["event_id"],
+                "rule": link["rule"],
+                "detail": link["detail"],
+                "matched": to_json(link.get("matched") or []),
+                "window_days": link.get("window_days"),
+                "other_event_id": link.get("other_event_id"),
+                "correction_id": link.get("correction_id"),
+                "linked_at": link.get("linked_at"),
+            }
+        )
+    for i, d in enumerate(case.get("deadlines") or []):
+        child["case_deadlines"].append(
+            {
+                "case_id": cid,
+                "seq": i,
+                "kind": d["kind"],
+                "due": d["due"],
+                "state": d.get("state", "UNKNOWN"),
+                "basis": d.get("basis", ""),
+                "start_date": d.get("start_date"),
+                "event_id": d.get("event_id"),
+                "working_days": bool(d.get("working_days")),
+                "extended_days": d.get("extended_days"),
+                "note": d.get("note"),
+            }
+        )
+    for i, a in enumerate(case.get("agreements") or []):
+        ag = a.get("agreement") or {}
+        state, reason, rid = decisions[i] if decisions else ("UNDECIDED", "", None)
+        child["case_agreements"].append(
+            {
+                "case_id": cid,
+                "seq": i,
+                "agreement_key": agreement_key(a),
+                "number": ag.get("number"),
+                "agreement_kind": ag.get("agreement_kind", "MEDIATION_AGREEMENT"),
+                "signed_at": ag.get("signed_at"),
+                "effective_date": ag.get("effective_date"),
+                "amount_fen": (ag.get("amount") or {}).get("amount_fen"),
+                "consent_worker": bool(ag.get("confirmation_consent_worker")),
+                "consent_employer": bool(ag.get("confirmation_consent_employer")),
+                "organisation": (a.get("organisation") or {}).get("name"),
+                "performance": a.get("performance", "UNKNOWN"),
+                "performed_at": a.get("performed_at"),
+                "defaulted_at": a.get("defaulted_at"),
+                "followed_by": to_json(a.get("followed_by") or []),
+                "confirmation_decision": state,
+                "decision_reason": reason,
+                "request_id": rid,
+            }
+        )
+    seen = set()
+    for r in case.get("refs") or []:
+        key = (r["kind"], r["system"], r["number"])
+        if key in seen:
+            continue
+        seen.add(key)
+        child["case_refs"].append(
+            {"case_id": cid, "kind": r["kind"], "system": r["system"], "number": r["number"], "normalised": _norm(r)}
+        )
+    return head, child
 
 
-def upsert_cases(conn: sa.Connection, records: list[dict]) -> int:
-    """Write case records idempotently in one transaction (the caller's); returns how many case rows changed."""
-    dialect = conn.dialect.name
-    # Within a batch keep the newest version of each case only.
+def _norm(ref: dict) -> str:
+    return normalise_number(ref["number"])
+
+
+def plan_confirmations(case: dict, ref: ReferenceData | None, days: int) -> tuple[list, list[dict]]:
+    """Pure: each agreement's decision (state, reason, request_id) and the requests it asks for (no identities)."""
+    decisions, requests = [], []
+    if case.get("merged_into"):
+        return decisions, requests
+    for agreement in case.get("agreements") or []:
+        if ref is None:
+            decisions.append(("UNDECIDED", "no roster and court directory configured", None))
+            continue
+        decision = decide(case, agreement, ref, days)
+        if decision.state != REQUEST:
+            decisions.append((decision.state, decision.reason, None))
+            continue
+        rid = request_id_for(agreement)
+        decisions.append((REQUEST, decision.reason, rid))
+        requests.append(build_request(case, agreement, decision, case["updated_at"]))
+    return decisions, requests
+
+
+def request_row(request: dict, state: str = "PENDING") -> dict:
+    return {
+        "request_id": request["request_id"],
+        "agreement_key": request["agreement_key"],
+        "case_id": request["case_id"],
+        "court_code": request["court"]["code"],
+        "court_name": request["court"]["name"],
+        "deadline": request["deadline"],
+        "created_at": request["created_at"],
+        "state": state,
+        "route": request["route"],
+        "request": to_json(request),
+        "attempts": 0,
+        "delivered_at": None,
+        "last_error": None,
+        "court_outcome": None,
+        "court_case_number": None,
+    }
+
+
+def upsert_cases(
+    conn: sa.Connection, records: list[dict], ref: ReferenceData | None = None, confirmation_days: int = 30
+) -> int:
+    """Write case records in the caller's transaction; returns how many case rows changed.
+
+    A record older than (or as old as) the stored version changes nothing. An accepted version replaces the
+    case's parts and adds outbox rows for agreements newly eligible for judicial confirmation.
+    """
     newest: dict[str, dict] = {}
-    for case in records:
-        if case["case_id"] not in newest or case["version"] >= newest[case["case_id"]]["version"]:
+    for case in records:  # within a batch the newest version of each case only
+        if case["case_id"] not in newest or case["version"] > newest[case["case_id"]]["version"]:
             newest[case["case_id"]] = case
-    changed = 0
-    for case in newest.values():
-        head, events, refs = rows_for(case)
-        if dialect in ("mysql", "mariadb"):
-            # MySQL has no conditional upsert: take the row only when it is newer.
-            existing = conn.execute(
-                sa.select(cases.c.version).where(cases.c.case_id == case["case_id"])
-            ).scalar_one_or_none()
-            if existing is None:
-                conn.execute(cases.insert().values(**head))
-            elif existing <= case["version"]:
-                conn.execute(cases.update().where(cases.c.case_id == case["case_id"]).values(**head))
-            else:
-                continue
-            taken = True
-        else:
-            ins = _insert(dialect, cases).values(**head)
-            update = {c: ins.excluded[c] for c in head if c != "case_id"}
-            result = conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=[cases.c.case_id], set_=update, where=cases.c.version <= ins.excluded.version
-                ).returning(cases.c.case_id)
-            )
-            # the row comes back only when it was inserted or updated (rowcount is not that on every driver)
-            taken = result.first() is not None
-        if not taken:
-            continue  # an older version than the stored one: nothing of it is written
-        changed += 1
-        # the record's timeline and references are the whole truth of this version: a record moved to another
-        # case (a merge, a split) leaves this one; a redirect keeps none
-        conn.execute(case_events.delete().where(case_events.c.case_id == case["case_id"]))
-        conn.execute(case_refs.delete().where(case_refs.c.case_id == case["case_id"]))
-        if events:
-            conn.execute(_ignore(dialect, case_events, events))
-        if refs:
-            conn.execute(_ignore(dialect, case_refs, refs))
-    return changed
+    if not newest:
+        return 0
+    stored: dict[str, int] = {}
+    ids = list(newest)
+    for i in range(0, len(ids), 500):
+        stored.update(
+            conn.execute(sa.select(cases.c.case_id, cases.c.version).where(cases.c.case_id.in_(ids[i : i + 500]))).all()
+        )
+    inserts, updates, children, requests = [], [], {t.name: [] for t in CHILDREN}, []
+    for cid, case in newest.items():
+        if cid in stored and stored[cid] >= case["version"]:
+            continue  # stale or repeated: nothing of it is written
+        decisions, wanted = plan_confirmations(case, ref, confirmation_days)
+        head, child = rows_for(case, decisions)
+        (updates if cid in stored else inserts).append(head)
+        for name, rows in child.items():
+            children[name].extend(rows)
+        requests.extend(wanted)
+    accepted = [h["case_id"] for h in inserts + updates]
+    if not accepted:
+        return 0
+    if inserts:
+        conn.execute(cases.insert(), inserts)
+    if updates:
+        params = [{**u, "_id": u["case_id"]} for u in updates]
+        values = {c.name: sa.bindparam(c.name) for c in cases.columns if c.name != "case_id"}
+        conn.execute(cases.update().where(cases.c.case_id == sa.bindparam("_id")).values(values), params)
+    for table in CHILDREN:
+        for i in range(0, len(accepted), 500):
+            conn.execute(table.delete().where(table.c.case_id.in_(accepted[i : i + 500])))
+        if children[table.name]:
+            conn.execute(table.insert(), children[table.name])
+    add_requests(conn, requests)
+    return len(accepted)
 
 
-def _ignore(dialect: str, table: sa.Table, rows: list[dict]):
-    stmt = _insert(dialect, table).values(rows)
-    if dialect in ("mysql", "mariadb"):
-        return stmt.prefix_with("IGNORE")
-    return stmt.on_conflict_do_nothing()
+def add_requests(conn: sa.Connection, requests: list[dict], state: str = "PENDING") -> int:
+    """Outbox rows for requests whose agreement has none yet (one request per agreement, ever)."""
+    if not requests:
+        return 0
+    keys = [r["agreement_key"] for r in requests]
+    known = set(
+        conn.execute(
+            sa.select(confirmation_requests.c.agreement_key).where(confirmation_requests.c.agreement_key.in_(keys))
+        ).scalars()
+    )
+    rows, seen = [], set()
+    for r in requests:
+        if r["agreement_key"] in known or r["agreement_key"] in seen:
+            continue
+        seen.add(r["agreement_key"])
+        rows.append(request_row(r, state))
+    if rows:
+        conn.execute(confirmation_requests.insert(), rows)
+    return len(rows)
 
 
 def load_case(conn: sa.Connection, case_id: str) -> dict | None:
-    row = conn.execute(sa.select(cases.c.record).where(cases.c.case_id == case_id)).scalar_one_or_none()
-    return json.loads(row) if row else None
+    """The stored CaseRecord (JSON-decoded) of a case id, following redirects to the surviving case; the record
+    gets `redirected_from` when it was reached through one."""
+    seen = []
+    current = case_id
+    for _ in range(MAX_REDIRECTS):
+        row = conn.execute(sa.select(cases.c.record, cases.c.merged_into).where(cases.c.case_id == current)).first()
+        if row is None:
+            return None
+        if not row.merged_into:
+            record = json.loads(row.record)
+            if seen:
+                record["redirected_from"] = seen
+            return record
+        seen.append(current)
+        current = row.merged_into
+    raise RuntimeError(f"case {case_id}: more than {MAX_REDIRECTS} redirects (a loop of merged_into)")
+
+
+def write_roster(conn: sa.Connection, roster: Roster) -> None:
+    """Replace the roster tables with the roster file's content."""
+    conn.execute(mediators.delete())
+    conn.execute(organisations.delete())
+    if roster.organisations:
+        conn.execute(
+            organisations.insert(),
+            [
+                {
+                    "code": o.code,
+                    "name": o.name,
+                    "name_key": name_key(o.name),
+                    "kind": o.kind,
+                    "division_code": o.division_code,
+                    "lawfully_established": o.lawfully_established,
+                    "credit_code": o.credit_code,
+                    "contact": o.contact,
+                }
+                for o in roster.organisations
+            ],
+        )
+    if roster.mediators:
+        conn.execute(
+            mediators.insert(),
+            [{"code": m.code, "name": m.name, "organisation": m.organisation} for m in roster.mediators],
+        )
+
+
+def apply_log_entry(conn: sa.Connection, entry: dict) -> None:
+    """One confirmation-log entry (the relay's record of a request: its row and its deliveries) into the store.
+
+    Idempotent: the request row takes the entry's state; deliveries are keyed by (request, attempt)."""
+    request = entry["request"]
+    row = {
+        **request_row(request, entry["state"]),
+        "attempts": entry["attempts"],
+        "delivered_at": entry.get("delivered_at"),
+        "last_error": entry.get("last_error"),
+    }
+    exists = conn.execute(
+        sa.select(confirmation_requests.c.request_id).where(confirmation_requests.c.request_id == row["request_id"])
+    ).first()
+    if exists:
+        keep = {k: v for k, v in row.items() if k in ("state", "attempts", "delivered_at", "last_error")}
+        conn.execute(
+            confirmation_requests.update().where(confirmation_requests.c.request_id == row["request_id"]).values(keep)
+        )
+    else:
+        conn.execute(confirmation_requests.insert().values(row))
+    have = set(
+        conn.execute(
+            sa.select(confirmation_deliveries.c.attempt).where(
+                confirmation_deliveries.c.request_id == request["request_id"]
+            )
+        ).scalars()
+    )
+    new = [{**d, "request_id": request["request_id"]} for d in entry.get("deliveries", []) if d["attempt"] not in have]
+    if new:
+        conn.execute(confirmation_deliveries.insert(), new)
+
+
+ALERT_COLUMNS = ("alert_id", "kind", "severity", "case_id", "raised_at", "due", "message", "deadline_kind")
+
+
+def add_alerts(conn: sa.Connection, items: list[dict]) -> int:
+    """Alerts (cn.casehub.Alert dicts) not stored yet."""
+    if not items:
+        return 0
+    have = set(
+        conn.execute(
+            sa.select(alerts.c.alert_id).where(alerts.c.alert_id.in_([a["alert_id"] for a in items]))
+        ).scalars()
+    )
+    rows = [{k: a.get(k) for k in ALERT_COLUMNS} for a in items if a["alert_id"] not in have]
+    if rows:
+        conn.execute(alerts.insert(), rows)
+    return len(rows)
+
+
+def add_answer(conn: sa.Connection, response: dict) -> bool:
+    """A court's answer (cn.casehub.ConfirmationResponse) into the store; False if that answer was stored before."""
+    exists = conn.execute(
+        sa.select(court_answers.c.request_id).where(
+            court_answers.c.request_id == response["request_id"], court_answers.c.outcome == response["outcome"]
+        )
+    ).first()
+    if exists:
+        return False
+    conn.execute(
+        court_answers.insert().values(
+            request_id=response["request_id"],
+            outcome=response["outcome"],
+            court_case_number=response.get("court_case_number"),
+            decided_at=response["decided_at"],
+            reason=response.get("reason"),
+        )
+    )
+    # the furthest answer wins, whatever order the answers were stored in (live or rebuilt)
+    answers = conn.execute(
+        sa.select(court_answers.c.outcome, court_answers.c.court_case_number).where(
+            court_answers.c.request_id == response["request_id"]
+        )
+    ).all()
+    update = {"court_outcome": max((a.outcome for a in answers), key=lambda o: (ANSWER_RANK.get(o, 0), o))}
+    numbers = sorted(a.court_case_number for a in answers if a.court_case_number)
+    if numbers:
+        update["court_case_number"] = numbers[0]
+    where = confirmation_requests.c.request_id == response["request_id"]
+    conn.execute(confirmation_requests.update().where(where).values(update))
+    return True
 
 
 def live_records(engine: sa.Engine) -> dict[str, dict]:

@@ -8,12 +8,14 @@ import asyncio
 import sqlalchemy as sa
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from casehub.domain.directory import ReferenceData
 from casehub.ground.deadletter import DeadLetters
 from casehub.ground.kafka import KafkaClients, clients, clients_for
 from casehub.ground.logs import get_logger
 from casehub.ground.publish import KafkaPublisher
 from casehub.schemas.codec import AvroCodec, DecodeError
-from casehub.sinks.case_view import create_engine, upsert_cases
+from casehub.sinks.case_view import create_engine, upsert_cases, write_roster
+from casehub.sinks.reference import load_reference
 
 _LOST = (sa.exc.OperationalError, sa.exc.InterfaceError)  # the database is away: retry, never dead-letter
 
@@ -23,16 +25,26 @@ class CaseViewWriter:
 
     Args:
         letters: a casehub.ground.deadletter.DeadLetters (over any Publisher).
+        ref: roster and court directory; with them, eligible agreements get confirmation requests in the outbox.
     """
 
-    def __init__(self, engine: sa.Engine, codec: AvroCodec, topic: str, letters: DeadLetters):
+    def __init__(
+        self,
+        engine: sa.Engine,
+        codec: AvroCodec,
+        topic: str,
+        letters: DeadLetters,
+        ref: ReferenceData | None = None,
+        confirmation_days: int = 30,
+    ):
         self.engine, self.codec, self.topic, self.letters = engine, codec, topic, letters
+        self.ref, self.confirmation_days = ref, confirmation_days
         self.log = get_logger("sink.case_view").bind(topic=topic)
         self.written = 0
 
     def _write(self, records: list[dict]) -> int:
         with self.engine.begin() as conn:
-            return upsert_cases(conn, records)
+            return upsert_cases(conn, records, self.ref, self.confirmation_days)
 
     async def _write_retrying(self, records: list[dict]) -> int:
         async for attempt in AsyncRetrying(
@@ -95,7 +107,10 @@ class CaseViewSink:
         codec: AvroCodec,
         deadletter_topic: str,
         batch_max: int = 500,
+        ref: ReferenceData | None = None,
+        confirmation_days: int = 30,
     ):
+        self.ref, self.confirmation_days = ref, confirmation_days
         self.kafka, self.topic, self.group_id, self.engine, self.codec = clients(kafka), topic, group_id, engine, codec
         self.deadletter_topic, self.batch_max = deadletter_topic, batch_max
         self.log = get_logger("sink.case_view").bind(topic=topic)
@@ -121,6 +136,8 @@ class CaseViewSink:
             self.codec,
             self.topic,
             DeadLetters(self.codec, self.deadletter_topic, KafkaPublisher(producer), self.log),
+            self.ref,
+            self.confirmation_days,
         )
         self.log.info("case view sink started", url=self.engine.url.render_as_string(hide_password=True))
         try:
@@ -138,11 +155,39 @@ class CaseViewSink:
 
 
 def make_sink(settings, codec: AvroCodec) -> CaseViewSink:
+    """The sink of a process: its engine (migrated), the roster written into the view, the reference data."""
+
+    engine = create_engine(settings.case_view)
+    ref = load_reference(settings)
+    log = get_logger("sink.case_view")
+    if ref is None:
+        log.warning(
+            "no roster or court directory: no judicial-confirmation requests are built",
+            roster=str(settings.roster_path),
+            court_directory=str(settings.court_directory_path),
+        )
+    else:
+        with engine.begin() as conn:
+            write_roster(conn, ref.roster)
     return CaseViewSink(
         clients_for(settings),
         settings.topics.cases,
         f"{settings.group_id}-case-view",
-        create_engine(settings.case_view),
+        engine,
         codec,
         settings.topics.deadletter,
+        ref=ref,
+        confirmation_days=confirmation_days(settings),
     )
+
+
+def confirmation_days(settings) -> int:
+    """The confirmation period of the case rules file (CASEHUB_RULES_FILE [periods] confirmation_days), else 30."""
+    import tomllib
+
+    from casehub.domain.rules import Periods
+
+    if settings.rules_file and settings.rules_file.exists():
+        with open(settings.rules_file, "rb") as f:
+            return int(tomllib.load(f).get("periods", {}).get("confirmation_days", Periods.confirmation_days))
+    return Periods.confirmation_days

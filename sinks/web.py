@@ -1,180 +1,383 @@
-"""The web view of the case view: an HTML list and case page, and a JSON API (/api/cases, /api/cases/{id}).
+"""The case view's web page and JSON API (FastAPI, one process: pages, API, OpenAPI at /openapi.json) and the
+courts' callback endpoint.
 
-Every page but /healthz needs a token (casehub.ground.access): `Authorization: Bearer <token>`, or the cookie that
-/signin?token=... sets. The viewer role sees masked identities only; keyed hashes go to the integrator role."""
+Every page and API route but /healthz needs a token of a role (casehub.ground.access): operator, viewer, integrator
+(an agency integrator), court (its own requests only). The API takes `Authorization: Bearer <token>`; the pages take
+the same token once at /signin?token=... and keep it in an HttpOnly cookie. Without a valid token: 401. The view holds
+masked forms and hashes only; viewers and courts get no *_hash field either.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import html
-import json
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Literal
 
 import sqlalchemy as sa
-from aiohttp import web
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
 
-from casehub.ground.access import COOKIE, SIGN_IN_PATH, Tokens, request_token, visible_to
-from casehub.sinks.case_view import case_events, cases, create_engine, load_case
+from casehub.domain.deadlines import local_date
+from casehub.ground.access import COOKIE, SIGN_IN_PATH, Access, Role, request_token, visible_to
+from casehub.ground.logs import get_logger
+from casehub.sinks import web_queries as wq
+from casehub.sinks.callbacks import CallbackError, Callbacks
+from casehub.sinks.web_timeline import AGENCY, DEADLINE, KIND, days_left, svg
 
-PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid
-#ccc;padding:4px 8px;text-align:left}}</style>
-</head><body><h1>{title}</h1>{body}</body></html>"""
-
-
-def _list(engine: sa.Engine, limit: int, stage: str | None) -> list[dict]:
-    q = sa.select(
-        cases.c.case_id,
-        cases.c.version,
-        cases.c.stage,
-        cases.c.status,
-        cases.c.updated_at,
-        cases.c.group_dispute,
-        cases.c.migrant_worker,
-    )
-    if stage:
-        q = q.where(cases.c.stage == stage)
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(q.order_by(cases.c.updated_at.desc()).limit(limit))]
-
-
-def _one(engine: sa.Engine, case_id: str):
-    with engine.connect() as conn:
-        record = load_case(conn, case_id)
-        events = [
-            dict(r._mapping)
-            for r in conn.execute(
-                sa.select(case_events)
-                .where(case_events.c.case_id == case_id)
-                .order_by(case_events.c.occurred_at, case_events.c.event_id)
-            )
-        ]
-    return record, events
-
-
-def _count(engine: sa.Engine) -> int:
-    with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(cases)).scalar_one()
-
-
+READERS = ("operator", "viewer", "integrator")
 SIGN_IN_HELP = (
     "Sign in with the link `casehub up` printed (it holds the operator token kept in CASEHUB_HOME/secrets/"
     "operator_token), or send `Authorization: Bearer <token>` with a token from CASEHUB_WEB_TOKENS."
 )
-OPEN_PATHS = ("/healthz", SIGN_IN_PATH)
-ROLE = web.RequestKey("role", str) if hasattr(web, "RequestKey") else "role"  # aiohttp >= 3.14 wants a typed key
+STAGES = ("NEGOTIATION", "MEDIATION", "PRE_ARBITRATION_MEDIATION", "ARBITRATION", "LITIGATION")
+STAGES += ("JUDICIAL_CONFIRMATION", "ENFORCEMENT", "INSPECTION", "CLOSED")
+STAGE_CN = {
+    "NEGOTIATION": "协商",
+    "MEDIATION": "调解",
+    "PRE_ARBITRATION_MEDIATION": "仲裁前调解",
+    "ARBITRATION": "仲裁",
+    "LITIGATION": "诉讼",
+    "JUDICIAL_CONFIRMATION": "司法确认",
+    "ENFORCEMENT": "执行",
+    "INSPECTION": "劳动监察",
+    "CLOSED": "已结案",
+    "UNKNOWN": "未知",
+}
+DECISION_CN = {
+    "REQUEST": "已生成司法确认申请",
+    "SETTLEMENT": "和解协议，不适用司法确认",
+    "NOT_EFFECTIVE": "协议尚未生效",
+    "NO_CONSENT": "双方未共同申请司法确认",
+    "NOT_IN_ROSTER": "调解组织不在名册中",
+    "NOT_LAWFUL": "调解组织非依法设立",
+    "AT_COURT": "法院已收到申请",
+    "NO_COURT": "无管辖法院",
+    "UNDECIDED": "未判定",
+}
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 
 
-def _refused(request: web.Request) -> web.Response:
-    if request.path.startswith("/api/"):
-        return web.json_response({"error": "missing or unknown token", "help": SIGN_IN_HELP}, status=401)
-    body = f"<p>This case view needs a token.</p><p>{html.escape(SIGN_IN_HELP)}</p>"
-    return web.Response(text=PAGE.format(title="casehub: sign in", body=body), content_type="text/html", status=401)
+def fen(value) -> str:
+    if not isinstance(value, int):  # None, or a missing field in a template
+        return ""
+    return f"¥{value // 100:,}.{value % 100:02d}"
 
 
-def build_app(engine: sa.Engine, tokens: Tokens) -> web.Application:
-    """The web view over a case-view engine; `tokens` are the only way in (no token, no page)."""
-    routes = web.RouteTableDef()
-    esc = lambda v: html.escape("" if v is None else str(v))  # noqa: E731
+class Correction(BaseModel):
+    """An operator's link correction (cn.casehub.LinkCorrection)."""
 
-    @web.middleware
-    async def signed_in(request, handler):
-        if request.path in OPEN_PATHS:
-            return await handler(request)
-        role = tokens.role_of(request_token(request.headers, request.cookies))
+    action: Literal["SPLIT", "JOIN"] = Field(description="SPLIT: take the record out of its case; JOIN: join cases")
+    system: str = Field(description="source system of the record (SourceRecord.system)")
+    record_id: str = Field(description="record id in that system")
+    other_system: str | None = Field(None, description="JOIN: the other record's system")
+    other_record_id: str | None = Field(None, description="JOIN: the other record's id")
+    reason: str = Field(min_length=1, description="why (kept with the correction)")
+
+
+class CallbackBody(BaseModel):
+    """A court's answer (the signed JSON body of POST /api/court/callbacks)."""
+
+    request_id: str
+    outcome: Literal["RECEIVED", "ACCEPTED", "RULED_VALID", "REJECTED", "NOT_ACCEPTED"]
+    court_case_number: str | None = Field(None, description="the 民特 case number (required with ACCEPTED)")
+    decided_at: str | None = Field(None, description="ISO 8601 with offset; default: when received")
+    reason: str | None = Field(None, description="required with REJECTED and NOT_ACCEPTED")
+
+
+def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock=None) -> FastAPI:
+    """The app over one case view. publisher: a casehub.ground.publish Publisher (corrections, court answers)."""
+    clock = clock or (lambda: dt.datetime.now(dt.UTC))
+    log = get_logger("web")
+    callbacks = Callbacks(engine, access, publisher, codec, topics, clock)
+    app = FastAPI(
+        title="casehub case view",
+        version="1",
+        description="Full-chain case view (全链条案件视图) and the courts' judicial-confirmation callbacks. "
+        "Authorization: Bearer <token> (roles: operator, viewer, integrator, court/<code>).",
+    )
+
+    def role_of(request: Request) -> Role | None:
+        return access.role_of(request_token(request.headers, request.cookies))
+
+    def need(*roles: str):
+        def check(request: Request) -> Role:
+            role = role_of(request)
+            if role is None:
+                raise HTTPException(401, f"missing or unknown token. {SIGN_IN_HELP}")
+            if role.name not in roles:
+                raise HTTPException(403, f"role {role.label} may not use this; allowed: {', '.join(roles)}")
+            return role
+
+        return check
+
+    def reader(request: Request) -> Role:
+        role = role_of(request)
         if role is None:
-            return _refused(request)
-        request[ROLE] = role
-        return await handler(request)
+            raise HTTPException(401, f"请登录 (sign in). {SIGN_IN_HELP}")
+        if role.name not in READERS:
+            raise HTTPException(403, f"role {role.label} may not read cases; roles: {', '.join(READERS)}")
+        return role
 
-    @routes.get(SIGN_IN_PATH)
-    async def sign_in(request):
-        token = request.query.get("token", "")
-        if tokens.role_of(token) is None:
-            return _refused(request)
+    async def db(fn, *args):
+        def run():
+            with engine.connect() as conn:
+                return fn(conn, *args)
+
+        return await asyncio.to_thread(run)
+
+    def page(request: Request, name: str, role: Role | None, code: int = 200, **ctx) -> HTMLResponse:
+        ctx.update(
+            role=role,
+            STAGE_CN=STAGE_CN,
+            AGENCY=AGENCY,
+            KIND=KIND,
+            DEADLINE=DEADLINE,
+            DECISION_CN=DECISION_CN,
+            fen=fen,
+            today=local_date(clock()),
+        )
+        return TEMPLATES.TemplateResponse(request, name, ctx, status_code=code)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        if request.url.path.startswith("/api/") or request.url.path == "/healthz":
+            return JSONResponse({"error": exc.detail, "status": exc.status_code}, status_code=exc.status_code)
+        return page(request, "error.html", role_of(request), exc.status_code, status=exc.status_code, detail=exc.detail)
+
+    @app.get("/healthz", tags=["ops"])
+    async def health():
+        return {"ok": True, "cases": await db(wq.count_cases)}
+
+    # -- sign-in -------------------------------------------------------------------------------------------------------
+    @app.get(SIGN_IN_PATH, response_class=HTMLResponse, include_in_schema=False)
+    async def sign_in(request: Request, token: str | None = None):
+        if token is None:
+            return page(request, "error.html", None, 401, status=401, detail=f"请登录 (sign in). {SIGN_IN_HELP}")
+        role = access.role_of(token)
+        if role is None:
+            raise HTTPException(401, f"unknown token. {SIGN_IN_HELP}")
         # the token moves into a cookie the page's scripts cannot read, and out of the address bar
-        response = web.Response(status=303, headers={"Location": "/"})
-        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
+        response = RedirectResponse("/operator" if role.name == "court" else "/", status_code=303)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
         return response
 
-    @routes.get("/healthz")
-    async def health(request):
-        return web.json_response({"ok": True, "cases": await asyncio.to_thread(_count, engine)})
+    @app.get("/signout", include_in_schema=False)
+    async def sign_out():
+        response = RedirectResponse(SIGN_IN_PATH, status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
 
-    @routes.get("/api/cases")
-    async def api_list(request):
-        try:
-            limit = max(1, min(int(request.query.get("limit", "100")), 1000))
-        except ValueError:
-            return web.json_response({"error": "limit must be a whole number (1 to 1000)"}, status=400)
-        rows = await asyncio.to_thread(_list, engine, limit, request.query.get("stage"))
-        return web.json_response(
-            visible_to(request[ROLE], rows), dumps=lambda o: json.dumps(o, default=str, ensure_ascii=False)
+    # -- pages ---------------------------------------------------------------------------------------------------------
+    def filters(
+        stage: str | None = None,
+        status: str | None = None,
+        region: str | None = None,
+        organisation: str | None = None,
+        overdue: str | None = Query(None, description="true: only cases with a missed duty deadline"),
+        group_dispute: str | None = Query(None, description="true: only group disputes"),
+        q: str | None = Query(None, description="case number of any agency, credit code, employer or masked party"),
+        page: int = Query(1, ge=1),
+        per_page: int = Query(50, ge=1, le=200),
+    ) -> wq.Filters:
+        def flag(value: str | None) -> bool | None:
+            return None if not value else value.lower() in ("true", "1", "yes", "on")
+
+        chosen = (v or None for v in (stage, status, region, organisation))
+        return wq.Filters(*chosen, flag(overdue), flag(group_dispute), q or None, page, per_page)
+
+    def _listing(conn, f: wq.Filters):
+        total, rows = wq.list_cases(conn, f)
+        return total, rows, wq.stages_of(conn, [r["case_id"] for r in rows])
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index(request: Request, f: wq.Filters = Depends(filters)):
+        role = reader(request)
+        total, rows, agencies = await db(_listing, f)
+        if f.q and total == 1 and f.page == 1:
+            return RedirectResponse(f"/cases/{rows[0]['case_id']}", status_code=303)
+        return page(request, "list.html", role, rows=rows, total=total, f=f, agencies=agencies, stages=STAGES)
+
+    @app.get("/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
+    async def case_page(request: Request, case_id: str, done: str | None = None):
+        role = reader(request)
+        detail = await db(wq.case_detail, case_id)
+        if detail is None:
+            raise HTTPException(404, f"case {case_id} not found")
+        record = detail["record"]
+        record = visible_to(role, record)
+        today = local_date(clock())
+        return page(
+            request,
+            "case.html",
+            role,
+            c=record,
+            decisions={d["seq"]: d for d in detail["decisions"]},
+            requests=detail["requests"],
+            picture=svg(record, today),
+            days_left=lambda due: days_left(due, today),
+            done=done,
         )
 
-    @routes.get("/api/cases/{case_id}")
-    async def api_one(request):
-        record, _ = await asyncio.to_thread(_one, engine, request.match_info["case_id"])
-        if record is None:
-            return web.json_response({"error": "case not found", "case_id": request.match_info["case_id"]}, status=404)
-        return web.json_response(visible_to(request[ROLE], record), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    @app.post("/cases/{case_id}/corrections", include_in_schema=False)
+    async def correct_form(
+        request: Request,
+        case_id: str,
+        action: str = Form(...),
+        record: str = Form(..., description="system|record_id"),
+        other: str = Form(""),
+        reason: str = Form(...),
+    ):
+        role = need("operator")(request)
+        system, _, record_id = record.partition("|")
+        other_system, _, other_record = other.strip().partition("|")
+        if action not in ("SPLIT", "JOIN") or not record_id:
+            raise HTTPException(422, "action must be SPLIT or JOIN and record must be system|record_id")
+        body = Correction(
+            action=action,
+            system=system,
+            record_id=record_id,
+            other_system=other_system or None,
+            other_record_id=other_record or None,
+            reason=reason,
+        )
+        correction_id = await publish_correction(case_id, body, role)
+        return RedirectResponse(f"/cases/{case_id}?done={correction_id}", status_code=303)
 
-    @routes.get("/")
-    async def index(request):
-        rows = await asyncio.to_thread(_list, engine, 200, request.query.get("stage"))
-        body = (
-            "<p>Full-chain case view (全链条案件视图): newest first, 200 at most. JSON: <a "
-            "href='/api/cases'>/api/cases</a></p>"
+    @app.get("/operator", response_class=HTMLResponse, include_in_schema=False)
+    async def operator_page(request: Request):
+        role = role_of(request)
+        if role is None:
+            raise HTTPException(401, f"请登录 (sign in). {SIGN_IN_HELP}")
+        if role.name not in ("operator", "court"):
+            raise HTTPException(403, "operators and courts only")
+
+        def load(conn):
+            if role.name == "court":
+                return [], [], wq.requests_of(conn, court_code=role.court_code), 0
+            return wq.missing_organisations(conn), wq.alert_list(conn), wq.requests_of(conn), wq.roster_size(conn)
+
+        missing, alert_rows, requests, roster = await db(load)
+        return page(
+            request, "operator.html", role, missing=missing, alerts=alert_rows, requests=requests, roster=roster
         )
-        body += (
-            "<table><tr><th>case</th><th>stage</th><th>status</th><th>version</th><th>updated</th><th>flags</th></tr>"
-        )
+
+    # -- API -----------------------------------------------------------------------------------------------------------
+    @app.get("/api/cases", tags=["cases"], summary="List and search cases (filters, paging)")
+    async def api_cases(f: wq.Filters = Depends(filters), role: Role = Depends(need(*READERS))):
+        total, rows, agencies = await db(_listing, f)
         for r in rows:
-            flags = " ".join(f for f, on in (("group", r["group_dispute"]), ("migrant", r["migrant_worker"])) if on)
-            body += (
-                "<tr><td><a "
-                f"href='/cases/{esc(r['case_id'])}'>{esc(r['case_id'])}</a></td><td>{esc(r['stage'])}</td><td>{esc(r['status'])}</td><td>{esc(r['version'])}</td><td>{esc(r['updated_at'])}</td><td>{esc(flags)}</td></tr>"
+            r["agencies"] = agencies.get(r["case_id"], [])
+        return {"total": total, "page": f.page, "per_page": f.per_page, "cases": visible_to(role, rows)}
+
+    @app.get("/api/cases/{case_id}", tags=["cases"], summary="One case record (redirects followed)")
+    async def api_case(case_id: str, role: Role = Depends(need(*READERS))):
+        detail = await db(wq.case_detail, case_id)
+        if detail is None:
+            raise HTTPException(404, f"case {case_id} not found")
+        out = {**detail["record"], "confirmation_requests": detail["requests"], "decisions": detail["decisions"]}
+        return visible_to(role, out)
+
+    async def publish_correction(case_id: str, body: Correction, role: Role) -> str:
+        if body.action == "JOIN" and not (body.other_system and body.other_record_id):
+            raise HTTPException(422, "JOIN needs other_system and other_record_id (the record whose case to join)")
+        records = [{"system": body.system, "record_id": body.record_id}]
+        if body.action == "JOIN":
+            records.append({"system": body.other_system, "record_id": body.other_record_id})
+        correction = {
+            "correction_id": f"web-{uuid.uuid4().hex[:16]}",
+            "action": body.action,
+            "records": records,
+            "case_ids": [case_id],
+            "issued_at": clock(),
+            "operator": role.label,
+            "reason": body.reason,
+        }
+        topic = topics.corrections
+        await publisher.send(topic, correction["correction_id"].encode(), codec.encode(topic, correction))
+        log.info("link correction published", correction_id=correction["correction_id"], action=body.action)
+        return correction["correction_id"]
+
+    @app.post("/api/cases/{case_id}/corrections", tags=["cases"], status_code=202, summary="Correct a link")
+    async def api_correct(case_id: str, body: Correction, role: Role = Depends(need("operator"))):
+        return {"correction_id": await publish_correction(case_id, body, role), "published": True}
+
+    @app.get("/api/confirmations", tags=["confirmation"], summary="Confirmation requests (a court: its own)")
+    async def api_requests(role: Role = Depends(need("operator", "court", "integrator"))):
+        rows = await db(lambda conn: wq.requests_of(conn, court_code=role.court_code))
+        return {"requests": rows}
+
+    @app.get("/api/confirmations/{request_id}", tags=["confirmation"], summary="One request (no identities)")
+    async def api_request(request_id: str, role: Role = Depends(need("operator", "court", "integrator"))):
+        rows = await db(lambda conn: wq.requests_of(conn, court_code=role.court_code, request_id=request_id))
+        if not rows:
+            raise HTTPException(404, f"request {request_id} not found")
+        body = await db(wq.request_body, request_id)
+        return visible_to(role, {**rows[0], "request": body})
+
+    @app.get("/api/alerts", tags=["ops"], summary="Alerts (undelivered requests near or past their deadline)")
+    async def api_alerts(role: Role = Depends(need("operator"))):
+        return {"alerts": await db(wq.alert_list)}
+
+    @app.get("/api/organisations/missing", tags=["ops"], summary="Organisations named by cases, not in the roster")
+    async def api_missing(role: Role = Depends(need("operator"))):
+        return {"organisations": await db(wq.missing_organisations)}
+
+    @app.post(
+        "/api/court/callbacks",
+        tags=["confirmation"],
+        status_code=202,
+        summary="A court's receipt or answer (signed)",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": CallbackBody.model_json_schema()}},
+            },
+            "parameters": [
+                {"name": "X-Casehub-Timestamp", "in": "header", "required": True, "schema": {"type": "string"}},
+                {"name": "X-Casehub-Signature", "in": "header", "required": True, "schema": {"type": "string"}},
+            ],
+        },
+    )
+    async def api_callback(request: Request):
+        body = await request.body()
+        auth = request.headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        try:
+            return await callbacks.handle(
+                token, request.headers.get("x-casehub-timestamp"), request.headers.get("x-casehub-signature"), body
             )
-        body += "</table>"
-        return web.Response(text=PAGE.format(title="casehub", body=body), content_type="text/html")
+        except CallbackError as exc:
+            return JSONResponse({"error": exc.message, "status": exc.status}, status_code=exc.status)
 
-    @routes.get("/cases/{case_id}")
-    async def case_page(request):
-        record, events = await asyncio.to_thread(_one, engine, request.match_info["case_id"])
-        if record is None:
-            raise web.HTTPNotFound(text="case not found")
-        body = (
-            f"<p>stage {esc(record['stage'])}, status {esc(record['status'])}, version "
-            f"{esc(record['version'])}</p><h2>References</h2><ul>"
-        )
-        body += "".join(
-            f"<li>{esc(r['kind'])}: {esc(r['number'])} ({esc(r['system'])})</li>" for r in record.get("refs", [])
-        )
-        body += "</ul><h2>Parties</h2><ul>"
-        body += "".join(
-            f"<li>{esc(p['role'])}: {esc(p['name'])} {esc(p.get('id_masked') or p.get('credit_code') or '')}</li>"
-            for p in record.get("parties", [])
-        )
-        body += "</ul><h2>Timeline</h2><table><tr><th>when</th><th>agency</th><th>event</th><th>source</th></tr>"
-        body += "".join(
-            f"<tr><td>{esc(e['occurred_at'])}</td><td>{esc(e['agency_kind'])}</td><td>{esc(e['event_type'])}</td>"
-            f"<td>{esc(e['source_system'])} {esc(e['record_id'])}</td></tr>"
-            for e in events
-        )
-        body += "</table>"
-        return web.Response(
-            text=PAGE.format(title=f"case {esc(record['case_id'])}", body=body), content_type="text/html"
-        )
-
-    app = web.Application(middlewares=[signed_in])
-    app.add_routes(routes)
     return app
 
 
-async def serve(url: str, host: str, port: int, tokens: Tokens) -> web.AppRunner:
-    """Serve the web view; access_log stays off, so no sign-in link (and its token) is ever logged."""
-    if not tokens:
-        raise ValueError("the web view needs at least one token (CASEHUB_WEB_TOKENS)")
-    runner = web.AppRunner(build_app(await asyncio.to_thread(create_engine, url), tokens), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner
+async def serve(settings, stop: asyncio.Event, access: Access) -> None:
+    """Serve the app of a process (uvicorn on CASEHUB_WEB_HOST:CASEHUB_WEB_PORT) until `stop` is set."""
+    import uvicorn
+
+    from casehub.ground.kafka import clients_for
+    from casehub.ground.publish import KafkaPublisher
+    from casehub.schemas.codec import codec_for
+    from casehub.sinks.case_view import create_engine
+
+    engine = await asyncio.to_thread(create_engine, settings.case_view)
+    producer = clients_for(settings).producer()
+    await producer.start()
+    app = build_app(engine, access, KafkaPublisher(producer), codec_for(settings), settings.topics)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=settings.web_host, port=settings.web_port, log_config=None, access_log=False)
+    )
+    server.install_signal_handlers = lambda: None  # the component's own handlers stop it
+    task = asyncio.create_task(server.serve())
+    try:
+        await stop.wait()
+    finally:
+        server.should_exit = True
+        await task
+        await producer.stop()
+        engine.dispose()

@@ -68,7 +68,8 @@ class Settings:
     registry_allow_contract_changes: bool = False  # let writers delete or break casehub's own subjects (repairs only)
     web_host: str = "127.0.0.1"
     web_port: int = 18080
-    web_tokens: str | None = _secret()  # "viewer:token,integrator:token" for the web view and /api
+    # tokens of the web view and /api by role (casehub.ground.access): "operator:T,viewer:T,integrator:T,court/<code>:T"
+    web_tokens: str | None = _secret()
     case_view_url: str | None = None  # None: sqlite file under home
     mediation_db_url: str | None = None  # None: the sample mediation database under home
     arbitration_db_url: str | None = None
@@ -112,6 +113,16 @@ class Settings:
     holidays_file: Path | None = None  # TOML replacing the shipped holiday calendar (casehub/domain/data/holidays.toml)
     log_level: str = "info"
     log_format: str = "json"  # json | console
+    # the courts' HMAC keys of requests and callbacks, "<court code>:SECRET,..." (also CASEHUB_HOME/secrets/courts.toml)
+    court_secrets: str | None = _secret()
+    # judicial confirmation (docs/CONFIRMATION.md)
+    roster_file: Path | None = None  # mediation organisations and mediators (TOML); None: <sample_dir>/roster.toml
+    court_directory_file: Path | None = None  # courts, endpoints, routing order; None: <sample_dir>/courts.toml
+    court_sim_port: int = 18084  # `casehub court-sim` (started by `casehub up` on sample data)
+    court_sim_fail_share: float = 0.0  # share of court-sim answers that are 5xx or time-outs (demos, tests)
+    confirmation_alert_days: int = 5  # alert when a request is still undelivered this many days before its deadline
+    relay_interval: float = 1.0  # seconds between outbox scans of the confirmation relay
+    relay_timeout: float = 5.0  # seconds a court endpoint may take to answer one delivery
 
     # -- derived values ------------------------------------------------------------------------
     @property
@@ -153,6 +164,18 @@ class Settings:
             return configured
         sample = self.samples / f"{database}.db"
         return f"sqlite:///{sample}" if sample.exists() else None
+
+    @property
+    def roster_path(self) -> Path:
+        return self.roster_file or (self.samples / "roster.toml")
+
+    @property
+    def court_directory_path(self) -> Path:
+        return self.court_directory_file or (self.samples / "courts.toml")
+
+    @property
+    def court_sim_url(self) -> str:
+        return f"http://{self.web_host}:{self.court_sim_port}"
 
     @property
     def uses_samples(self) -> bool:

@@ -71,6 +71,11 @@ TOPICS: tuple[TopicDef, ...] = (
     TopicDef("corrections", "casehub.link.corrections", "cn.casehub.LinkCorrection", partitions=1),
     # each source event with its case ids and link reasons, latest per event id
     TopicDef("enriched", "casehub.events.enriched", "cn.casehub.EnrichedEvent", compact=True),
+    # the confirmation relay's log: every request it knows, its deliveries and its state (internal, JSON), the record
+    # `casehub rebuild-view` restores requests and deliveries from
+    TopicDef(
+        "confirmation_log", "_casehub_confirmation_log", None, partitions=1, compact=True, public=False, strict=True
+    ),
     # the worker's linking state: every event it folded and each case's version (internal, JSON and raw Avro)
     TopicDef("link_state", "_casehub_link_state", None, partitions=1, compact=True, public=False, strict=True),
     # state of the registry and the connectors: one compacted partition each, JSON

@@ -21,8 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser(
         "up",
         help=(
-            "run the whole hub in the foreground (local broker, registry, worker, sink, web, connectors) and print a "
-            "sign-in link for the web view; Ctrl-C stops it all"
+            "run the whole hub in the foreground (local broker, registry, worker, sink, web, court-sim and relay on "
+            "sample data, connectors) and print a sign-in link for the web view; Ctrl-C stops it all"
         ),
     )
     up.add_argument(
@@ -51,9 +51,36 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("sink", help="run the case-view sink: unified case topic to SQL (foreground)")
     sub.add_parser(
         "web",
-        help="serve the web view and JSON API of the case view (foreground; needs CASEHUB_WEB_TOKENS or the "
-        "home's operator token)",
+        help="serve the case view's web page, JSON API (OpenAPI at /openapi.json) and the courts' callback endpoint "
+        "(foreground; needs CASEHUB_WEB_TOKENS or the home's operator token)",
     )
+    sub.add_parser("relay", help="deliver judicial-confirmation requests from the outbox to the courts (foreground)")
+    cs = sub.add_parser(
+        "court-sim",
+        help="a reference court endpoint for demos and tests: receipts, failures, duplicates, callbacks with rulings",
+    )
+    cs.add_argument("--port", type=int, default=None, help="port (default CASEHUB_COURT_SIM_PORT, 18084)")
+    cs.add_argument(
+        "--fail-share",
+        type=float,
+        default=None,
+        help="share of first deliveries answered 503 or left past the relay's time-out "
+        "(default CASEHUB_COURT_SIM_FAIL_SHARE, 0)",
+    )
+    cs.add_argument(
+        "--hang", type=float, default=8.0, help="seconds a 'time-out' answer takes (default 8, over the relay's 5)"
+    )
+    cs.add_argument("--reject-share", type=float, default=0.2, help="share of applications rejected (default 0.2)")
+    cs.add_argument(
+        "--delays",
+        default="0.2,0.5,1.0",
+        help="seconds before the RECEIVED, ACCEPTED and ruling callbacks (default 0.2,0.5,1.0)",
+    )
+    rb = sub.add_parser(
+        "rebuild-view", help="rebuild the case view from the topics (same content as the live one), with progress"
+    )
+    rb.add_argument("--url", default=None, help="SQLAlchemy URL of the view to rebuild (default CASEHUB_CASE_VIEW_URL)")
+    rb.add_argument("--no-progress", action="store_true", help="no progress bar")
     cn = sub.add_parser(
         "connect", help="run the agency database connectors (foreground), or check a mapping with --dry-run"
     )
@@ -401,6 +428,32 @@ def _component(args, settings) -> int:
         services.run_sink(settings)
     elif args.command == "web":
         services.run_web(settings)
+    elif args.command == "relay":
+        services.run_relay(settings)
+    elif args.command == "court-sim":
+        from casehub.run.court_sim import SimConfig
+
+        try:
+            delays = tuple(float(d) for d in args.delays.split(","))
+            assert len(delays) == 3
+        except (ValueError, AssertionError):
+            print("casehub court-sim: --delays takes three numbers, e.g. 0.2,0.5,1.0", file=sys.stderr)
+            return 2
+        share = settings.court_sim_fail_share if args.fail_share is None else args.fail_share
+        if not 0 <= share <= 1 or not 0 <= args.reject_share <= 1:
+            print("casehub court-sim: --fail-share and --reject-share are shares between 0 and 1", file=sys.stderr)
+            return 2
+        config = SimConfig(
+            fail_share=share,
+            hang_seconds=args.hang,
+            reject_share=args.reject_share,
+            delays=delays,
+            callback_url=settings.web_url + "/api/court/callbacks",
+        )
+        services.run_court_sim(settings, config, args.port)
+    elif args.command == "rebuild-view":
+        counts = services.run_rebuild(settings, args.url, not args.no_progress)
+        print("casehub: case view rebuilt: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     elif args.command == "intake":
         services.run_intake(settings)
     elif args.command == "import":

@@ -86,20 +86,22 @@ def _warn_if_exposed(log, what: str, host: str) -> None:
         log.warning(f"{what} listens beyond the loopback address, as configured", host=host)
 
 
-def web_tokens(settings: Settings):
-    """The web view's tokens: CASEHUB_WEB_TOKENS, else the operator token `casehub up` keeps in this home.
+def web_access(settings: Settings):
+    """The web view's tokens by role (casehub.ground.access): CASEHUB_WEB_TOKENS, else the operator token
+    `casehub up` keeps in this home; plus the sample courts' tokens and the courts' secrets.
 
     Raises:
-        SettingsError: neither is there.
+        SettingsError: no token at all.
     """
-    from casehub.ground.access import parse_tokens
+    from casehub.ground.access import AccessError, load_access
 
-    if settings.web_tokens:
-        return parse_tokens(settings.web_tokens)
     home = HomeSecrets(settings.home)
-    operator = home.read(OPERATOR_TOKEN)
-    if operator:
-        return parse_tokens(f"viewer:{operator}")
+    try:
+        access = load_access(settings)
+    except AccessError as exc:
+        raise SettingsError(str(exc)) from exc
+    if access:
+        return access
     raise SettingsError(
         "the web view needs a token: set CASEHUB_WEB_TOKENS=viewer:<token> (integrator:<token> for a role that also "
         f"sees identity hashes), or run `casehub up` once, which keeps an operator token in {home.path(OPERATOR_TOKEN)}"
@@ -153,20 +155,53 @@ def run_registry(settings: Settings) -> None:
 
 
 def run_web(settings: Settings) -> None:
+    """The case view's page, JSON API and the courts' callback endpoint (FastAPI on uvicorn)."""
     from casehub.sinks.web import serve
 
-    tokens = web_tokens(settings)
+    access = web_access(settings)
 
     async def main():
         log = get_logger("web")
-        runner = await serve(settings.case_view, settings.web_host, settings.web_port, tokens)
-        log.info("web view listening", url=settings.web_url, roles=sorted(set(tokens.roles.values())))
+        stop = asyncio.Event()
+        await _until_signal([stop.set])
+        roles = sorted({r.name for r in access.tokens.values()})
+        log.info("web view listening", url=settings.web_url, openapi=settings.web_url + "/openapi.json", roles=roles)
         _warn_if_exposed(log, "web view", settings.web_host)
-        stopped = await _until_signal([])
-        await stopped.wait()
-        await runner.cleanup()
+        await serve(settings, stop, access)
 
     asyncio.run(main())
+
+
+def run_relay(settings: Settings) -> None:
+    """The confirmation relay: the outbox's requests to the courts."""
+    from casehub.sinks.confirmation_relay import run_relay as relay
+
+    async def main():
+        stop = asyncio.Event()
+        await _until_signal([stop.set])
+        await relay(settings, stop)
+
+    asyncio.run(main())
+
+
+def run_court_sim(settings: Settings, config, port: int | None = None) -> None:
+    from casehub.run.court_sim import serve_sim
+
+    async def main():
+        stop = asyncio.Event()
+        await _until_signal([stop.set])
+        get_logger("court-sim").info(
+            "court simulator listening", url=f"http://{settings.web_host}:{port or settings.court_sim_port}"
+        )
+        await serve_sim(settings, config, stop, port)
+
+    asyncio.run(main())
+
+
+def run_rebuild(settings: Settings, url: str | None, progress: bool) -> dict:
+    from casehub.sinks.rebuild import rebuild_view
+
+    return asyncio.run(rebuild_view(settings, codec_for(settings), url, progress))
 
 
 def run_sink(settings: Settings) -> None:

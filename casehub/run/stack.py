@@ -22,7 +22,7 @@ from casehub.ground.settings import SECRET_VARIABLES, Settings, SettingsError, v
 from casehub.run.broker import LocalBroker, _pid_alive
 
 # Start order; they stop in the reverse order (producers of data first, the registry last).
-COMPONENTS = ("registry", "worker", "sink", "web", "connect", "intake")
+COMPONENTS = ("registry", "worker", "sink", "web", "court-sim", "relay", "connect", "intake")
 KAFKA_SECRETS = ("kafka_sasl_password", "kafka_ssl_key_password")
 REGISTRY_SECRETS = ("registry_credentials", "registry_token")
 # The secrets each component uses, and no other: every child starts from an environment with none of them.
@@ -30,11 +30,14 @@ USES = {
     "registry": (*KAFKA_SECRETS, *REGISTRY_SECRETS),
     "worker": KAFKA_SECRETS,
     "sink": KAFKA_SECRETS,
-    "web": ("web_tokens",),
+    # the web view publishes link corrections and the courts' answers (Kafka, the registry) and checks court signatures
+    "web": (*KAFKA_SECRETS, "web_tokens", "court_secrets"),
+    "court-sim": ("web_tokens", "court_secrets"),  # calls back as the sample's courts
+    "relay": (*KAFKA_SECRETS, "court_secrets"),
     "connect": (*KAFKA_SECRETS, "hmac_secret"),
     "intake": (*KAFKA_SECRETS, "hmac_secret", "intake_tokens"),
 }
-REGISTRY_CLIENTS = ("worker", "sink", "connect", "intake")
+REGISTRY_CLIENTS = ("worker", "sink", "web", "relay", "connect", "intake")
 
 
 def child_environment(name: str, base: dict, secrets: dict, registry_clients_sign_in: bool) -> dict:
@@ -142,6 +145,7 @@ def endpoints(settings: Settings, bootstrap: str) -> dict:
         "intake_url": f"http://{settings.intake_host}:{settings.intake_port}/intake/<source>"
         if settings.intake_tokens
         else None,
+        "court_sim_url": settings.court_sim_url if settings.uses_samples else None,
         "topic_prefix": settings.topic_prefix,
     }
 
@@ -205,7 +209,8 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
         asyncio.run(ensure_topics(kafka, settings.topics.specs(settings.partitions), settings.replication_factor))
         from casehub.sinks.case_view import create_engine
 
-        create_engine(settings.case_view).dispose()  # tables exist before the sink and the web view both open them
+        create_engine(settings.case_view).dispose()  # migrated once, before the sink, the web view and the relay
+        _court_access(settings)
 
         env = {**os.environ, "CASEHUB_KAFKA_BOOTSTRAP": bootstrap, "CASEHUB_HOME": str(settings.home)}
         if settings.embedded_registry:
@@ -215,6 +220,8 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
                 continue
             if name == "intake" and not settings.intake_tokens:
                 continue  # the push endpoint runs only once tokens are configured
+            if name == "court-sim" and not (settings.uses_samples and settings.court_directory_path.exists()):
+                continue  # the simulator stands in for the sample's courts only
             log = settings.log_dir / f"{name}.log"
             with open(log, "ab") as out:
                 proc = subprocess.Popen(
@@ -241,6 +248,8 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
                 _say(f"registered {len(ids)} schemas with {settings.registry_url}")
             if name == "web":
                 _wait_http(settings.web_url + "/healthz", child)
+            if name == "court-sim":
+                _wait_http(settings.court_sim_url + "/healthz", child)
         state = {
             "pid": os.getpid(),
             "started_at": time.time(),
@@ -260,6 +269,7 @@ def up(settings: Settings, sample_cases: int = 20) -> int:
             "sample_dir",
             "connector_metrics_url",
             "intake_url",
+            "court_sim_url",
             "logs",
         ):
             if state.get(key):
@@ -325,6 +335,28 @@ def _secrets(settings: Settings) -> dict:
     if settings.embedded_registry and not (settings.registry_credentials or settings.registry_token):
         found["registry_credentials"], _ = home.ensure(REGISTRY_CREDENTIALS, lambda: "casehub:" + token_urlsafe(32))
     return found
+
+
+def _court_access(settings: Settings) -> None:
+    """On sample data, a token and a signing secret for each court of the sample's directory, created once per home
+    (CASEHUB_HOME/secrets/courts, 0600): the court simulator and the hub share them, as a court and the hub would."""
+    from casehub.domain.directory import DirectoryError
+    from casehub.ground.access import COURTS_FILE, courts_file
+    from casehub.sinks.reference import load_reference
+
+    if not settings.uses_samples:
+        return
+    try:
+        ref = load_reference(settings)
+    except DirectoryError as exc:
+        raise RuntimeError(str(exc)) from exc
+    if ref is None:
+        _say(f"no roster or court directory in {settings.samples}: no judicial-confirmation requests are built")
+        return
+    home = HomeSecrets(settings.home)
+    _, created = home.ensure(COURTS_FILE, lambda: courts_file([c.code for c in ref.directory.courts]))
+    if created:
+        _say(f"tokens and signing secrets of the sample's courts created in {home.path(COURTS_FILE)}")
 
 
 def _die_with_parent() -> None:

@@ -11,6 +11,7 @@ from casehub.connectors.samples import arbitration_db, court_db, inspection_db, 
 from casehub.connectors.samples.bad_rows import inject_bad_rows  # noqa: F401  (part of this module's interface)
 from casehub.connectors.samples.expected import expected
 from casehub.connectors.samples.journeys import generate
+from casehub.connectors.samples.rosters import write_reference
 
 MODULES = (mediation_db, arbitration_db, court_db, inspection_db)
 GROUND_TRUTH = "ground_truth.json"
@@ -69,4 +70,5 @@ def create_sample_databases(out_dir: Path, cases: int, seed: int = 7) -> dict:
     truth_path = out_dir / GROUND_TRUTH
     truth_path.write_text(json.dumps(list(truth.values()), ensure_ascii=False, indent=1), encoding="utf-8")
     summary["paths"]["ground_truth"] = str(truth_path)
+    summary["paths"].update({k: str(v) for k, v in write_reference(out_dir, journeys).items()})
     return summary

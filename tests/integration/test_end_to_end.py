@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sqlite3
+import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -200,7 +201,11 @@ def test_agency_rows_reach_case_view_and_ctrl_c_stops_everything(hub, kafka_boot
     # the web view and its API need a token; `casehub up` printed a sign-in link holding the operator token
     home = Path(env["CASEHUB_HOME"])
     generated = home_secrets(home)
-    assert set(generated) == {"hmac_secret", "operator_token", "registry_credentials"}
+    assert set(generated) == {"hmac_secret", "operator_token", "registry_credentials", "courts"}
+    # the sample courts' file holds a token and a signing secret per court: each one is a secret to look for
+    courts = tomllib.loads(generated.pop("courts"))
+    generated.update({f"court {kind} {code}": v for kind in ("tokens", "secrets") for code, v in courts[kind].items()})
+    assert len(generated) > 3
     token = generated["operator_token"]
     link = f"{status['web_url']}/signin?token={token}"
     assert link in log.read_text()

@@ -102,7 +102,8 @@ def test_every_component_runs_on_a_sasl_broker_and_secrets_stay_put(sasl_broker,
 
         # each component holds only the secrets it uses
         holders = {
-            "CASEHUB_KAFKA_SASL_PASSWORD": {"registry", "worker", "sink", "connect", "intake"},
+            # the web view and the relay publish (link corrections, court answers, the confirmation log) too
+            "CASEHUB_KAFKA_SASL_PASSWORD": {"registry", "worker", "sink", "web", "relay", "connect", "intake"},
             "CASEHUB_HMAC_SECRET": {"connect", "intake"},
             "CASEHUB_INTAKE_TOKENS": {"intake"},
             "CASEHUB_REGISTRY_CREDENTIALS": {"registry"},

@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from casehub.ground.kafka import KafkaClients, clients
@@ -78,8 +79,9 @@ def view_rows(db: str, sql: str, *args):
             return []
 
 
-def hub_env(kafka_bootstrap: str, prefix: str, home) -> dict:
-    """The environment of a `casehub up` on the session broker, with its own home, topics and free ports."""
+def hub_env(kafka_bootstrap: str, prefix: str, home, **extra: str) -> dict:
+    """The environment of a `casehub up` on the session broker, with its own home, topics and free ports (and any
+    `extra` CASEHUB_* variables)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_")}
     env.update(
         CASEHUB_HOME=str(home),
@@ -89,15 +91,20 @@ def hub_env(kafka_bootstrap: str, prefix: str, home) -> dict:
         CASEHUB_REGISTRY_PORT=str(free_port()),
         CASEHUB_WEB_PORT=str(free_port()),
         CASEHUB_METRICS_PORT=str(free_port()),
+        CASEHUB_COURT_SIM_PORT=str(free_port()),
         CASEHUB_POLL_INTERVAL="0.2",
+        **extra,
     )  # no secret configured: sample data, so the hub makes its own per home
     return env
 
 
-def start_up(env: dict, log) -> subprocess.Popen:
+def start_up(env: dict, log, cases: int = 12) -> subprocess.Popen:
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "casehub", "up", "--cases", "12"], env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "casehub", "up", "--cases", str(cases)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -162,3 +169,21 @@ def wait_running(env: dict, proc, log) -> dict:
 
     wait_for(running, "the hub to report running", proc=proc, log=log)
     return status
+
+
+def status_of(env: dict) -> dict | None:
+    """`casehub status --json` of the hub of `env`, or None while it does not run."""
+    res = subprocess.run([sys.executable, "-m", "casehub", "status", "--json"], env=env, capture_output=True, text=True)
+    return json.loads(res.stdout) if res.returncode == 0 else None
+
+
+def get_json(url: str, token: str | None = None):
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def get_text(url: str, token: str) -> str:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return resp.read().decode()

@@ -1,37 +1,74 @@
-"""The case view's upserts on a real SQLite file (no broker); the same tests run on PostgreSQL when configured."""
+"""The case view store on a real SQLite file and, in CI, on PostgreSQL: idempotent batched upserts that never go
+back, redirects followed, parts replaced per version, the outbox written once per agreement, masked parties only,
+and a schema that only migrations make."""
 
 import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 
-from casehub.sinks.case_view import case_events, cases, create_engine, load_case, upsert_cases
-from tests.support.databases import needs_postgres
+from casehub.sinks.case_view import add_requests, create_engine, load_case, upsert_cases
+from casehub.sinks.migrate import LegacyViewError, head
+from casehub.sinks.view_tables import (
+    CONTENT,
+    case_agreements,
+    case_events,
+    case_parties,
+    case_refs,
+    cases,
+    confirmation_requests,
+    metadata,
+)
+from tests.support.databases import needs_mariadb, needs_postgres
 from tests.support.events import EVENTS, fold
+from tests.support.view import REF, agreement_case
+
+UTC = dt.UTC
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_postgres)])
+_fresh: set[str] = set()
+
+
+def _clean(eng):
+    with eng.begin() as conn:
+        for table in reversed(CONTENT):
+            conn.execute(table.delete())
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=needs_postgres), pytest.param("mariadb", marks=needs_mariadb)]
+)
 def engine(request, tmp_path):
     if request.param == "sqlite":
         eng = create_engine(f"sqlite:///{tmp_path / 'view.db'}")
     else:
-        url = request.getfixturevalue("postgres_url")
+        url = request.getfixturevalue(f"{request.param}_url")
+        if url not in _fresh:  # the shared test database may hold an older view (or none): start from nothing
+            raw = sa.create_engine(url)
+            with raw.begin() as conn:
+                for name in sa.inspect(conn).get_table_names():
+                    if name in metadata.tables or name == "alembic_version":
+                        conn.execute(sa.text(f"DROP TABLE {raw.dialect.identifier_preparer.quote(name)} CASCADE"))
+            raw.dispose()
+            _fresh.add(url)
         eng = create_engine(url)
-    with eng.begin() as conn:
-        conn.execute(case_events.delete())
-        conn.execute(cases.delete())
+    _clean(eng)
     yield eng
+    _clean(eng)
     eng.dispose()
 
 
 def test_upsert_is_idempotent_and_never_goes_back(engine):
     v3, v5 = fold(EVENTS[:3]), fold(EVENTS)
     with engine.begin() as conn:
-        upsert_cases(conn, [v3])
+        assert upsert_cases(conn, [v3]) == 1
     with engine.begin() as conn:
-        upsert_cases(conn, [v5, v5])
+        assert upsert_cases(conn, [v5, v5]) == 1
     with engine.begin() as conn:
-        upsert_cases(conn, [v3])  # a late, older version must not win
+        assert upsert_cases(conn, [v3]) == 0  # a late, older version must not win
+        assert upsert_cases(conn, [v5]) == 0  # a repeated one changes nothing
     with engine.connect() as conn:
         assert conn.execute(sa.select(cases.c.version)).scalar_one() == 5
         assert conn.execute(sa.select(sa.func.count()).select_from(case_events)).scalar_one() == 5
@@ -40,19 +77,79 @@ def test_upsert_is_idempotent_and_never_goes_back(engine):
     assert dt.datetime.fromisoformat(stored["updated_at"]) == v5["updated_at"]
 
 
-@needs_postgres
-def test_a_record_the_database_refuses_fails_alone(postgres_url):
-    """The sink's fallback relies on this: written on its own, one refused record does not take the others down."""
-    engine = create_engine(postgres_url)
+def test_a_batch_keeps_the_newest_version_of_each_case_whatever_its_order(engine):
+    v3, v5 = fold(EVENTS[:3]), fold(EVENTS)
     with engine.begin() as conn:
-        conn.execute(case_events.delete())
-        conn.execute(cases.delete())
-    good = fold(EVENTS)
-    bad = {**fold(EVENTS[:2]), "case_id": "X" * 100}  # longer than the case_id column allows (PostgreSQL enforces it)
-    with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:
-        upsert_cases(conn, [good, bad])
-    with engine.begin() as conn:
-        upsert_cases(conn, [good])
+        assert upsert_cases(conn, [v5, v3]) == 1
     with engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(cases)).scalar_one() == 1
-    engine.dispose()
+        assert conn.execute(sa.select(cases.c.version)).scalar_one() == 5
+
+
+def test_a_merged_away_id_answers_with_the_surviving_case(engine):
+    live = fold(EVENTS)
+    redirect = {**fold(EVENTS[:1]), "case_id": "CH-OLD", "merged_into": live["case_id"], "version": 2}
+    with engine.begin() as conn:
+        upsert_cases(conn, [live, redirect])
+    with engine.connect() as conn:
+        found = load_case(conn, "CH-OLD")
+        assert found["case_id"] == live["case_id"] and found["redirected_from"] == ["CH-OLD"]
+        assert load_case(conn, "CH-NONE") is None
+
+
+def test_parties_are_stored_masked_without_hashes(engine):
+    with engine.begin() as conn:
+        upsert_cases(conn, [fold(EVENTS)])
+    assert not any(c.name.endswith("_hash") for c in case_parties.columns)
+    with engine.connect() as conn:
+        names = conn.execute(sa.select(case_parties.c.name, case_parties.c.role)).all()
+        refs = conn.execute(sa.select(case_refs.c.number, case_refs.c.normalised)).all()
+    assert ("王伟", "WORKER") in names
+    assert ("沈和调〔2024〕0001号", "沈和调(2024)0001") in refs
+
+
+def test_an_eligible_agreement_gets_one_outbox_row_across_versions(engine):
+    with engine.begin() as conn:
+        upsert_cases(conn, [agreement_case(7)], REF)
+    with engine.begin() as conn:
+        upsert_cases(conn, [agreement_case(8)], REF)  # a newer version of the same case: the same agreement
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(confirmation_requests)).all()
+        decision = conn.execute(sa.select(case_agreements.c.confirmation_decision)).scalar_one()
+    assert len(rows) == 1 and decision == "REQUEST"
+    assert rows[0].court_code == "辽0102" and rows[0].deadline == dt.date(2026, 12, 20) and rows[0].state == "PENDING"
+    assert "id_number" not in rows[0].request  # the outbox holds no identity: the relay fills it in
+
+
+def test_an_agreement_without_both_consents_gets_no_request(engine):
+    with engine.begin() as conn:
+        upsert_cases(conn, [agreement_case(7, consent=False)], REF)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(confirmation_requests)).scalar_one() == 0
+        assert conn.execute(sa.select(case_agreements.c.confirmation_decision)).scalar_one() == "NO_CONSENT"
+
+
+def test_add_requests_skips_an_agreement_that_has_one(engine):
+    from casehub.sinks.case_view import plan_confirmations
+
+    _, wanted = plan_confirmations(agreement_case(7), REF, 30)
+    with engine.begin() as conn:
+        assert add_requests(conn, wanted + wanted) == 1
+        assert add_requests(conn, wanted) == 0
+
+
+def test_the_migrated_schema_is_the_declared_one(engine):
+    """A table changed in view_tables.py without a migration fails here."""
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), metadata)
+        assert MigrationContext.configure(conn).get_current_revision() == head()
+    assert diff == []
+
+
+def test_a_view_from_before_migrations_is_refused_with_the_way_out(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = sa.create_engine(url)
+    with old.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE cases (case_id TEXT PRIMARY KEY)"))
+    old.dispose()
+    with pytest.raises(LegacyViewError, match="rebuild-view"):
+        create_engine(url)

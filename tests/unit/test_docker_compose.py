@@ -41,7 +41,7 @@ def test_every_hub_service_runs_a_real_casehub_command():
     commands = set(_parser()._subparsers._group_actions[0].choices)
     services = load_compose()["services"]
     hub = {name: s for name, s in services.items() if s.get("image", "").startswith("casehub")}
-    assert set(hub) == {"registry", "worker", "sink", "web", "connect", "intake"}
+    assert set(hub) == {"registry", "worker", "sink", "web", "relay", "connect", "intake"}
     for name, service in hub.items():
         assert service["command"][0] in commands, name
     assert (ROOT / "docker" / "Dockerfile").exists()
@@ -70,4 +70,9 @@ def test_secrets_go_only_to_the_services_that_use_them():
         "CASEHUB_WEB_TOKENS": {"web"},
         "CASEHUB_INTAKE_TOKENS": {"intake"},
     }
-    assert "CASEHUB_REGISTRY_CREDENTIALS" not in services["web"]["environment"]
+    # the web view publishes link corrections and court answers: it reads the registry like any other producer
+    assert "CASEHUB_HMAC_SECRET" not in services["web"]["environment"]
+    assert {name for name, s in services.items() if "CASEHUB_COURT_SECRETS" in (s.get("environment") or {})} == {
+        "web",
+        "relay",
+    }

@@ -50,6 +50,9 @@ def test_every_module_and_data_file_of_the_linked_folders_is_in_the_wheel(wheel)
     assert "casehub/connectors/mappings/mediation.toml" in names
     assert "casehub/schemas/avro/cn.casehub.CaseRecord.avsc" in names
     assert any(n.startswith("casehub/schemas/released/cn.casehub.CaseRecord/") for n in names)
+    # the case view's templates and migrations (Alembic reads them from the installed package)
+    assert {"casehub/sinks/templates/case.html", "casehub/sinks/migrations/env.py"} <= names
+    assert "casehub/sinks/migrations/versions/0001_case_view.py" in names
 
 
 def test_the_installed_command_points_at_the_run_layer(wheel):

@@ -119,12 +119,19 @@ def test_each_component_gets_only_the_secrets_it_uses():
         got = {k for k in env if k.startswith("CASEHUB_")}
         assert got == {variable(u) for u in uses}, name
         assert "inherited" not in env.values() and env["PATH"] == "/bin"
-    assert set(USES["web"]) == {"web_tokens"} and "intake_tokens" in USES["intake"]
+    # the web view publishes link corrections and court answers (Kafka) and checks the courts' signatures
+    assert set(USES["web"]) == {"web_tokens", "court_secrets", "kafka_sasl_password", "kafka_ssl_key_password"}
+    assert set(USES["relay"]) == {"court_secrets", "kafka_sasl_password", "kafka_ssl_key_password"}
+    assert set(USES["court-sim"]) == {"web_tokens", "court_secrets"} and "intake_tokens" in USES["intake"]
     assert not {"hmac_secret", "intake_tokens", "web_tokens"} & set(USES["worker"] + USES["sink"] + USES["registry"])
-    # with an external registry (or one listening beyond the loopback) its clients need its credential; the web
-    # view still does not
+    assert not {"hmac_secret", "intake_tokens"} & set(USES["web"] + USES["relay"] + USES["court-sim"])
+    # with an external registry (or one listening beyond the loopback) its clients need its credential; the court
+    # simulator (no registry client) does not
     assert "CASEHUB_REGISTRY_CREDENTIALS" in child_environment("worker", base, secrets, registry_clients_sign_in=True)
-    assert "CASEHUB_REGISTRY_CREDENTIALS" not in child_environment("web", base, secrets, registry_clients_sign_in=True)
+    assert "CASEHUB_REGISTRY_CREDENTIALS" in child_environment("web", base, secrets, registry_clients_sign_in=True)
+    assert "CASEHUB_REGISTRY_CREDENTIALS" not in child_environment(
+        "court-sim", base, secrets, registry_clients_sign_in=True
+    )
 
 
 def test_kafka_security_settings_reach_the_clients(tmp_path):

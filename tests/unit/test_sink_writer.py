@@ -11,8 +11,9 @@ from casehub.ground.publish import MemoryPublisher
 from casehub.ground.topics import Topics
 from casehub.schemas.codec import AvroCodec
 from casehub.schemas.registry.memory import MemoryRegistry
-from casehub.sinks.case_view import case_events, cases, create_engine
+from casehub.sinks.case_view import create_engine
 from casehub.sinks.case_view_sink import CaseViewWriter
+from casehub.sinks.view_tables import case_events, cases
 from tests.support.events import EVENTS, fold
 
 T = Topics("unit.")

@@ -1,0 +1,270 @@
+"""Applications for judicial confirmation (司法确认申请): which agreements qualify, the request built from the case
+record, its deadline, when a pending request needs an alert or may no longer be sent, and what a court's answer
+becomes on the court topic. Pure: plain dicts in, plain dicts out; the date is passed in.
+
+A request is built without identities (the case record carries only hashes and masks); the relay, the one reader
+of the restricted identity topic, fills them in just before delivery (`with_identities`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from casehub.domain.directory import CourtEntry, ReferenceData
+from casehub.domain.routing import route
+
+# The source system of the court answers casehub receives on its callback endpoint (a court event's own system).
+GATEWAY_SYSTEM = "casehub-court-gateway"
+# The court's answer (callback `outcome`) -> (CourtEventType, ConfirmationOutcome)
+ANSWERS = {
+    "RECEIVED": "CONFIRMATION_RECEIVED",
+    "ACCEPTED": "CONFIRMATION_ACCEPTED",
+    "RULED_VALID": "CONFIRMATION_RULED_VALID",
+    "REJECTED": "CONFIRMATION_REJECTED",
+    "NOT_ACCEPTED": "CONFIRMATION_NOT_ACCEPTED",
+}
+# Decisions on an agreement
+REQUEST = "REQUEST"  # build and deliver a request
+NOT_ELIGIBLE = {
+    "SETTLEMENT": "a settlement agreement (和解协议) cannot be judicially confirmed",
+    "NOT_EFFECTIVE": "the agreement has not taken effect (no effective date)",
+    "NO_CONSENT": "not both parties consented to judicial confirmation",
+    "NOT_IN_ROSTER": "the mediation organisation is not in the roster",
+    "NOT_LAWFUL": "the mediation organisation is not lawfully established (roster)",
+    "AT_COURT": "a court already has an application for this agreement",
+    "NO_COURT": "no court with jurisdiction in the court directory",
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: str  # REQUEST or a key of NOT_ELIGIBLE
+    reason: str
+    court: CourtEntry | None = None
+    organisation: dict | None = None  # the MediationOrganisation of the request (roster values)
+    deadline: dt.date | None = None
+
+
+def agreement_key(agreement: dict) -> str:
+    """What identifies one agreement across versions, merges and rebuilds: its source record and number."""
+    number = (agreement.get("agreement") or {}).get("number") or ""
+    return f"{agreement['system']}|{agreement['record_id']}|{number}"
+
+
+def request_id_for(agreement: dict) -> str:
+    """The request id: a function of the agreement alone, so one agreement never gets two requests (it is also the
+    idempotency key the court sees)."""
+    return "CR-" + hashlib.sha256(agreement_key(agreement).encode()).hexdigest()[:24]
+
+
+def deadline_of(agreement: dict, days: int) -> dt.date | None:
+    effective = (agreement.get("agreement") or {}).get("effective_date")
+    return None if effective is None else effective + dt.timedelta(days=days)
+
+
+def _court_has_it(case: dict) -> bool:
+    """A court's own system shows a confirmation application (民特) for this case that did not come from casehub."""
+    return any(
+        s.get("kind") == "JUDICIAL_CONFIRMATION" and s.get("system") != GATEWAY_SYSTEM for s in case.get("stages") or []
+    )
+
+
+def decide(case: dict, agreement: dict, ref: ReferenceData, days: int = 30) -> Decision:
+    """Whether one agreement (a CaseAgreement of the case record) gets a request, and to which court.
+
+    Lateness is not judged here (it depends on the day of delivery: see `timing`).
+    """
+    a = agreement.get("agreement") or {}
+    deadline = deadline_of(agreement, days)
+
+    def no(state: str, court=None, org=None) -> Decision:
+        return Decision(state, NOT_ELIGIBLE[state], court, org, deadline)
+
+    if a.get("agreement_kind", "MEDIATION_AGREEMENT") != "MEDIATION_AGREEMENT":
+        return no("SETTLEMENT")
+    if a.get("effective_date") is None:
+        return no("NOT_EFFECTIVE")
+    if not (a.get("confirmation_consent_worker") and a.get("confirmation_consent_employer")):
+        return no("NO_CONSENT")
+    listed = ref.roster.find(agreement.get("organisation"))
+    if listed is None:
+        return no("NOT_IN_ROSTER")
+    org = {
+        "name": listed.name,
+        "kind": listed.kind,
+        "division_code": listed.division_code,
+        "lawfully_established": listed.lawfully_established,
+        "roster_id": listed.code,
+        "credit_code": listed.credit_code,
+    }
+    if not listed.lawfully_established:
+        return no("NOT_LAWFUL", org=org)
+    if _court_has_it(case):
+        return no("AT_COURT", org=org)
+    delegated = (agreement.get("organisation") or {}).get("delegated_by_court")
+    found = route(case, {**agreement, "organisation": org}, delegated, ref.directory)
+    if found.court is None:
+        return Decision("NO_COURT", found.basis, None, org, deadline)
+    return Decision(REQUEST, found.basis, found.court, org, deadline)
+
+
+def build_request(case: dict, agreement: dict, decision: Decision, created_at: dt.datetime) -> dict:
+    """The cn.casehub.ConfirmationRequest of an agreement, with applicants named by hash only (no identities).
+
+    Applicants: the case's workers (id_hash, to be filled from the identity topic) and employers (name and
+    credit code, which are not personal data).
+    """
+    applicants = []
+    for p in case.get("parties") or []:
+        if p.get("role") == "WORKER":
+            applicants.append(
+                {
+                    "role": "WORKER",
+                    "party_type": p.get("party_type", "PERSON"),
+                    "name": p["name"],
+                    "id_hash": p.get("id_hash"),
+                }
+            )
+        elif p.get("role") == "EMPLOYER":
+            applicants.append(
+                {
+                    "role": "EMPLOYER",
+                    "party_type": p.get("party_type", "ORGANISATION"),
+                    "name": p["name"],
+                    "credit_code": p.get("credit_code"),
+                }
+            )
+    a = dict(agreement["agreement"])
+    return {
+        "request_id": request_id_for(agreement),
+        "case_id": case["case_id"],
+        "created_at": created_at,
+        "deadline": decision.deadline,
+        "court": decision.court.as_court(),
+        "organisation": decision.organisation,
+        "agreement": a,
+        "applicants": applicants,
+        "documents": list(case.get("documents") or []),
+        "refs": [
+            r
+            for r in case.get("refs") or []
+            if r.get("system") == agreement["system"] or r.get("kind") in ("MEDIATION", "AGREEMENT")
+        ],
+        "agreement_key": agreement_key(agreement),
+        "route": decision.reason,
+    }
+
+
+def with_identities(request: dict, identities: dict[str, dict]) -> tuple[dict | None, list[str]]:
+    """The request as delivered: applicants with full identities (PartyIdentity) from IdentityRecords by id_hash.
+
+    Returns (request, missing): missing names the applicants whose identity is not known (then request is None).
+    """
+    out, missing = [], []
+    for p in request["applicants"]:
+        if p["role"] == "WORKER":
+            found = identities.get(p.get("id_hash") or "")
+            if found is None or not found.get("id_number"):
+                missing.append(f"{p['role'].lower()} {p['name']}")
+                continue
+            out.append(
+                {
+                    "role": "WORKER",
+                    "party_type": found.get("party_type", "PERSON"),
+                    "name": found["name"],
+                    "id_number": found["id_number"],
+                    "phone": found.get("phone"),
+                    "address": None,
+                    "credit_code": None,
+                    "legal_representative": None,
+                    "agent_name": None,
+                    "power_of_attorney": None,
+                }
+            )
+        else:
+            out.append(
+                {
+                    "role": p["role"],
+                    "party_type": p.get("party_type", "ORGANISATION"),
+                    "name": p["name"],
+                    "id_number": None,
+                    "phone": None,
+                    "address": None,
+                    "credit_code": p.get("credit_code"),
+                    "legal_representative": None,
+                    "agent_name": None,
+                    "power_of_attorney": None,
+                }
+            )
+    if missing:
+        return None, missing
+    delivered = {k: v for k, v in request.items() if k not in ("agreement_key", "route")}
+    delivered["applicants"] = out
+    return delivered, []
+
+
+def timing(deadline: dt.date, today: dt.date, alert_days: int) -> str:
+    """SEND (in time), NEAR (in time, but the deadline is at most alert_days away: alert), EXPIRED (not sent)."""
+    if today > deadline:
+        return "EXPIRED"
+    if (deadline - today).days <= alert_days:
+        return "NEAR"
+    return "SEND"
+
+
+def court_event(request: dict, answer: dict, received_at: dt.datetime) -> dict:
+    """The cn.casehub.CourtEvent a court's answer becomes: case type 民特, the agreement's references (so the
+    linker joins it to the case), the request id, and the court's own 民特 case number once it has one.
+
+    answer: outcome (a key of ANSWERS), court_case_number, decided_at, reason, callback_id.
+    """
+    court = request["court"]
+    refs = [
+        {"kind": r["kind"], "system": r["system"], "number": r["number"], "normalised": r.get("normalised")}
+        for r in request.get("refs") or []
+    ]
+    if answer.get("court_case_number"):
+        refs.insert(
+            0, {"kind": "COURT", "system": GATEWAY_SYSTEM, "number": answer["court_case_number"], "normalised": None}
+        )
+    decided = answer.get("decided_at") or received_at
+    return {
+        "event_id": f"{GATEWAY_SYSTEM}:{request['request_id']}:{answer['outcome']}",
+        "event_type": ANSWERS[answer["outcome"]],
+        "source": {
+            "system": GATEWAY_SYSTEM,
+            "agency_kind": "COURT",
+            "record_id": request["request_id"],
+            "record_version": answer["outcome"],
+        },
+        "occurred_at": decided,
+        "ingested_at": received_at,
+        "refs": refs,
+        "parties": [],
+        "claims": [],
+        "documents": [],
+        "group_dispute": False,
+        "worker_count": None,
+        "court": court,
+        "case_type_code": "民特",
+        "decided_at": decided if answer["outcome"] in ("RULED_VALID", "REJECTED", "NOT_ACCEPTED") else None,
+        "outcome": answer["outcome"].lower().replace("_", " "),
+        "confirmation_request_id": request["request_id"],
+        "reason": answer.get("reason"),
+    }
+
+
+def confirmation_response(request: dict, answer: dict, received_at: dt.datetime) -> dict:
+    """The cn.casehub.ConfirmationResponse (keyed by request id) of a court's answer."""
+    return {
+        "request_id": request["request_id"],
+        "case_id": request.get("case_id"),
+        "court": request["court"],
+        "court_case_number": answer.get("court_case_number"),
+        "outcome": answer["outcome"],
+        "decided_at": answer.get("decided_at") or received_at,
+        "reason": answer.get("reason"),
+        "documents": [],
+    }

@@ -1,0 +1,225 @@
+"""The confirmation relay against the court simulator served in the test over real HTTP (uvicorn on loopback): a
+third of first deliveries fail (503, or recorded but answered after the relay's time-out), yet every request
+reaches its court exactly once, also across a restart and a crash between delivery and log; late requests are
+flagged and never sent; undelivered ones near their deadline raise an alert; a missing identity holds a request."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from casehub.domain.directory import CourtDirectory, CourtEntry, ReferenceData
+from casehub.ground.access import Access, Role
+from casehub.ground.publish import MemoryPublisher
+from casehub.ground.topics import Topics
+from casehub.run.broker import free_port
+from casehub.run.court_sim import SimConfig, build_sim
+from casehub.schemas.codec import AvroCodec
+from casehub.schemas.registry.memory import MemoryRegistry
+from casehub.sinks.case_view import create_engine, upsert_cases
+from casehub.sinks.confirmation_relay import ConfirmationRelay, IdentityBook, entry_from_json
+from casehub.sinks.view_tables import alerts, confirmation_deliveries, confirmation_requests
+from tests.support.view import REF, agreement_case
+
+T = Topics("relay.")
+TODAY = dt.datetime(2026, 11, 25, 2, tzinfo=dt.UTC)
+ACCESS = Access({"court-token": Role("court", "辽0102")}, {"辽0102": "court-secret"})
+
+
+def cases(n: int, effective=dt.date(2026, 11, 20)) -> list[dict]:
+    out = []
+    for i in range(n):
+        c = copy.deepcopy(agreement_case(7, effective=effective))
+        c["case_id"] = f"CH{i:04d}"
+        c["agreements"][0]["record_id"] = f"r{i}"
+        c["agreements"][0]["agreement"]["number"] = f"沈和调〔2026〕{i:04d}号"
+        out.append(c)
+    return out
+
+
+class Court:
+    """The court simulator on a free loopback port, in this test's event loop."""
+
+    def __init__(self, fail_share: float):
+        self.port = free_port()
+        config = SimConfig(fail_share=fail_share, hang_seconds=1.0, delays=(1000, 1000, 1000), seed=3)
+        self.app = build_sim(ACCESS, ["辽0102"], config)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None))
+        self.server.install_signal_handlers = lambda: None
+
+    async def __aenter__(self):
+        self.task = asyncio.create_task(self.server.serve())
+        for _ in range(200):
+            if self.server.started:
+                return self
+            await asyncio.sleep(0.05)
+        raise AssertionError("the court simulator did not start")
+
+    async def __aexit__(self, *exc):
+        self.server.should_exit = True
+        await self.task
+
+    @property
+    def ref(self) -> ReferenceData:
+        url = f"http://127.0.0.1:{self.port}/courts/辽0102/confirmations"
+        return ReferenceData(
+            REF.roster, CourtDirectory((CourtEntry("辽0102", "和平法院", "BASIC", ("210102",), "http", url),))
+        )
+
+    async def stats(self) -> dict:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{self.port}/stats") as resp:
+            return (await resp.json())["辽0102"]
+
+
+def relay(engine, publisher, ref, identities=True, clock=lambda: TODAY) -> ConfirmationRelay:
+    book = IdentityBook()
+    if identities:
+        worker = next(p for p in agreement_case(7)["parties"] if p["role"] == "WORKER")
+        book.add(
+            {"id_hash": worker["id_hash"], "name": "王伟", "id_number": "210102199001011234", "phone": "13800000000"}
+        )
+    book.ready.set()
+    codec = AvroCodec(MemoryRegistry(), prefix=T.prefix)
+    return ConfirmationRelay(engine, codec, T, publisher, ACCESS, ref, book, clock, timeout=0.5, backoff=0.01)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    eng = create_engine(f"sqlite:///{tmp_path / 'view.db'}")
+    yield eng
+    eng.dispose()
+
+
+def states(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return dict(
+            conn.execute(
+                sa.select(confirmation_requests.c.state, sa.func.count()).group_by(confirmation_requests.c.state)
+            ).all()
+        )
+
+
+async def test_every_request_reaches_its_court_once_though_a_third_of_deliveries_fail(engine):
+    async with Court(fail_share=1 / 3) as court:
+        with engine.begin() as conn:
+            upsert_cases(conn, cases(12), court.ref)
+        publisher = MemoryPublisher()
+        first = relay(engine, publisher, court.ref)
+        await first.run_once()
+        await first.close()
+        assert states(engine) == {"DELIVERED": 12}
+        seen = await court.stats()
+        assert seen["received"] == 12 and seen["agreements_received_twice"] == [] and seen["identities_complete"]
+        assert sum(seen["failures"].values()) >= 2  # the simulator did fail some first deliveries
+        assert seen["duplicates"] == seen["failures"].get("TIMEOUT", 0)  # a timed-out one came again, as a duplicate
+        with engine.connect() as conn:
+            outcomes = [r.outcome for r in conn.execute(sa.select(confirmation_deliveries.c.outcome))]
+        assert "DELIVERED" in outcomes and any(o in ("HTTP_503", "TIMEOUT") for o in outcomes)
+
+        # a restarted relay replays its log and sends nothing again
+        entries = [entry_from_json(v.decode()) for _, v in publisher.on(T.confirmation_log)]
+        again = relay(engine, MemoryPublisher(), court.ref)
+        await again.replay(entries)
+        assert await again.run_once() == {}
+        await again.close()
+        assert (await court.stats())["received"] == 12 and (await court.stats())["duplicates"] == seen["duplicates"]
+
+
+async def test_a_crash_after_delivery_sends_again_with_the_same_key_and_the_court_keeps_one(engine):
+    async with Court(fail_share=0) as court:
+        with engine.begin() as conn:
+            upsert_cases(conn, cases(1), court.ref)
+        broken = MemoryPublisher(
+            fail=lambda topic, k, v: OSError("broker away") if topic == T.confirmation_log else None
+        )
+        crashing = relay(engine, broken, court.ref)
+        with pytest.raises(OSError):
+            await crashing.run_once()  # delivered, but the log never heard of it
+        await crashing.close()
+        assert states(engine) == {"PENDING": 1}
+        after = relay(engine, MemoryPublisher(), court.ref)
+        await after.run_once()
+        await after.close()
+        seen = await court.stats()
+        assert (seen["received"], seen["duplicates"]) == (1, 1) and states(engine) == {"DELIVERED": 1}
+
+
+async def test_a_late_request_is_flagged_and_never_sent_and_a_near_one_raises_an_alert(engine):
+    async with Court(fail_share=0) as court:
+        late, near = cases(1, effective=dt.date(2026, 10, 1)), cases(2, effective=dt.date(2026, 10, 28))[1:]
+        with engine.begin() as conn:
+            upsert_cases(conn, late + near, court.ref)
+        publisher = MemoryPublisher()
+        r = relay(engine, publisher, court.ref)
+        assert await r.run_once() == {"EXPIRED": 1, "DELIVERED": 1}
+        await r.close()
+        assert (await court.stats())["received"] == 1
+        with engine.connect() as conn:
+            kinds = sorted(conn.execute(sa.select(alerts.c.kind)).scalars())
+        assert kinds == ["DEADLINE_APPROACHING", "DEADLINE_MISSED"]
+        assert len(publisher.on(T.alerts)) == 2
+
+
+async def test_a_missing_identity_holds_the_request(engine):
+    async with Court(fail_share=0) as court:
+        with engine.begin() as conn:
+            upsert_cases(conn, cases(1), court.ref)
+        publisher = MemoryPublisher()
+        r = relay(engine, publisher, court.ref, identities=False)
+        assert await r.run_once() == {"WAITING_IDENTITY": 1}
+        r.later.clear()  # as if the pause after a pass without progress were over
+        assert await r.run_once() == {"WAITING_IDENTITY": 1}
+        await r.close()
+        assert len(publisher.on(T.confirmation_log)) == 1  # logged when the state changed, not on every pass
+        assert (await court.stats())["received"] == 0
+        with engine.connect() as conn:
+            assert "identity not yet known" in conn.execute(sa.select(confirmation_requests.c.last_error)).scalar_one()
+
+
+async def test_a_court_that_stays_down_is_retried_less_and_less_often(engine):
+    dead = CourtDirectory(
+        (CourtEntry("辽0102", "和平法院", "BASIC", ("210102",), "http", f"http://127.0.0.1:{free_port()}/x"),)
+    )
+    ref = ReferenceData(REF.roster, dead)
+    with engine.begin() as conn:
+        upsert_cases(conn, cases(1), ref)
+    r = relay(engine, MemoryPublisher(), ref)
+    assert await r.run_once() == {"PENDING": 1}
+    assert await r.run_once() == {}  # paused: not tried again on the very next pass
+    await r.close()
+    with engine.connect() as conn:
+        outcomes = conn.execute(sa.select(confirmation_deliveries.c.outcome)).scalars().all()
+        error = conn.execute(sa.select(confirmation_requests.c.last_error)).scalar_one()
+    assert outcomes == ["CONNECTION"] * 6 and error.startswith("CONNECTION")  # six attempts with backoff in one pass
+
+
+async def test_a_court_that_consumes_kafka_gets_the_request_on_the_restricted_topic(engine):
+    kafka_court = CourtDirectory((CourtEntry("辽0102", "和平法院", "BASIC", ("210102",), "kafka", None),))
+    ref = ReferenceData(REF.roster, kafka_court)
+    with engine.begin() as conn:
+        upsert_cases(conn, cases(2), ref)
+    publisher = MemoryPublisher()
+    r = relay(engine, publisher, ref)
+    assert await r.run_once() == {"DELIVERED": 2}
+    sent = publisher.on(T.confirmation_requests)
+    assert len(sent) == 2
+    request = r.codec.decode(sent[0][1])
+    assert sent[0][0] == request["request_id"].encode()
+    worker = next(p for p in request["applicants"] if p["role"] == "WORKER")
+    assert worker["id_number"] == "210102199001011234" and request["deadline"] == dt.date(2026, 12, 20)
+    # the log, the view and every other topic hold no identity: only this restricted topic does
+    for topic, _, _, value in publisher.messages:
+        if topic != T.confirmation_requests:
+            assert b"210102199001011234" not in value, topic
+    assert states(engine) == {"DELIVERED": 2}
+    with engine.connect() as conn:
+        assert all(
+            "210102199001011234" not in r for r in conn.execute(sa.select(confirmation_requests.c.request)).scalars()
+        )

@@ -1,0 +1,273 @@
+"""The web page, JSON API and callback endpoint over a real SQLite view (FastAPI's TestClient, the in-memory
+publisher): tokens per role, search and filters, link corrections, and every way a court callback is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import stat
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from casehub.domain.confirmation import request_id_for
+from casehub.ground.access import (
+    COOKIE,
+    COURTS_FILE,
+    Access,
+    AccessError,
+    Role,
+    courts_file,
+    load_access,
+    parse_role,
+    parse_tokens,
+    sign,
+    sign_in_link,
+    visible_to,
+)
+from casehub.ground.publish import MemoryPublisher
+from casehub.ground.secrets import OPERATOR_TOKEN, HomeSecrets
+from casehub.ground.settings import SettingsError, load_settings
+from casehub.ground.topics import Topics
+from casehub.schemas.codec import AvroCodec
+from casehub.schemas.registry.memory import MemoryRegistry
+from casehub.sinks.case_view import create_engine, upsert_cases
+from casehub.sinks.view_tables import CONTENT, confirmation_requests, court_answers
+from casehub.sinks.web import build_app
+from tests.support.view import REF, agreement_case
+
+T = Topics("unit.")
+NOW = dt.datetime(2026, 11, 25, 8, tzinfo=dt.UTC)
+TOKENS = {
+    "op": Role("operator"),
+    "vw": Role("viewer"),
+    "ig": Role("integrator"),
+    "c102": Role("court", "辽0102"),
+    "c103": Role("court", "辽0103"),
+}
+SECRETS = {"辽0102": "s102", "辽0103": "s103"}
+
+
+@pytest.fixture
+def view(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'view.db'}")
+    with engine.begin() as conn:
+        upsert_cases(conn, [agreement_case(7)], REF)
+    publisher, codec = MemoryPublisher(), AvroCodec(MemoryRegistry(), prefix=T.prefix)
+    client = TestClient(build_app(engine, Access(TOKENS, SECRETS), publisher, codec, T, lambda: NOW))
+    yield client, engine, publisher, codec
+    engine.dispose()
+
+
+def auth(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_every_api_route_needs_a_valid_token(view):
+    client, *_ = view
+    for path in ("/api/cases", "/api/cases/x", "/api/confirmations", "/api/alerts", "/api/organisations/missing"):
+        assert client.get(path).status_code == 401, path
+        assert client.get(path, headers=auth("wrong")).status_code == 401, path
+    assert client.get("/api/cases", headers=auth("vw")).status_code == 200
+    assert client.get("/api/alerts", headers=auth("vw")).status_code == 403  # operators only
+    assert client.get("/", follow_redirects=False).status_code == 401  # the page asks to sign in
+    assert "登录" in client.get("/").text
+
+
+def test_only_integrators_get_hashes(view):
+    client, *_ = view
+    case_id = client.get("/api/cases", headers=auth("op")).json()["cases"][0]["case_id"]
+    for token in ("vw", "op"):
+        assert "_hash" not in client.get(f"/api/cases/{case_id}", headers=auth(token)).text, token
+    assert "id_hash" in client.get(f"/api/cases/{case_id}", headers=auth("ig")).text
+
+
+def test_search_by_a_full_width_bracketed_case_number_and_filters(view):
+    client, *_ = view
+    found = client.get("/api/cases", params={"q": "沈和调［２０２４］ 第0001号"}, headers=auth("vw")).json()
+    assert found["total"] == 1
+    # the list's form sends every field, empty ones included
+    empty = {"stage": "", "status": "", "region": "", "organisation": "", "overdue": "", "group_dispute": ""}
+    assert (
+        client.get("/api/cases", params={"q": "沈和调〔２０２４〕0001", **empty}, headers=auth("vw")).json()["total"]
+        == 1
+    )
+    assert client.get("/api/cases", params={"overdue": "true"}, headers=auth("vw")).json()["total"] == 0
+    assert client.get("/api/cases", params={"q": "沈和调(2023)0001"}, headers=auth("vw")).json()["total"] == 0
+    assert client.get("/api/cases", params={"q": "王伟"}, headers=auth("vw")).json()["total"] == 1
+    assert client.get("/api/cases", params={"q": "2101**********123X"}, headers=auth("vw")).json()["total"] == 1
+    assert client.get("/api/cases", params={"q": "X"}, headers=auth("vw")).json()["total"] == 1  # employer credit code
+    assert client.get("/api/cases", params={"stage": "ARBITRATION"}, headers=auth("vw")).json()["total"] == 0
+    assert client.get("/api/cases", params={"region": "2101"}, headers=auth("vw")).json()["total"] == 1
+    assert client.get("/api/cases", params={"per_page": 1, "page": 2}, headers=auth("vw")).json()["cases"] == []
+    # the page: one hit goes straight to the case
+    client.cookies.set("casehub_token", "vw")
+    page = client.get("/", params={"q": "沈和调〔２０２４〕0001"}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/cases/")
+
+
+def test_a_court_sees_only_its_own_requests(view):
+    client, *_ = view
+    assert len(client.get("/api/confirmations", headers=auth("c102")).json()["requests"]) == 1
+    assert client.get("/api/confirmations", headers=auth("c103")).json()["requests"] == []
+    rid = client.get("/api/confirmations", headers=auth("op")).json()["requests"][0]["request_id"]
+    assert client.get(f"/api/confirmations/{rid}", headers=auth("c103")).status_code == 404
+    own = client.get(f"/api/confirmations/{rid}", headers=auth("c102")).json()
+    assert own["request"]["deadline"] == "2026-12-20" and "_hash" not in json.dumps(own)
+    assert client.get("/api/cases", headers=auth("c102")).status_code == 403
+
+
+def test_a_correction_on_the_case_page_publishes_a_link_correction(view):
+    client, _, publisher, codec = view
+    case_id = client.get("/api/cases", headers=auth("op")).json()["cases"][0]["case_id"]
+    client.cookies.set("casehub_token", "vw")
+    form = {"action": "SPLIT", "record": "sys|3", "reason": "wrong worker"}
+    assert client.post(f"/cases/{case_id}/corrections", data=form).status_code == 403
+    client.cookies.set("casehub_token", "op")
+    done = client.post(f"/cases/{case_id}/corrections", data=form, follow_redirects=False)
+    assert done.status_code == 303
+    ((_, value),) = publisher.on(T.corrections)
+    correction = codec.decode(value)
+    assert correction["action"] == "SPLIT" and correction["records"] == [{"system": "sys", "record_id": "3"}]
+    assert correction["operator"] == "operator" and correction["case_ids"] == [case_id]
+    joined = client.post(
+        f"/api/cases/{case_id}/corrections",
+        json={"action": "JOIN", "system": "sys", "record_id": "3", "reason": "same dispute"},
+        headers=auth("op"),
+    )
+    assert joined.status_code == 422 and "other_record_id" in joined.json()["error"]
+
+
+def test_organisations_named_by_cases_but_missing_from_the_roster_are_listed_for_operators(view):
+    client, engine, *_ = view
+    from casehub.sinks.case_view import write_roster
+
+    with engine.begin() as conn:
+        write_roster(conn, REF.roster)
+    record = agreement_case(8)
+    record["case_id"] = "CH-UNLISTED"
+    record["stages"] = [{**s, "organisation": "未登记街道调解委员会"} for s in record["stages"]]
+    with engine.begin() as conn:
+        upsert_cases(conn, [record], REF)
+    missing = client.get("/api/organisations/missing", headers=auth("op")).json()["organisations"]
+    assert missing == [{"name": "未登记街道调解委员会", "cases": 1, "example": "CH-UNLISTED"}]
+    client.cookies.set("casehub_token", "op")
+    assert "未登记街道调解委员会" in client.get("/operator").text
+    assert client.get("/api/organisations/missing", headers=auth("vw")).status_code == 403
+
+
+def test_the_openapi_document_lists_the_api(view):
+    client, *_ = view
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/cases", "/api/cases/{case_id}", "/api/court/callbacks", "/api/confirmations"} <= set(paths)
+
+
+def callback(client, body, token="c102", secret="s102", when=NOW, signature=None):
+    data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+    stamp = str(int(when.timestamp()))
+    headers = {"X-Casehub-Timestamp": stamp, "X-Casehub-Signature": signature or sign(secret, stamp, data)}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return client.post("/api/court/callbacks", content=data, headers=headers)
+
+
+def _state(engine):
+    with engine.connect() as conn:
+        return (
+            conn.execute(sa.select(court_answers)).all(),
+            conn.execute(sa.select(confirmation_requests.c.court_outcome)).all(),
+        )
+
+
+def test_bad_callbacks_are_refused_with_a_clear_error_and_change_nothing(view):
+    client, engine, publisher, _ = view
+    rid = client.get("/api/confirmations", headers=auth("op")).json()["requests"][0]["request_id"]
+    before = _state(engine)
+    good = {"request_id": rid, "outcome": "ACCEPTED", "court_case_number": "（2026）辽0102民特7号"}
+    cases = [
+        (callback(client, good, token=None), 401, "token"),
+        (callback(client, good, token="vw"), 401, "court"),
+        (callback(client, good, signature="00" * 32), 401, "bad signature"),
+        (callback(client, good, when=NOW - dt.timedelta(minutes=10)), 401, "5 minutes"),
+        (callback(client, b"{not json"), 422, "not UTF-8 JSON"),
+        (callback(client, {"request_id": rid, "outcome": "MAYBE"}), 422, "outcome"),
+        (callback(client, {"request_id": rid, "outcome": "ACCEPTED"}), 422, "court_case_number"),
+        (callback(client, {"request_id": rid, "outcome": "REJECTED"}), 422, "reason"),
+        (callback(client, {**good, "extra": 1}), 422, "unknown fields"),
+        (callback(client, {**good, "request_id": "CR-unknown"}), 404, "unknown request"),
+        (callback(client, good, token="c103", secret="s103"), 403, "not sent to court"),
+    ]
+    for response, status, words in cases:
+        assert response.status_code == status, response.text
+        assert words in response.json()["error"]
+    assert _state(engine) == before and publisher.messages == []
+
+
+def test_a_good_callback_reaches_the_topics_and_the_view_and_a_replay_is_refused(view):
+    client, engine, publisher, codec = view
+    rid = request_id_for(agreement_case(7)["agreements"][0])
+    good = {"request_id": rid, "outcome": "ACCEPTED", "court_case_number": "（2026）辽0102民特7号"}
+    assert callback(client, good).status_code == 202
+    ((_, event),) = publisher.on(T.court)
+    assert codec.decode(event)["event_type"] == "CONFIRMATION_ACCEPTED"
+    ((key, response),) = publisher.on(T.confirmation_responses)
+    assert key == rid.encode() and codec.decode(response)["court_case_number"] == "（2026）辽0102民特7号"
+    replay = callback(client, good)
+    assert replay.status_code == 409 and "received before" in replay.json()["error"]
+    assert len(publisher.on(T.court)) == 1
+    answers, outcome = _state(engine)
+    assert len(answers) == 1 and outcome[0].court_outcome == "ACCEPTED"
+    # the ruling names no number: the court's 民特 number from its acceptance stays its own reference
+    assert callback(client, {"request_id": rid, "outcome": "RULED_VALID"}).status_code == 202
+    ruling = codec.decode(publisher.on(T.court)[-1][1])
+    assert ruling["refs"][0]["number"] == "（2026）辽0102民特7号" and ruling["event_type"] == "CONFIRMATION_RULED_VALID"
+
+
+def test_roles_tokens_and_the_home_files(tmp_path):
+    assert parse_role("court/辽0102") == Role("court", "辽0102")
+    for bad in ("admin", "court", "viewer/辽0102"):
+        with pytest.raises(AccessError):
+            parse_role(bad)
+    with pytest.raises(ValueError, match="unknown role"):
+        parse_tokens("admin:0123456789abcdefgh")
+    with pytest.raises(ValueError, match="at least 16"):
+        parse_tokens("viewer:short")
+    home = HomeSecrets(tmp_path)
+    operator, _ = home.ensure(OPERATOR_TOKEN)
+    home.ensure(COURTS_FILE, lambda: courts_file(["辽0102"]))
+    assert stat.S_IMODE(os.stat(home.path(COURTS_FILE)).st_mode) == 0o600
+    access = load_access(load_settings({}, home=tmp_path))
+    assert access.role_of(operator) == Role("operator")  # the home's operator token, when no tokens are configured
+    assert access.role_of(access.token_for("court/辽0102")) == Role("court", "辽0102")
+    assert access.secret_of("辽0102") and access.role_of("") is None and access.role_of("nope") is None
+    configured = load_access(load_settings({}, home=tmp_path, web_tokens="viewer:a-viewer-token-0123456789"))
+    assert configured.role_of("a-viewer-token-0123456789") == Role("viewer")
+    assert configured.role_of(operator) is None  # CASEHUB_WEB_TOKENS replaces the home's operator token
+    os.chmod(home.path(COURTS_FILE), 0o644)
+    with pytest.raises(SettingsError, match="chmod 600"):
+        load_access(load_settings({}, home=tmp_path))
+    for table in CONTENT:  # the view has no column for a full identity
+        assert not {"id_number", "phone"} & {c.name for c in table.columns}, table.name
+
+
+def test_visible_to_drops_hashes_at_any_depth_for_viewers_and_courts():
+    value = {"a_hash": 1, "x": [{"id_hash": 2, "id_masked": "m"}], "y": {"phone_hash": 3}}
+    assert visible_to("viewer", value) == {"x": [{"id_masked": "m"}], "y": {}}
+    assert visible_to(Role("court", "辽0102"), value) == {"x": [{"id_masked": "m"}], "y": {}}
+    assert visible_to(Role("operator"), value) == visible_to("viewer", value)
+    assert visible_to("integrator", value) == value
+
+
+def test_the_sign_in_link_sets_a_cookie_and_leaves_the_address_bar(view):
+    client, *_ = view
+    response = client.get(sign_in_link("", "vw"), follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=vw") and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert client.get(sign_in_link("", "wrong-token"), follow_redirects=False).status_code == 401
+    assert client.get("/healthz").status_code == 200  # open for the supervisor
+    client.cookies.clear()
+    refused = client.get("/api/cases")
+    assert refused.status_code == 401 and "casehub up" in refused.json()["error"]  # says how to sign in
