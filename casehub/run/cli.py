@@ -211,9 +211,30 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     sm.add_argument(
-        "--seed", type=int, default=7, help="random seed: the same seed and count give the same databases (default 7)"
+        "--seed",
+        type=int,
+        default=7,
+        help="random seed: the same seed, count and --today give the same databases (default 7)",
+    )
+    sm.add_argument(
+        "--today",
+        type=_date,
+        default=None,
+        help=(
+            "the day the sample is made, YYYY-MM-DD (default: today in China): a few agreements are dated weeks "
+            "before it, still waiting for an application for judicial confirmation, and a few past their 30 days"
+        ),
     )
     return p
+
+
+def _date(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -355,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         from casehub.connectors.samples.databases import create_sample_databases
 
         out = Path(args.out) if args.out else settings.samples
-        summary = create_sample_databases(out, args.cases, args.seed)
+        summary = create_sample_databases(out, args.cases, args.seed, args.today)
+        print(f"casehub: sample of {args.cases} cases (seed {args.seed}) dated as of {summary['today']}")
         for system, path in summary["paths"].items():
             counts = ", ".join(f"{table} {n}" for table, n in summary["rows"].get(system, {}).items())
             print(f"casehub: {system:12} {path}" + (f" ({counts})" if counts else ""))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from casehub.connectors.samples import arbitration_db, court_db, inspection_db, 
 from casehub.connectors.samples.bad_rows import inject_bad_rows  # noqa: F401  (part of this module's interface)
 from casehub.connectors.samples.expected import expected
 from casehub.connectors.samples.journeys import generate
+from casehub.connectors.samples.numbering import SHANGHAI
 from casehub.connectors.samples.rosters import write_reference
 
 MODULES = (mediation_db, arbitration_db, court_db, inspection_db)
@@ -25,18 +27,20 @@ def engine_for(out_dir: Path, system: str) -> sa.Engine:
     return sa.create_engine(f"sqlite:///{db_path(out_dir, system)}")
 
 
-def create_sample_databases(out_dir: Path, cases: int, seed: int = 7) -> dict:
+def create_sample_databases(out_dir: Path, cases: int, seed: int = 7, today: dt.date | None = None) -> dict:
     """Create mediation.db, arbitration.db, court.db, inspection.db and ground_truth.json in out_dir.
 
     Existing files of those names are DELETED and recreated (never appended to), so calling this twice
-    leaves exactly one copy of every row. Same (cases, seed): same content.
+    leaves exactly one copy of every row. Same (cases, seed, today): same content. `today` (default: the date in
+    China now) dates the recent agreements that are still waiting for an application for judicial confirmation.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    journeys = generate(cases, seed)
+    today = today or dt.datetime.now(SHANGHAI).date()
+    journeys = generate(cases, seed, today)
     truth = {
         c.key: {
-            "expected": expected(c),
+            "expected": expected(c, today),
             "case_key": c.key,
             "kind": c.kind,
             "category": c.category,
@@ -49,7 +53,14 @@ def create_sample_databases(out_dir: Path, cases: int, seed: int = 7) -> dict:
         }
         for c in journeys
     }
-    summary = {"out_dir": str(out_dir), "cases": cases, "seed": seed, "paths": {}, "rows": {}}
+    summary = {
+        "out_dir": str(out_dir),
+        "cases": cases,
+        "seed": seed,
+        "today": today.isoformat(),
+        "paths": {},
+        "rows": {},
+    }
     for module in MODULES:
         tables, owners = module.rows(journeys)
         path = db_path(out_dir, module.SYSTEM)

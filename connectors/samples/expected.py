@@ -1,6 +1,8 @@
 """What casehub should say about each sample case, worked out from the journey itself (not from casehub's rules):
 the stage after the last step, the flags, and the statutory deadlines with their states. `casehub verify`
-compares the case view with it. All sample dates lie in the past, so no period is still running."""
+compares the case view with it. Sample dates lie in the past; the one period still running is the 30 days to
+apply for judicial confirmation of a recent agreement (journeys.RECENT), which casehub itself meets by applying:
+`casehub_may_add` says what that application may add (a court stage, its states, the deadline met)."""
 
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ def stage_of(p, status) -> str:
     return stage
 
 
-def deadlines(core: list) -> list[dict]:
+def deadlines(core: list, today: dt.date) -> list[dict]:
     out = []
     court_filed = {p.kind: _day(p.steps[0].at) for p in core if p.agency == "court"}
     for p in core:
@@ -74,7 +76,8 @@ def deadlines(core: list) -> list[dict]:
                 due = p.agreed_on + dt.timedelta(days=30)
                 if p.confirm_consent:
                     filed = court_filed.get("民特")
-                    state = _state(filed if filed and filed >= p.agreed_on else None, due, None)
+                    done = filed if filed and filed >= p.agreed_on else None
+                    state = "RUNNING" if done is None and due >= today else _state(done, due, None)
                 else:
                     state = "NOT_APPLICABLE"
                 out.append({"kind": "CONFIRMATION_30_DAYS", "due": due.isoformat(), "state": state})
@@ -105,8 +108,8 @@ def deadlines(core: list) -> list[dict]:
     return sorted(out, key=lambda d: (d["due"], d["kind"], d["state"]))
 
 
-def expected(case) -> dict:
-    """What the case view should show for one sample case."""
+def expected(case, today: dt.date) -> dict:
+    """What the case view should show for one sample case, on `today` (the day the sample was made)."""
     attached = {p.uid for p in case.proceedings if p.agency == "inspection" and len(p.workers) > 1}
     core = [p for p in case.proceedings if p.uid not in attached]
     last = max(core, key=lambda p: p.last.at)
@@ -129,7 +132,17 @@ def expected(case) -> dict:
         for s in p.steps
         if (p.agency, s.status) in {("arbitration", 7), ("arbitration", 8), ("court", "CP"), ("court", "ZF")}
     ]
+    due = deadlines(core, today)
+    pending = any(d["kind"] == "CONFIRMATION_30_DAYS" and d["state"] == "RUNNING" for d in due)
     return {
+        "casehub_may_add": {
+            # casehub applies for confirmation and the court's answers come back as a court stage of the case
+            "stages": ["JUDICIAL_CONFIRMATION", "CLOSED"],
+            "agencies": ["court"],
+            "deadline_states": {"CONFIRMATION_30_DAYS": ["MET"]},
+        }
+        if pending
+        else {},
         "stage": stage_of(last, last.last.status),
         "flags": {
             "group_dispute": len(case.workers) >= 10,
@@ -140,5 +153,5 @@ def expected(case) -> dict:
             "resolved_by_negotiation_or_mediation": bool(agreed) and not any(t > min(agreed) for t in judged),
         },
         "stages": sorted({p.agency for p in case.proceedings}),
-        "deadlines": deadlines(core),
+        "deadlines": due,
     }

@@ -39,7 +39,17 @@ KINDS = {
     "same_worker_other_employer": 2,
     "same_worker_years_later": 2,
     "same_worker_unrelated_claim": 2,
+    # agreements recent enough for casehub itself to apply for judicial confirmation (both parties consented, no
+    # court has it yet), and ones whose 30 days ran out with no application: dated relative to `today`
+    "confirmation_pending": 3,
+    "confirmation_late": 1,
 }
+# Kinds dated relative to `today` (days before it that the journey starts) rather than in 2023-2024.
+RECENT = {"confirmation_pending": (22, 32), "confirmation_late": (60, 100)}
+# The other journeys run from January 2023 to mid-2025 (a reuse "years later" to 2026): a sample made earlier than
+# this would hold events in its own future, and a years-later case moved before it could fall inside the
+# party-match window of the case it repeats.
+EARLIEST_TODAY = dt.date(2026, 1, 1)
 # Kinds that reuse the worker (and maybe the employer) of an earlier single-worker case.
 REUSE = {
     "same_worker_other_employer": "worker",
@@ -98,9 +108,36 @@ def _unrelated_claims(earlier: str) -> list[str]:
     ]
 
 
-def generate(n: int, seed: int) -> list[Case]:
-    """n journeys (a fan-out journey gives one case per worker), identical for identical (n, seed)."""
+def _before(proceedings: list[S.Proceeding], today: dt.date) -> list[S.Proceeding]:
+    """The journey moved back by whole weeks (weekdays kept) until its last step lies before `today`."""
+    last = max(p.last.at for p in proceedings).astimezone(SHANGHAI).date()
+    weeks = max(0, (last - today).days // 7 + 1) if last >= today else 0
+    if not weeks:
+        return proceedings
+    back = dt.timedelta(weeks=weeks)
+    return [
+        replace(
+            p,
+            steps=tuple(replace(s, at=s.at - back) for s in p.steps),
+            agreed_on=p.agreed_on - back if p.agreed_on else None,
+        )
+        for p in proceedings
+    ]
+
+
+def generate(n: int, seed: int, today: dt.date) -> list[Case]:
+    """n journeys (a fan-out journey gives one case per worker), identical for identical (n, seed, today).
+
+    Most journeys start in 2023-2024; the RECENT kinds start a few weeks before `today` (the injected clock), and
+    no step of any journey lies on or after it.
+
+    Raises:
+        ValueError: `today` before EARLIEST_TODAY.
+    """
+    if today < EARLIEST_TODAY:
+        raise ValueError(f"a sample dated {today} would hold later events: the earliest day is {EARLIEST_TODAY}")
     rng = random.Random(seed)
+    reused: set[str] = set()  # an earlier case repeats once: two repeats of one case would be one case (party match)
     pool, numbers = IdentityPool(rng), Numbers()
     kinds, starts = _kinds(n, rng), _start_times(n, rng)
     cases: list[Case] = []
@@ -118,12 +155,15 @@ def generate(n: int, seed: int) -> list[Case]:
             if len(c.workers) == 1
             and c.kind not in REUSE
             and c.kind != "fan_out"
+            and c.kind not in RECENT  # a reuse starts weeks or years after its case: it would lie in the future
+            and c.key not in reused
             and (kind != "same_worker_unrelated_claim" or _unrelated_claims(c.claim_type))
         ]
         reuse = REUSE.get(kind) if earlier else None
         claim_type = "WAGES" if kind in ("payment_order", "group_dispute") else rng.choice(CLAIMS[category])
         if reuse:
             before = rng.choice(earlier)
+            reused.add(before.key)
             category, migrant, division = before.category, before.migrant, before.division
             workers = before.workers
             employer = before.employer if reuse == "both" else pool.employer(division, category, reuse=0.0)
@@ -141,11 +181,15 @@ def generate(n: int, seed: int) -> list[Case]:
             claim_fen = rng.randrange(2000, S.FINAL_AWARD_CAP_FEN // 100) * 100
         else:
             claim_fen = rng.randrange(3000, 120000) * 100
+        if kind in RECENT:
+            low, high = RECENT[kind]
+            start = dt.datetime.combine(today - dt.timedelta(days=rng.randrange(low, high)), start.timetz())
         ctx = S.Context(rng, numbers, division, employer, workers, claim_fen)
         if kind in routes.MULTI:
             groups = routes.MULTI[kind](ctx, start)
         else:
             groups = [routes.JOURNEYS[kind](ctx, start)]
+        groups = [_before(g, today) for g in groups]  # a no-op but for the recent kinds and late reuses
         shared: dict[int, S.Proceeding] = {}  # one record, even where several cases hold it
         for j, proceedings in enumerate(groups):
             numbered = []

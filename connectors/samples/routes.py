@@ -159,6 +159,10 @@ JOURNEYS = {
     "same_worker_other_employer": lambda c, at: [mediation(c, at, "agreement")],
     "same_worker_years_later": lambda c, at: [arbitration(c, at, "non_final")],
     "same_worker_unrelated_claim": lambda c, at: [mediation(c, at, "failed")],
+    # agreements with both consents that no court has yet: casehub applies for the pending ones; the late ones
+    # are past their 30 days (journeys.RECENT dates them)
+    "confirmation_pending": lambda c, at: [mediation(c, at, "confirm")],
+    "confirmation_late": lambda c, at: [mediation(c, at, "confirm")],
 }
 # journeys that give several cases: the proceedings of each
 MULTI = {"fan_out": fan_out}

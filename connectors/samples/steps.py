@@ -136,6 +136,7 @@ def arbitration(c: Context, at: dt.datetime, outcome: str, refs=(), mediated: Pr
         award_at = max(later(h, 1, rng), later(t, 0, rng) + dt.timedelta(days=days))
         if (award_at.date() - t.date()).days > 45:  # the chair's approval extends the period by 15 days (art 43)
             steps.append(Step(10, t + dt.timedelta(days=rng.randrange(30, 44))))
+            steps.sort(key=lambda s: s.at)  # a hearing put off by a long holiday comes after the extension
         final = outcome == "final"
         steps.append(Step(7 if final else 8, award_at))
         amount = c.share(0.5, 1.0)

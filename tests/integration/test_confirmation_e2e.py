@@ -1,11 +1,11 @@
-"""Judicial confirmation end to end, as an integrator runs it: `casehub up` on the sample (plus agreements recorded
-today by the mediation platform), `casehub court-sim` failing a third of first deliveries. Every eligible agreement
-reaches the court with jurisdiction exactly once with its deadline; ineligible and late ones are not sent; the
-court's rulings come back through the callback into the case record and the case page. Then `casehub rebuild-view`
-on a fresh database gives the same content as the live view.
+"""Judicial confirmation end to end, as an integrator runs it: `casehub up` on the sample (its own recent agreements,
+plus a few rows written by hand the way the mediation platform records them), `casehub court-sim` failing a third
+of first deliveries. Every eligible agreement reaches the court with jurisdiction exactly once with its deadline;
+ineligible and late ones are not sent; the court's rulings come back through the callback into the case record and
+the case page. Then `casehub rebuild-view` on a fresh database gives the same content as the live view.
 
-CONFIRMATION_E2E_CASES sets the sample size (default 40) and CONFIRMATION_E2E_ELIGIBLE the eligible
-agreements added (default 8); the figures in docs/CONFIRMATION.md used 2000 and 60.
+CONFIRMATION_E2E_CASES sets the sample size (default 60) and CONFIRMATION_E2E_ELIGIBLE the eligible
+agreements added by hand (default 8); docs/CONFIRMATION.md has the figures of 2000 cases with none added.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,10 +27,10 @@ from casehub.schemas.codec import AvroCodec
 from casehub.schemas.registry.client import RegistryClient
 from casehub.sinks.rebuild import content_of
 from casehub.sinks.view_tables import case_agreements, cases, confirmation_requests
-from tests.support.confirmations import add_agreements
+from tests.support.confirmations import add_agreements, sample_agreements
 from tests.support.hub import get_json, get_text, hub_env, start_up, status_of, stop_up, wait_for
 
-CASES = int(os.environ.get("CONFIRMATION_E2E_CASES", "40"))
+CASES = int(os.environ.get("CONFIRMATION_E2E_CASES", "60"))
 LIMIT = 240 + CASES * 0.3  # seconds any one wait below may take (a bound, not a speed requirement)
 ELIGIBLE = int(os.environ.get("CONFIRMATION_E2E_ELIGIBLE", "8"))
 PLAN = {"eligible": ELIGIBLE, "no_consent": 2, "not_lawful": 1, "not_in_roster": 1, "late": 2}
@@ -40,9 +41,11 @@ def test_every_eligible_agreement_reaches_its_court_once_and_the_rulings_come_ba
 ):
     home = tmp_path / "home"
     sample = home / "sample"
-    create_sample_databases(sample, CASES)
     today = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
-    added = add_agreements(sample, today, PLAN)
+    create_sample_databases(sample, CASES, today=today)
+    own = sample_agreements(sample, CASES, today)
+    assert {a.why for a in own} >= {"eligible", "late"}, "the sample holds no recent agreement"
+    added = own + add_agreements(sample, today, PLAN)
     eligible = {a.number: a for a in added if a.why == "eligible"}
     # the session's registry: it outlives the hub (`casehub rebuild-view` decodes with it after the hub stopped)
     env = hub_env(
@@ -114,7 +117,12 @@ def test_every_eligible_agreement_reaches_its_court_once_and_the_rulings_come_ba
             assert row.confirmation_decision == "REQUEST" and row.state == "DELIVERED", row
             assert requests[row.request_id] == agreement.court_code == row.court_code
             assert stats[row.court_code]["deadlines"][row.request_id] == agreement.deadline.isoformat()
-        expected = {"no_consent": "NO_CONSENT", "not_lawful": "NOT_LAWFUL", "not_in_roster": "NOT_IN_ROSTER"}
+        expected = {
+            "no_consent": "NO_CONSENT",
+            "not_lawful": "NOT_LAWFUL",
+            "not_in_roster": "NOT_IN_ROSTER",
+            "at_court": "AT_COURT",
+        }
         for a in added:
             row = by_number[a.number]
             if a.why in expected:
@@ -144,7 +152,8 @@ def test_every_eligible_agreement_reaches_its_court_once_and_the_rulings_come_ba
                 ).all()
             )
         print(
-            f"\nconfirmation e2e: {CASES} sample cases + {len(added)} agreements, {case_count} case rows; "
+            f"\nconfirmation e2e: {CASES} sample cases ({Counter(a.why for a in own)}) + {len(added) - len(own)} "
+            f"agreements by hand, {case_count} case rows; "
             f"{len(eligible)} eligible delivered once each; court-sim failures {failures}, duplicates "
             f"{sum(c['duplicates'] for c in stats.values())}; all ruled {seconds:.0f}s after `casehub up`; "
             f"agreement decisions {decisions}"

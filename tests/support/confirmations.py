@@ -97,3 +97,36 @@ def add_agreements(sample_dir: Path, today: dt.date, plan: dict[str, int], seed:
                 )
                 out.append(Agreement(number, why, division, effective, id_number))
     return out
+
+
+def sample_agreements(sample_dir: Path, cases: int, today: dt.date, seed: int = 7) -> list[Agreement]:
+    """The agreements of `casehub sample` itself (the same journeys, worked out again) and what should become of
+    each, from the journey and the roster alone: eligible (both consents, a lawful organisation in the roster, no
+    court case, within 30 days of taking effect), late, no_consent, not_lawful, not_in_roster or at_court.
+
+    The court with jurisdiction: the basic court of the employer's place (its credit code), since the sample's
+    mediation rows record no worker's domicile and no delegating court (routing's order: party_domicile first).
+    """
+    from casehub.connectors.samples.journeys import generate
+
+    roster = {o["name"]: o["lawfully_established"] for o in roster_orgs(sample_dir)}
+    out = []
+    for case in generate(cases, seed, today):
+        at_court = any(p.agency == "court" and p.kind == "民特" for p in case.proceedings)
+        for p in case.of("mediation"):
+            if p.agreed_on is None or p.last.status not in ("40", "70", "80"):
+                continue
+            if not p.confirm_consent:
+                why = "no_consent"
+            elif p.org_name not in roster:
+                why = "not_in_roster"
+            elif not roster[p.org_name]:
+                why = "not_lawful"
+            elif at_court:
+                why = "at_court"
+            elif today > p.agreed_on + dt.timedelta(days=30):
+                why = "late"
+            else:
+                why = "eligible"
+            out.append(Agreement(p.number, why, case.employer.credit_code[2:8], p.agreed_on, p.workers[0].id_number))
+    return out

@@ -18,6 +18,7 @@ from stdnum.cn import ric, uscc
 from casehub.connectors.adapters import mediation as adapter
 from casehub.connectors.samples import journeys
 from casehub.connectors.samples.databases import create_sample_databases, inject_bad_rows
+from casehub.connectors.samples.expected import expected
 from casehub.connectors.samples.mediation_db import tj_ajxx
 from casehub.connectors.samples.numbering import CALENDAR, SHANGHAI
 
@@ -300,14 +301,14 @@ def test_deadlines_are_respected_loosely(sample):
 
 
 def test_same_seed_same_content_and_rerun_does_not_duplicate(tmp_path):
-    create_sample_databases(tmp_path / "a", 30, seed=3)
-    create_sample_databases(tmp_path / "b", 30, seed=3)
+    create_sample_databases(tmp_path / "a", 30, seed=3, today=TODAY)
+    create_sample_databases(tmp_path / "b", 30, seed=3, today=TODAY)
     first = dump(tmp_path / "a")
     assert first == dump(tmp_path / "b")
     assert (tmp_path / "a" / "ground_truth.json").read_bytes() == (tmp_path / "b" / "ground_truth.json").read_bytes()
-    create_sample_databases(tmp_path / "a", 30, seed=3)
+    create_sample_databases(tmp_path / "a", 30, seed=3, today=TODAY)
     assert dump(tmp_path / "a") == first
-    create_sample_databases(tmp_path / "c", 30, seed=4)
+    create_sample_databases(tmp_path / "c", 30, seed=4, today=TODAY)
     assert dump(tmp_path / "c") != first
 
 
@@ -352,11 +353,56 @@ def test_two_thousand_journeys(tmp_path):
     assert summary["rows"]["mediation"]["tj_ajxx"] >= 1000
 
 
+TODAY = dt.date(2026, 12, 2)
+
+
+@pytest.mark.parametrize("today", [TODAY, dt.date(2026, 2, 24), dt.date(2027, 10, 8)])  # after long holidays too
+def test_recent_agreements_wait_for_an_application_or_are_past_their_30_days(today):
+    """The journeys casehub applies for itself: agreements with both consents, no court case, effective a few
+    days to weeks before `today` (pending) or more than 30 days before it (late); every step before today."""
+    cases = journeys.generate(600, 11, today)
+    assert all(s.at.astimezone(SHANGHAI).date() < today for c in cases for p in c.proceedings for s in p.steps)
+    kinds = Counter(c.kind for c in cases)
+    assert kinds["confirmation_pending"] >= 10 and kinds["confirmation_late"] >= 3
+    for c in cases:
+        if c.kind not in journeys.RECENT:
+            continue
+        (m,) = c.proceedings
+        assert m.agency == "mediation" and m.confirm_consent and m.last.status == "40"
+        assert all(s.at.astimezone(SHANGHAI).date() < today for s in m.steps)
+        age = (today - m.agreed_on).days
+        confirmation = next(d for d in expected(c, today)["deadlines"] if d["kind"] == "CONFIRMATION_30_DAYS")
+        if c.kind == "confirmation_pending":  # pending: a request is due
+            assert 0 < age <= 30, age
+            assert confirmation["state"] == "RUNNING" and expected(c, today)["casehub_may_add"]["agencies"] == ["court"]
+        else:
+            assert age > 30, age
+            assert confirmation["state"] == "MISSED" and not expected(c, today)["casehub_may_add"]
+
+
+def test_a_case_repeats_once_and_far_enough_or_close_enough_to_be_told_apart():
+    """The reuse kinds repeat an earlier case's worker: each earlier case at most once (two repeats of one case
+    would themselves be one case by the party-match rule), years later outside the 180-day window."""
+    from casehub.domain.rules import PartyMatch
+
+    cases = journeys.generate(2000, 7, TODAY)
+    repeats = [c for c in cases if c.kind in journeys.REUSE]
+    workers = Counter(c.workers for c in repeats)
+    assert repeats and max(workers.values()) == 1
+    for c in repeats:
+        if c.kind == "same_worker_years_later":
+            (before,) = [b for b in cases if b.workers == c.workers and b is not c]
+            gap = c.proceedings[0].steps[0].at - max(p.last.at for p in before.proceedings)
+            assert gap.days > PartyMatch().window_days, (c.key, gap)
+    with pytest.raises(ValueError, match="earliest day"):
+        journeys.generate(10, 7, dt.date(2025, 6, 1))
+
+
 @settings(max_examples=15, deadline=None)
 @given(n=st.integers(1, 40), seed=st.integers(0, 10_000))
 def test_generated_journeys_are_ordered_and_references_point_back(n, seed):
-    cases = journeys.generate(n, seed)
-    assert len({c.key.split("-")[0] for c in cases}) == n and cases == journeys.generate(n, seed)
+    cases = journeys.generate(n, seed, TODAY)
+    assert len({c.key.split("-")[0] for c in cases}) == n and cases == journeys.generate(n, seed, TODAY)
     for case in cases:
         numbers = {(p.agency, p.number) for p in case.proceedings}
         for p in case.proceedings:
