@@ -26,7 +26,7 @@ from casehub.ground.access import COOKIE, SIGN_IN_PATH, Access, Role, request_to
 from casehub.ground.logs import get_logger
 from casehub.sinks import web_queries as wq
 from casehub.sinks.callbacks import CallbackError, Callbacks
-from casehub.sinks.web_timeline import AGENCY, DEADLINE, KIND, days_left, svg
+from casehub.sinks.web_timeline import AGENCY, DEADLINE, KIND, days_left, local, svg
 
 READERS = ("operator", "viewer", "integrator")
 SIGN_IN_HELP = (
@@ -59,6 +59,7 @@ DECISION_CN = {
     "UNDECIDED": "未判定",
 }
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+TEMPLATES.env.filters["local"] = local  # records carry UTC; a clerk reads China time
 
 
 def fen(value) -> str:

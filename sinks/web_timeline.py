@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from zoneinfo import ZoneInfo
 
 AGENCY = {"MEDIATION": "调解", "ARBITRATION": "仲裁", "COURT": "法院", "INSPECTION": "监察", "NEGOTIATION": "协商"}
 COLOUR = {"MEDIATION": "#2e7d32", "ARBITRATION": "#1565c0", "COURT": "#6a1b9a", "INSPECTION": "#ef6c00"}
@@ -36,16 +37,26 @@ DEADLINE = {
 }
 STATE_COLOUR = {"MET": "#2e7d32", "MISSED": "#c62828", "RUNNING": "#f9a825", "NOT_APPLICABLE": "#9e9e9e"}
 WIDTH, LEFT, LANE = 1000, 250, 34
+CHINA = ZoneInfo("Asia/Shanghai")
 
 
 def _t(value) -> dt.datetime:
+    """A moment in China time: records carry UTC (naive values from SQLite are UTC too), a date is its day in
+    China (deadlines are counted in local days)."""
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
     if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
-    if len(value) == 10:
-        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
-    return dt.datetime.fromisoformat(value)
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(CHINA)
+    return dt.datetime(value.year, value.month, value.day, tzinfo=CHINA)
+
+
+def local(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A record's moment as a clerk in China reads it (the page's `local` filter); a bare date stays that date."""
+    if not value:
+        return ""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime) or isinstance(value, str) and len(value) == 10:
+        return str(value)
+    return _t(value).strftime(fmt)
 
 
 def days_left(due, today: dt.date) -> str:
@@ -58,7 +69,7 @@ def svg(record: dict, today: dt.date) -> str:
     e = html.escape
     stages = record.get("stages") or []
     deadlines = record.get("deadlines") or []
-    now = dt.datetime(today.year, today.month, today.day, 12, tzinfo=dt.UTC)
+    now = dt.datetime(today.year, today.month, today.day, 12, tzinfo=CHINA)
     times = [_t(s["started_at"]) for s in stages] + [_t(s["ended_at"]) for s in stages if s.get("ended_at")]
     times += [_t(d["due"]) for d in deadlines]
     if not times:

@@ -271,3 +271,20 @@ def test_the_sign_in_link_sets_a_cookie_and_leaves_the_address_bar(view):
     client.cookies.clear()
     refused = client.get("/api/cases")
     assert refused.status_code == 401 and "casehub up" in refused.json()["error"]  # says how to sign in
+
+
+def test_the_case_page_shows_times_as_a_clerk_in_china_reads_them(view):
+    """Records carry UTC; the page shows China time (UTC+8), so an event at 20:00 UTC is on the next day."""
+    from tests.support.events import event, fold
+
+    client, engine, *_ = view
+    late = [
+        event(901, "APPLIED", 11 * 60, "沈和调〔2024〕0901号"),
+        event(902, "ACCEPTED", 11 * 60 + 30, "沈和调〔2024〕0901号"),
+    ]
+    case = fold(late)  # 2024-03-01 20:00 and 20:30 UTC
+    with engine.begin() as conn:
+        upsert_cases(conn, [case], REF)
+    page = client.get(f"/cases/{case['case_id']}", headers=auth("op")).text
+    assert "2024-03-02 04:00" in page and "2024-03-02 04:30" in page
+    assert "2024-03-01 20:00" not in page and "2024-03-01 /" not in page  # neither the time nor the day in UTC
