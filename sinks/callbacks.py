@@ -16,7 +16,7 @@ import json
 
 import sqlalchemy as sa
 
-from casehub.domain.confirmation import ANSWERS, confirmation_response, court_event
+from casehub.domain.confirmation import ANSWERS, EXPIRED, WITHDRAWN, confirmation_response, court_event
 from casehub.ground.access import Access, signature_ok
 from casehub.ground.logs import get_logger
 from casehub.sinks.case_view import add_answer, millis
@@ -88,9 +88,9 @@ class Callbacks:
     def _lookup(self, request_id: str, outcome: str):
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(confirmation_requests.c.request, confirmation_requests.c.court_code).where(
-                    confirmation_requests.c.request_id == request_id
-                )
+                sa.select(
+                    confirmation_requests.c.request, confirmation_requests.c.court_code, confirmation_requests.c.state
+                ).where(confirmation_requests.c.request_id == request_id)
             ).first()
             answers = conn.execute(
                 sa.select(court_answers.c.outcome, court_answers.c.court_case_number).where(
@@ -138,6 +138,10 @@ class Callbacks:
                 raise CallbackError(404, f"unknown request {answer['request_id']}")
             if row.court_code != role.court_code:
                 raise CallbackError(403, f"request {answer['request_id']} was not sent to court {role.court_code}")
+            if row.state in (EXPIRED, WITHDRAWN):  # decided, and logged, by the relay without sending it
+                raise CallbackError(
+                    409, f"request {answer['request_id']} was never sent to a court ({row.state}): nothing to answer"
+                )
             if seen:
                 raise CallbackError(409, f"answer {answer['outcome']} to {answer['request_id']} was received before")
             # the court's 民特 number, once it gave one, stays the court's own reference on its later answers

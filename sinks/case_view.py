@@ -14,7 +14,18 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from casehub.domain.confirmation import REQUEST, agreement_key, build_request, decide, request_id_for
+from casehub.domain.confirmation import (
+    NEVER_SENT,
+    REINSTATED,
+    REQUEST,
+    WITHDRAWING,
+    WITHDRAWN,
+    agreement_key,
+    build_request,
+    decide,
+    outbox_moves,
+    request_id_for,
+)
 from casehub.domain.directory import ReferenceData, Roster, name_key
 from casehub.domain.references import normalise_number
 from casehub.sinks.migrate import upgrade
@@ -296,10 +307,13 @@ def upsert_cases(
             conn.execute(sa.select(cases.c.case_id, cases.c.version).where(cases.c.case_id.in_(ids[i : i + 500]))).all()
         )
     inserts, updates, children, requests = [], [], {t.name: [] for t in CHILDREN}, []
+    current: dict[str, tuple[str, str]] = {}  # agreement key -> its decision now
     for cid, case in newest.items():
         if cid in stored and stored[cid] >= case["version"]:
             continue  # stale or repeated: nothing of it is written
         decisions, wanted = plan_confirmations(case, ref, confirmation_days)
+        for agreement, (state, reason, _) in zip(case.get("agreements") or [], decisions, strict=False):
+            current[agreement_key(agreement)] = (state, reason)
         head, child = rows_for(case, decisions)
         (updates if cid in stored else inserts).append(head)
         for name, rows in child.items():
@@ -319,8 +333,40 @@ def upsert_cases(
             conn.execute(table.delete().where(table.c.case_id.in_(accepted[i : i + 500])))
         if children[table.name]:
             conn.execute(table.insert(), children[table.name])
+    follow_decisions(conn, current)
     add_requests(conn, requests)
     return len(accepted)
+
+
+def follow_decisions(conn: sa.Connection, current: dict[str, tuple[str, str]]) -> int:
+    """Withdraw never-sent requests whose agreement is no longer eligible, reinstate withdrawn ones whose agreement
+    is eligible again (casehub.domain.confirmation.outbox_moves); returns how many requests changed.
+
+    Each change is guarded by the state it was judged on, so a request the relay delivered meanwhile stays
+    delivered. The relay logs the withdrawal (WITHDRAWING -> WITHDRAWN) for restarts and rebuilds.
+    """
+    if not current:
+        return 0
+    held: dict[str, str] = {}
+    keys = list(current)
+    for i in range(0, len(keys), 500):
+        held.update(
+            conn.execute(
+                sa.select(confirmation_requests.c.agreement_key, confirmation_requests.c.state).where(
+                    confirmation_requests.c.agreement_key.in_(keys[i : i + 500])
+                )
+            ).all()
+        )
+    moves = outbox_moves(current, held)
+    changed = 0
+    for key, (state, error) in moves.items():
+        was = NEVER_SENT if state == WITHDRAWING else (WITHDRAWING, WITHDRAWN)
+        changed += conn.execute(
+            confirmation_requests.update()
+            .where(confirmation_requests.c.agreement_key == key, confirmation_requests.c.state.in_(was))
+            .values(state=state, last_error=error)
+        ).rowcount
+    return changed
 
 
 def add_requests(conn: sa.Connection, requests: list[dict], state: str = "PENDING") -> int:
@@ -402,16 +448,27 @@ def apply_log_entry(conn: sa.Connection, entry: dict) -> None:
         "delivered_at": entry.get("delivered_at"),
         "last_error": entry.get("last_error"),
     }
-    exists = conn.execute(
-        sa.select(confirmation_requests.c.request_id).where(confirmation_requests.c.request_id == row["request_id"])
-    ).first()
+    this = confirmation_requests.c.request_id == row["request_id"]
+    exists = conn.execute(sa.select(confirmation_requests.c.request_id).where(this)).first()
     if exists:
-        keep = {k: v for k, v in row.items() if k in ("state", "attempts", "delivered_at", "last_error")}
         conn.execute(
-            confirmation_requests.update().where(confirmation_requests.c.request_id == row["request_id"]).values(keep)
+            confirmation_requests.update()
+            .where(this)
+            .values(attempts=row["attempts"], delivered_at=row["delivered_at"])
+        )
+        # the sink's newer judgement wins over a pass that read the request before it: a withdrawal over a
+        # not-sent outcome, a reinstatement over a withdrawal (DELIVERED and REFUSED always apply: they happened)
+        blocker = WITHDRAWING if row["state"] in NEVER_SENT else REINSTATED if row["state"] == WITHDRAWN else None
+        guard = this if blocker is None else sa.and_(this, confirmation_requests.c.state != blocker)
+        conn.execute(
+            confirmation_requests.update().where(guard).values(state=row["state"], last_error=row["last_error"])
         )
     else:
         conn.execute(confirmation_requests.insert().values(row))
+    if row["state"] == WITHDRAWN and conn.execute(sa.select(confirmation_requests.c.state).where(this)).scalar() == (
+        WITHDRAWN
+    ):  # its deadline alerts were about a request that will not be sent: the view no longer shows them
+        conn.execute(alerts.delete().where(alerts.c.alert_id.startswith(row["request_id"] + ":", autoescape=True)))
     have = set(
         conn.execute(
             sa.select(confirmation_deliveries.c.attempt).where(
@@ -436,7 +493,20 @@ def add_alerts(conn: sa.Connection, items: list[dict]) -> int:
             sa.select(alerts.c.alert_id).where(alerts.c.alert_id.in_([a["alert_id"] for a in items]))
         ).scalars()
     )
-    rows = [{k: a.get(k) for k in ALERT_COLUMNS} for a in items if a["alert_id"] not in have]
+    # a withdrawn request's alerts are not the view's (a rebuild reads the alerts after the log that withdrew it)
+    asked = {a["alert_id"].split(":")[0] for a in items}
+    withdrawn = set(
+        conn.execute(
+            sa.select(confirmation_requests.c.request_id).where(
+                confirmation_requests.c.request_id.in_(asked), confirmation_requests.c.state == WITHDRAWN
+            )
+        ).scalars()
+    )
+    rows = [
+        {k: a.get(k) for k in ALERT_COLUMNS}
+        for a in items
+        if a["alert_id"] not in have and a["alert_id"].split(":")[0] not in withdrawn
+    ]
     if rows:
         conn.execute(alerts.insert(), rows)
     return len(rows)

@@ -2,16 +2,19 @@
 court's side.
 
 For each pending request (casehub.sinks.view_tables.confirmation_requests, written by the sink in the view's
-transaction): a request past its deadline is flagged EXPIRED and never sent; one whose deadline is near raises an
-alert; otherwise the applicants' full identities are filled in from the restricted identity topic (the only place
-they are read) and the request goes to the court the directory names: an HTTP POST with the request id as
-Idempotency-Key and an HMAC-signed body (retried with tenacity's exponential backoff on 5xx answers, time-outs and
-refused connections), or a message on the restricted confirmation-request topic for courts that consume Kafka.
+transaction): a request the sink marked WITHDRAWING (its agreement is no longer eligible, most often because the court's
+own 民特 record arrived after it) is logged WITHDRAWN and never sent; a request past its deadline is flagged EXPIRED and
+never sent; one whose deadline is near raises an alert; otherwise the applicants' full identities are filled in from the
+restricted identity topic (the only place they are read) and the request goes to the court the directory names: an HTTP
+POST with the request id as Idempotency-Key and an HMAC-signed body (retried with tenacity's exponential backoff on 5xx
+answers, time-outs and refused connections), or a message on the restricted confirmation-request topic for courts that
+consume Kafka.
 
-What happened is first published to the internal log topic (_casehub_confirmation_log, keyed by request id),
-then written to the view: a relay restarted after a crash replays the log, so a delivered request is never sent
-again, and a request whose answer was lost in a crash is sent again with the same Idempotency-Key (the court
-answers it as a duplicate). `casehub rebuild-view` restores requests and deliveries from the same log.
+What happened is first published to the internal log topic (_casehub_confirmation_log, keyed by request id; each entry
+carries the request's whole state and every delivery attempt so far, so the compacted log's latest entry is enough),
+then written to the view: a relay restarted after a crash replays the log, so a delivered request is never sent again,
+and a request whose answer was lost in a crash is sent again with the same Idempotency-Key (the court answers it as a
+duplicate). `casehub rebuild-view` restores requests and deliveries from the same log.
 """
 
 from __future__ import annotations
@@ -25,15 +28,13 @@ import aiohttp
 import sqlalchemy as sa
 from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from casehub.domain.confirmation import timing, with_identities
+from casehub.domain.confirmation import OPEN, WITHDRAWING, WITHDRAWN, timing, with_identities
 from casehub.domain.deadlines import local_date
 from casehub.domain.directory import ReferenceData
 from casehub.ground.access import Access, sign
 from casehub.ground.logs import get_logger
 from casehub.sinks.case_view import add_alerts, apply_log_entry, millis, to_json
-from casehub.sinks.view_tables import alerts, confirmation_requests
-
-OPEN = ("PENDING", "WAITING_IDENTITY")
+from casehub.sinks.view_tables import alerts, confirmation_deliveries, confirmation_requests
 
 
 class Retryable(Exception):
@@ -65,9 +66,11 @@ def request_from_json(text: str) -> dict:
     r = json.loads(text)
     r["created_at"], r["deadline"] = _dt(r["created_at"]), _date(r["deadline"])
     a = r["agreement"]
-    a["signed_at"] = _dt(a.get("signed_at"))
+    if "signed_at" in a:  # keys absent stay absent: the stored body must read back byte for byte
+        a["signed_at"] = _dt(a["signed_at"])
     for key in ("effective_date", "performance_due"):
-        a[key] = _date(a.get(key))
+        if key in a:
+            a[key] = _date(a[key])
     return r
 
 
@@ -164,8 +167,29 @@ class ConfirmationRelay:
         with self.engine.begin() as conn:
             apply_log_entry(conn, entry)
 
+    def _deliveries(self, request_id: str) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    confirmation_deliveries.c.attempt,
+                    confirmation_deliveries.c.at,
+                    confirmation_deliveries.c.outcome,
+                    confirmation_deliveries.c.status_code,
+                    confirmation_deliveries.c.detail,
+                ).where(confirmation_deliveries.c.request_id == request_id)
+            ).all()
+        return [delivery(r.attempt, r.at, r.outcome, r.status_code, r.detail) for r in rows]
+
     async def _record(self, entry: dict) -> None:
-        """Log first (acknowledged by Kafka), then the view: the log is what a restart and a rebuild trust."""
+        """Log first (acknowledged by Kafka), then the view: the log is what a restart and a rebuild trust.
+
+        The entry gets every earlier delivery attempt too: a compacted log keeps only the latest entry per request.
+        """
+        earlier = await asyncio.to_thread(self._deliveries, entry["request"]["request_id"])
+        new = {d["attempt"] for d in entry["deliveries"]}
+        entry["deliveries"] = sorted(
+            [d for d in earlier if d["attempt"] not in new] + entry["deliveries"], key=lambda d: d["attempt"]
+        )
         await self.publisher.send(
             self.topics.confirmation_log, entry["request"]["request_id"].encode(), to_json(entry).encode()
         )
@@ -202,6 +226,15 @@ class ConfirmationRelay:
             add_alerts(conn, [alert])
 
     # -- delivery --------------------------------------------------------------------------------------------------
+    def _state(self, request_id: str) -> tuple[str, str | None]:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(confirmation_requests.c.state, confirmation_requests.c.last_error).where(
+                    confirmation_requests.c.request_id == request_id
+                )
+            ).one()
+        return row.state, row.last_error
+
     def _open(self) -> list[tuple[dict, int, str, str | None]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -211,7 +244,7 @@ class ConfirmationRelay:
                     confirmation_requests.c.state,
                     confirmation_requests.c.last_error,
                 )
-                .where(confirmation_requests.c.state.in_(OPEN))
+                .where(confirmation_requests.c.state.in_((*OPEN, WITHDRAWING)))
                 .order_by(confirmation_requests.c.deadline, confirmation_requests.c.request_id)
             ).all()
         return [(request_from_json(r.request), r.attempts, r.state, r.last_error) for r in rows]
@@ -223,9 +256,13 @@ class ConfirmationRelay:
         now = time.monotonic()
         for request, attempts, state, error in await asyncio.to_thread(self._open):
             rid = request["request_id"]
-            if self.later.get(rid, (0.0, 0))[0] > now and timing(request["deadline"], today, 0) != "EXPIRED":
+            paused = self.later.get(rid, (0.0, 0))[0] > now
+            if paused and state != WITHDRAWING and timing(request["deadline"], today, 0) != "EXPIRED":
                 continue
-            new = await self._handle(request, attempts, today, (state, error))
+            if state == WITHDRAWING:
+                new = await self._withdraw(request, attempts, error)
+            else:
+                new = await self._handle(request, attempts, today, (state, error))
             if new in OPEN:
                 fails = self.later.get(rid, (0.0, 0))[1] + 1
                 self.later[rid] = (time.monotonic() + min(5.0 * 2 ** (fails - 1), 300.0), fails)
@@ -233,6 +270,14 @@ class ConfirmationRelay:
                 self.later.pop(rid, None)
             counts[new] = counts.get(new, 0) + 1
         return counts
+
+    async def _withdraw(self, request: dict, attempts: int, reason: str | None) -> str:
+        """Log a request the sink withdrew (never sent; its agreement is no longer eligible); the view then drops
+        its deadline alerts."""
+        entry = {"request": request, "state": WITHDRAWN, "attempts": attempts, "deliveries": [], "last_error": reason}
+        await self._record(entry)
+        self.log.info("confirmation request withdrawn, not sent", request_id=request["request_id"], reason=reason)
+        return WITHDRAWN
 
     async def _handle(self, request: dict, attempts: int, today: dt.date, was: tuple = (None, None)) -> str:
         when = timing(request["deadline"], today, self.alert_days)
@@ -270,6 +315,10 @@ class ConfirmationRelay:
             if was != (entry["state"], entry["last_error"]):
                 await self._record(entry)
             return "PENDING"
+        # the sink may have withdrawn it since this pass read it (the court's record came in meanwhile)
+        state, reason = await asyncio.to_thread(self._state, request["request_id"])
+        if state == WITHDRAWING:
+            return await self._withdraw(request, attempts, reason)
         if court.delivery == "kafka":
             topic = self.topics.confirmation_requests
             await self.publisher.send(topic, request["request_id"].encode(), self.codec.encode(topic, delivered))

@@ -1,6 +1,7 @@
 """Applications for judicial confirmation (司法确认申请): which agreements qualify, the request built from the case
-record, its deadline, when a pending request needs an alert or may no longer be sent, and what a court's answer
-becomes on the court topic. Pure: plain dicts in, plain dicts out; the date is passed in.
+record, its deadline, when a pending request needs an alert or may no longer be sent, when a never-sent request is
+withdrawn (or reinstated) as its agreement's decision changes, and what a court's answer becomes on the court topic.
+Pure: plain dicts in, plain dicts out; the date is passed in.
 
 A request is built without identities (the case record carries only hashes and masks); the relay, the one reader
 of the restricted identity topic, fills them in just before delivery (`with_identities`).
@@ -203,6 +204,40 @@ def with_identities(request: dict, identities: dict[str, dict]) -> tuple[dict | 
     delivered = {k: v for k, v in request.items() if k not in ("agreement_key", "route")}
     delivered["applicants"] = out
     return delivered, []
+
+
+# States of a request in the outbox (casehub.sinks.view_tables.confirmation_requests.state)
+PENDING, WAITING_IDENTITY, EXPIRED = "PENDING", "WAITING_IDENTITY", "EXPIRED"  # the relay's: not sent (yet)
+DELIVERED, REFUSED = "DELIVERED", "REFUSED"  # the relay's: the court has it, or refused it
+WITHDRAWING = "WITHDRAWING"  # the sink's: the agreement is no longer eligible; the relay logs the withdrawal
+WITHDRAWN = "WITHDRAWN"  # the relay's, logged: never sent, and it will not be while the agreement stays ineligible
+REINSTATED = "REINSTATED"  # the sink's: a withdrawn request whose agreement is eligible again; the relay sends it
+NEVER_SENT = frozenset({PENDING, WAITING_IDENTITY, EXPIRED, REINSTATED})
+OPEN = (PENDING, WAITING_IDENTITY, REINSTATED)  # what the relay tries to deliver
+
+
+def outbox_moves(decisions: dict[str, tuple[str, str]], held: dict[str, str]) -> dict[str, tuple[str, str | None]]:
+    """Pure: how the outbox follows its agreements' current decisions.
+
+    decisions: agreement key -> (decision state, reason) from `decide` (UNDECIDED: nothing is judged);
+    held: agreement key -> the state of its request in the outbox.
+    Returns agreement key -> (new state, last_error) for the requests to change.
+
+    A request is built once per agreement, when the agreement is first eligible; the agreement can stop being
+    eligible before the request is sent (most often: the court's own 民特 record arrives after the agreement, so a
+    court already has an application). A court must never receive a second application for one agreement, so a
+    request not sent yet is withdrawn; one the court has (DELIVERED) or refused stays as it is. A withdrawn request
+    whose agreement is eligible again (an operator split a wrongly linked court record out) is reinstated: it was
+    never sent, so sending it now is still the only application.
+    """
+    moves: dict[str, tuple[str, str | None]] = {}
+    for key, (decision, reason) in decisions.items():
+        state = held.get(key)
+        if state in NEVER_SENT and decision not in (REQUEST, "UNDECIDED"):
+            moves[key] = (WITHDRAWING, f"withdrawn, not sent: {reason}")
+        elif state in (WITHDRAWING, WITHDRAWN) and decision == REQUEST:
+            moves[key] = (REINSTATED, None)
+    return moves
 
 
 def timing(deadline: dt.date, today: dt.date, alert_days: int) -> str:

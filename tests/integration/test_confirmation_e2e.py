@@ -127,15 +127,17 @@ def test_every_eligible_agreement_reaches_its_court_once_and_the_rulings_come_ba
             row = by_number[a.number]
             if a.why in expected:
                 assert row.confirmation_decision == expected[a.why], row
-                # an agreement whose court record arrives after it was judged eligible keeps the request casehub
-                # built then (expired or pending, in the relay's log); it is never delivered to a court
-                assert row.request_id is None or a.why == "at_court" and row.state != "DELIVERED", row
+                # an agreement whose court record arrived after it was judged eligible: the request casehub built
+                # then is withdrawn (by the sink; the relay logs it), never delivered to a court
+                assert row.request_id is None or a.why == "at_court" and row.state in ("WITHDRAWING", "WITHDRAWN"), row
                 assert row.request_id not in requests, row
             if a.why == "late":
                 assert row.state == "EXPIRED" and row.request_id not in requests, row
         alerts = get_json(web + "/api/alerts", operator)["alerts"]
         late_ids = {by_number[a.number].request_id for a in added if a.why == "late"}
         assert {a["alert_id"].split(":")[0] for a in alerts if a["kind"] == "DEADLINE_MISSED"} >= late_ids
+        withdrawn = {by_number[a.number].request_id for a in added if by_number[a.number].state == "WITHDRAWN"}
+        assert not [a for a in alerts if a["alert_id"].split(":")[0] in withdrawn]  # no false alert stays shown
 
         # the rulings are in the case records and on the case page
         for number in eligible:

@@ -223,3 +223,166 @@ async def test_a_court_that_consumes_kafka_gets_the_request_on_the_restricted_to
         assert all(
             "210102199001011234" not in r for r in conn.execute(sa.select(confirmation_requests.c.request)).scalars()
         )
+
+
+def at_court(case: dict, version: int) -> dict:
+    """The same case, a later version, after the court's own system filed an application (民特) for it."""
+    later = copy.deepcopy(case)
+    later["version"] = version
+    later["stages"] = later["stages"] + [
+        {
+            **later["stages"][0],
+            "agency_kind": "COURT",
+            "kind": "JUDICIAL_CONFIRMATION",
+            "stage": "COURT",
+            "status": "ACCEPTED",
+            "system": "court-sys",
+            "record_id": "m1",
+            "case_number": "(2026)辽0102民特1号",
+        }
+    ]
+    return later
+
+
+def view_of(engine) -> dict:
+    from casehub.sinks.rebuild import content_of
+
+    return content_of(engine)
+
+
+def rebuilt(tmp_path, entries: list[dict], records: list[dict], ref, alert_values, compacted: bool) -> dict:
+    """What `casehub rebuild-view` makes of this log, these case versions and these alerts (its order of reading)."""
+    from casehub.sinks.case_view import add_alerts, apply_log_entry
+
+    if compacted:  # what a compacted log keeps: the latest entry of each request
+        entries = list({e["request"]["request_id"]: e for e in entries}.values())
+    eng = create_engine(f"sqlite:///{tmp_path / ('compacted.db' if compacted else 'rebuilt.db')}")
+    with eng.begin() as conn:
+        for entry in entries:
+            apply_log_entry(conn, entry)
+        upsert_cases(conn, records, ref)
+        add_alerts(conn, alert_values)
+    out = view_of(eng)
+    eng.dispose()
+    return out
+
+
+async def test_a_request_whose_agreement_reaches_a_court_first_is_withdrawn_and_never_sent(engine, tmp_path):
+    """The agreement is judged eligible, then the court's own 民特 record arrives before the relay's pass: the
+    court already has an application, so the never-sent request is withdrawn; a rebuild agrees."""
+    async with Court(fail_share=0) as court:
+        first = cases(1)[0]
+        later = at_court(first, 8)
+        with engine.begin() as conn:
+            upsert_cases(conn, [first], court.ref)
+        with engine.begin() as conn:
+            upsert_cases(conn, [later], court.ref)
+        publisher = MemoryPublisher()
+        r = relay(engine, publisher, court.ref)
+        assert await r.run_once() == {"WITHDRAWN": 1}
+        assert await r.run_once() == {}
+        await r.close()
+        assert (await court.stats())["received"] == 0
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(confirmation_requests)).one()
+        assert row.state == "WITHDRAWN" and "a court already has an application" in row.last_error
+        entries = [entry_from_json(v.decode()) for _, v in publisher.on(T.confirmation_log)]
+        assert [e["state"] for e in entries] == ["WITHDRAWN"]
+        for compacted in (False, True):
+            assert rebuilt(tmp_path, entries, [later], court.ref, [], compacted) == view_of(engine)
+
+
+async def test_an_expired_request_is_withdrawn_with_its_alert_when_the_court_record_arrives(engine, tmp_path):
+    """Agreement first (flagged EXPIRED, DEADLINE_MISSED raised), the court's 民特 record later: the request is
+    withdrawn and the false alert leaves the view; a rebuild from the log, full or compacted, agrees."""
+    async with Court(fail_share=0) as court:
+        first = cases(1, effective=dt.date(2026, 10, 1))[0]
+        with engine.begin() as conn:
+            upsert_cases(conn, [first], court.ref)
+        publisher = MemoryPublisher()
+        r = relay(engine, publisher, court.ref)
+        assert await r.run_once() == {"EXPIRED": 1}
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(alerts.c.kind)).scalars().all() == ["DEADLINE_MISSED"]
+        later = at_court(first, 8)
+        with engine.begin() as conn:
+            upsert_cases(conn, [later], court.ref)
+        assert await r.run_once() == {"WITHDRAWN": 1}
+        await r.close()
+        assert (await court.stats())["received"] == 0
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(confirmation_requests.c.state)).scalar_one() == "WITHDRAWN"
+            assert conn.execute(sa.select(alerts)).all() == []
+            attempts = conn.execute(sa.select(confirmation_deliveries.c.outcome)).scalars().all()
+        assert attempts == ["EXPIRED"]
+        entries = [entry_from_json(v.decode()) for _, v in publisher.on(T.confirmation_log)]
+        assert [e["state"] for e in entries] == ["EXPIRED", "WITHDRAWN"]
+        raised = [r.codec.decode(v) for _, v in publisher.on(T.alerts)]
+        for compacted in (False, True):
+            assert rebuilt(tmp_path, entries, [first, later], court.ref, raised, compacted) == view_of(engine)
+
+
+async def test_a_withdrawn_request_whose_agreement_is_eligible_again_is_sent_once(engine, tmp_path):
+    """An operator splits the wrongly linked 民特 record out of the case: the agreement is eligible again, its
+    withdrawn (never sent) request is reinstated and reaches the court once."""
+    async with Court(fail_share=0) as court:
+        first = cases(1)[0]
+        with engine.begin() as conn:
+            upsert_cases(conn, [first, at_court(first, 8)], court.ref)  # the batch keeps version 8 only
+        publisher = MemoryPublisher()
+        r = relay(engine, publisher, court.ref)
+        assert await r.run_once() == {}  # version 8 alone: never eligible, no request
+        with engine.begin() as conn:
+            upsert_cases(conn, [{**copy.deepcopy(first), "version": 9}], court.ref)
+            upsert_cases(conn, [at_court(first, 10)], court.ref)
+        assert await r.run_once() == {"WITHDRAWN": 1}
+        split = {**copy.deepcopy(first), "version": 11}
+        with engine.begin() as conn:
+            upsert_cases(conn, [split], court.ref)
+        assert await r.run_once() == {"DELIVERED": 1}
+        assert await r.run_once() == {}
+        await r.close()
+        seen = await court.stats()
+        assert seen["received"] == 1 and seen["agreements_received_twice"] == []
+        entries = [entry_from_json(v.decode()) for _, v in publisher.on(T.confirmation_log)]
+        assert [e["state"] for e in entries] == ["WITHDRAWN", "DELIVERED"]
+        for compacted in (False, True):
+            assert rebuilt(tmp_path, entries, [split], court.ref, [], compacted) == view_of(engine)
+
+
+async def test_a_compacted_log_keeps_every_delivery_attempt(engine, tmp_path):
+    """Failed attempts in one pass, delivery in a later one: the latest log entry alone restores both."""
+    async with Court(fail_share=0) as court:
+        dead = ReferenceData(
+            REF.roster,
+            CourtDirectory(
+                (CourtEntry("辽0102", "和平法院", "BASIC", ("210102",), "http", f"http://127.0.0.1:{free_port()}/x"),)
+            ),
+        )
+        with engine.begin() as conn:
+            upsert_cases(conn, cases(1), court.ref)
+        publisher = MemoryPublisher()
+        down = relay(engine, publisher, dead)
+        assert await down.run_once() == {"PENDING": 1}
+        await down.close()
+        up = relay(engine, publisher, court.ref)
+        assert await up.run_once() == {"DELIVERED": 1}
+        await up.close()
+        entries = [entry_from_json(v.decode()) for _, v in publisher.on(T.confirmation_log)]
+        assert len(entries[-1]["deliveries"]) == 7  # six refused connections, then the delivery
+        assert rebuilt(tmp_path, entries, cases(1), court.ref, [], True) == view_of(engine)
+
+
+async def test_a_request_withdrawn_while_a_pass_runs_is_not_sent(engine):
+    """The pass read the request as pending; the court's record came in before the pass reached it."""
+    async with Court(fail_share=0) as court:
+        first = cases(1)[0]
+        with engine.begin() as conn:
+            upsert_cases(conn, [first], court.ref)
+        r = relay(engine, MemoryPublisher(), court.ref)
+        ((request, attempts, state, error),) = r._open()  # what the pass read
+        with engine.begin() as conn:
+            upsert_cases(conn, [at_court(first, 8)], court.ref)
+        assert await r._handle(request, attempts, TODAY.date(), (state, error)) == "WITHDRAWN"
+        await r.close()
+        assert (await court.stats())["received"] == 0 and states(engine) == {"WITHDRAWN": 1}

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from casehub.sinks.case_view import add_requests, create_engine, load_case, upsert_cases
+from casehub.sinks.case_view import add_alerts, add_requests, apply_log_entry, create_engine, load_case, upsert_cases
 from casehub.sinks.migrate import LegacyViewError, head
 from casehub.sinks.view_tables import (
     CONTENT,
+    alerts,
     case_agreements,
     case_events,
     case_parties,
@@ -135,6 +136,84 @@ def test_add_requests_skips_an_agreement_that_has_one(engine):
     with engine.begin() as conn:
         assert add_requests(conn, wanted + wanted) == 1
         assert add_requests(conn, wanted) == 0
+
+
+def _at_court(version: int) -> dict:
+    case = agreement_case(version)
+    court = {**case["stages"][0], "kind": "JUDICIAL_CONFIRMATION", "system": "court-sys", "record_id": "m1"}
+    case["stages"] = case["stages"] + [court]
+    return case
+
+
+def _request(engine):
+    with engine.connect() as conn:
+        return conn.execute(sa.select(confirmation_requests)).one()
+
+
+def test_a_never_sent_request_is_withdrawn_when_the_court_has_the_agreement_and_reinstated_when_not(engine):
+    with engine.begin() as conn:
+        upsert_cases(conn, [agreement_case(7)], REF)
+        upsert_cases(conn, [_at_court(8)], REF)
+    row = _request(engine)
+    assert row.state == "WITHDRAWING" and row.last_error.startswith("withdrawn, not sent: a court already has")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(case_agreements.c.confirmation_decision)).scalar_one() == "AT_COURT"
+    with engine.begin() as conn:
+        upsert_cases(conn, [agreement_case(9)], REF)  # the court record split out again
+    assert (_request(engine).state, _request(engine).last_error) == ("REINSTATED", None)
+
+
+def test_a_delivered_request_stays_delivered_whatever_the_agreement_becomes(engine):
+    with engine.begin() as conn:
+        upsert_cases(conn, [agreement_case(7)], REF)
+        conn.execute(confirmation_requests.update().values(state="DELIVERED"))
+        upsert_cases(conn, [_at_court(8)], REF)
+    assert _request(engine).state == "DELIVERED"
+
+
+def _entry(engine, state: str, attempts: int = 1) -> dict:
+    from casehub.sinks.confirmation_relay import request_from_json
+
+    request = request_from_json(_request(engine).request)
+    return {"request": request, "state": state, "attempts": attempts, "deliveries": [], "last_error": "relay"}
+
+
+def test_a_relay_pass_that_read_the_request_before_the_sink_changed_it_does_not_undo_the_change(engine):
+    with engine.begin() as conn:
+        upsert_cases(conn, [agreement_case(7)], REF)
+        upsert_cases(conn, [_at_court(8)], REF)
+    with engine.begin() as conn:  # the pass had read PENDING: its "waiting for identities" comes after the withdrawal
+        apply_log_entry(conn, _entry(engine, "WAITING_IDENTITY"))
+    assert (_request(engine).state, _request(engine).attempts) == ("WITHDRAWING", 1)
+    with engine.begin() as conn:
+        upsert_cases(conn, [agreement_case(9)], REF)
+    with engine.begin() as conn:  # the pass had read WITHDRAWING: its withdrawal comes after the reinstatement
+        apply_log_entry(conn, _entry(engine, "WITHDRAWN"))
+    assert _request(engine).state == "REINSTATED"
+    with engine.begin() as conn:
+        apply_log_entry(conn, _entry(engine, "DELIVERED", 2))  # what happened always applies
+    assert (_request(engine).state, _request(engine).attempts) == ("DELIVERED", 2)
+
+
+def test_a_withdrawn_request_takes_its_alerts_out_of_the_view(engine):
+    with engine.begin() as conn:
+        upsert_cases(conn, [agreement_case(7)], REF)
+    rid = _request(engine).request_id
+    alert = {
+        "alert_id": f"{rid}:DEADLINE_MISSED",
+        "kind": "DEADLINE_MISSED",
+        "severity": "CRITICAL",
+        "case_id": "CH1",
+        "raised_at": dt.datetime(2026, 11, 25, tzinfo=UTC),
+        "message": "late",
+    }
+    with engine.begin() as conn:
+        assert add_alerts(conn, [alert]) == 1
+        upsert_cases(conn, [_at_court(8)], REF)
+        apply_log_entry(conn, _entry(engine, "WITHDRAWN"))
+    with engine.begin() as conn:
+        assert conn.execute(sa.select(alerts)).all() == []
+        assert add_alerts(conn, [alert]) == 0  # read again (a rebuild reads alerts after the log): still not shown
 
 
 def test_the_migrated_schema_is_the_declared_one(engine):

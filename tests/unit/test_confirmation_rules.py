@@ -13,6 +13,7 @@ from casehub.domain.confirmation import (
     confirmation_response,
     court_event,
     decide,
+    outbox_moves,
     request_id_for,
     timing,
     with_identities,
@@ -236,3 +237,29 @@ def test_the_delivered_body_is_valid_by_the_documented_json_schema():
     without_id["applicants"][0]["id_number"] = None
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(without_id, schema)
+
+
+@pytest.mark.parametrize(
+    "decision, held, move",
+    [
+        # a never-sent request of an agreement no longer eligible is withdrawn, with the reason
+        ("AT_COURT", "PENDING", ("WITHDRAWING", "withdrawn, not sent: why")),
+        ("AT_COURT", "WAITING_IDENTITY", ("WITHDRAWING", "withdrawn, not sent: why")),
+        ("AT_COURT", "EXPIRED", ("WITHDRAWING", "withdrawn, not sent: why")),
+        ("NO_CONSENT", "REINSTATED", ("WITHDRAWING", "withdrawn, not sent: why")),
+        # what the court has, or refused, stays as it happened
+        ("AT_COURT", "DELIVERED", None),
+        ("AT_COURT", "REFUSED", None),
+        # eligible again: a withdrawn request is reinstated (it was never sent)
+        ("REQUEST", "WITHDRAWN", ("REINSTATED", None)),
+        ("REQUEST", "WITHDRAWING", ("REINSTATED", None)),
+        # nothing to change
+        ("REQUEST", "PENDING", None),
+        ("AT_COURT", "WITHDRAWN", None),
+        ("UNDECIDED", "PENDING", None),
+        ("AT_COURT", None, None),
+    ],
+)
+def test_the_outbox_follows_the_agreements_decision(decision, held, move):
+    moves = outbox_moves({"k": (decision, "why")}, {} if held is None else {"k": held})
+    assert moves.get("k") == move

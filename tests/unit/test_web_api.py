@@ -205,6 +205,21 @@ def test_bad_callbacks_are_refused_with_a_clear_error_and_change_nothing(view):
     assert _state(engine) == before and publisher.messages == []
 
 
+@pytest.mark.parametrize("state", ["EXPIRED", "WITHDRAWN"])
+def test_a_callback_for_a_request_that_was_never_sent_is_refused(view, state):
+    client, engine, publisher, _ = view
+    with engine.begin() as conn:
+        conn.execute(confirmation_requests.update().values(state=state))
+    rid = request_id_for(agreement_case(7)["agreements"][0])
+    response = callback(client, {"request_id": rid, "outcome": "RECEIVED"})
+    assert response.status_code == 409 and f"never sent to a court ({state})" in response.json()["error"]
+    assert publisher.messages == [] and _state(engine)[0] == []
+    with engine.connect() as conn:
+        cid = conn.execute(sa.select(confirmation_requests.c.case_id)).scalar_one()
+    page = client.get(f"/cases/{cid}", headers=auth("op")).text
+    assert {"EXPIRED": "已过期，未发送", "WITHDRAWN": "已撤回，未发送"}[state] in page
+
+
 def test_a_good_callback_reaches_the_topics_and_the_view_and_a_replay_is_refused(view):
     client, engine, publisher, codec = view
     rid = request_id_for(agreement_case(7)["agreements"][0])
