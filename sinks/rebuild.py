@@ -1,9 +1,9 @@
 """`casehub rebuild-view`: the case view rebuilt from the topics, with a progress bar. The result has the same content
-as the live store (tests/integration/test_view_rebuild.py compares them table by table).
+as the live store (tests/integration/test_view_rebuild.py and test_confirmation_e2e.py compare them table by table).
 
 What it reads, in this order: the roster file; the confirmation log (every request the relay knew, its state and
-deliveries, so a rebuilt view never sends a delivered request again); the case topic (each case's latest version;
-requests of agreements that became eligible are added as the sink adds them); the courts' answers
+deliveries, so a rebuilt view never sends a delivered request again); the case topic (each case's latest version
+only; requests of agreements eligible in it and not in the log are added as the sink adds them); the courts' answers
 (casehub.confirmation.responses); the confirmation path's alerts (casehub.alerts, ids of requests).
 """
 
@@ -63,19 +63,27 @@ async def rebuild_view(settings, codec, url: str | None = None, show_progress: b
                     apply_log_entry(conn, entry_from_json(msg.value.decode()))
                 counts["confirmation_log"] += 1
             progress.advance(task)
+        # Only each case's latest version: the log holds what the relay did after the last of them, and replaying
+        # the earlier ones would judge the agreements again on their way through history (eligible, at a court,
+        # eligible again) and move requests the relay already settled. The topic is keyed by case id, so the
+        # latest version is the last message of its key; the scan reads keys only, nothing is decoded twice.
+        task = progress.add_task("case versions (scan)", total=sizes[topics.cases])
+        last: dict[bytes, tuple[int, int]] = {}
+        async for msg in read_to_end(kafka, topics.cases):
+            last[msg.key] = (msg.partition, msg.offset)
+            progress.advance(task)
         task = progress.add_task("cases", total=sizes[topics.cases])
         pending: list[dict] = []
 
         def flush():
             with engine.begin() as conn:
                 upsert_cases(conn, pending, ref, days)
-            progress.advance(task, len(pending))
             pending.clear()
 
         async for msg in read_to_end(kafka, topics.cases):
-            if msg.value is None:
-                progress.advance(task)
-                continue
+            progress.advance(task)
+            if msg.value is None or msg.key is not None and last[msg.key] != (msg.partition, msg.offset):
+                continue  # a deleted case, or a version a later message of the same case replaces
             pending.append(codec.decode(msg.value, msg.topic, msg.partition, msg.offset))
             counts["cases"] += 1
             if len(pending) >= batch:

@@ -5,89 +5,29 @@ flagged and never sent; undelivered ones near their deadline raise an alert; a m
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
 
 from casehub.domain.directory import CourtDirectory, CourtEntry, ReferenceData
-from casehub.ground.access import Access, Role
 from casehub.ground.publish import MemoryPublisher
 from casehub.ground.topics import Topics
 from casehub.run.broker import free_port
-from casehub.run.court_sim import SimConfig, build_sim
 from casehub.schemas.codec import AvroCodec
 from casehub.schemas.registry.memory import MemoryRegistry
 from casehub.sinks.case_view import create_engine, upsert_cases
-from casehub.sinks.confirmation_relay import ConfirmationRelay, IdentityBook, entry_from_json
+from casehub.sinks.confirmation_relay import ConfirmationRelay, entry_from_json
 from casehub.sinks.view_tables import alerts, confirmation_deliveries, confirmation_requests
-from tests.support.view import REF, agreement_case
+from tests.support.court import TODAY, Court, at_court, cases, make_relay
+from tests.support.view import REF
 
 T = Topics("relay.")
-TODAY = dt.datetime(2026, 11, 25, 2, tzinfo=dt.UTC)
-ACCESS = Access({"court-token": Role("court", "辽0102")}, {"辽0102": "court-secret"})
-
-
-def cases(n: int, effective=dt.date(2026, 11, 20)) -> list[dict]:
-    out = []
-    for i in range(n):
-        c = copy.deepcopy(agreement_case(7, effective=effective))
-        c["case_id"] = f"CH{i:04d}"
-        c["agreements"][0]["record_id"] = f"r{i}"
-        c["agreements"][0]["agreement"]["number"] = f"沈和调〔2026〕{i:04d}号"
-        out.append(c)
-    return out
-
-
-class Court:
-    """The court simulator on a free loopback port, in this test's event loop."""
-
-    def __init__(self, fail_share: float):
-        self.port = free_port()
-        config = SimConfig(fail_share=fail_share, hang_seconds=1.0, delays=(1000, 1000, 1000), seed=3)
-        self.app = build_sim(ACCESS, ["辽0102"], config)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None))
-        self.server.install_signal_handlers = lambda: None
-
-    async def __aenter__(self):
-        self.task = asyncio.create_task(self.server.serve())
-        for _ in range(200):
-            if self.server.started:
-                return self
-            await asyncio.sleep(0.05)
-        raise AssertionError("the court simulator did not start")
-
-    async def __aexit__(self, *exc):
-        self.server.should_exit = True
-        await self.task
-
-    @property
-    def ref(self) -> ReferenceData:
-        url = f"http://127.0.0.1:{self.port}/courts/辽0102/confirmations"
-        return ReferenceData(
-            REF.roster, CourtDirectory((CourtEntry("辽0102", "和平法院", "BASIC", ("210102",), "http", url),))
-        )
-
-    async def stats(self) -> dict:
-        import aiohttp
-
-        async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{self.port}/stats") as resp:
-            return (await resp.json())["辽0102"]
 
 
 def relay(engine, publisher, ref, identities=True, clock=lambda: TODAY) -> ConfirmationRelay:
-    book = IdentityBook()
-    if identities:
-        worker = next(p for p in agreement_case(7)["parties"] if p["role"] == "WORKER")
-        book.add(
-            {"id_hash": worker["id_hash"], "name": "王伟", "id_number": "210102199001011234", "phone": "13800000000"}
-        )
-    book.ready.set()
-    codec = AvroCodec(MemoryRegistry(), prefix=T.prefix)
-    return ConfirmationRelay(engine, codec, T, publisher, ACCESS, ref, book, clock, timeout=0.5, backoff=0.01)
+    return make_relay(engine, AvroCodec(MemoryRegistry(), prefix=T.prefix), T, publisher, ref, identities, clock)
 
 
 @pytest.fixture
@@ -223,25 +163,6 @@ async def test_a_court_that_consumes_kafka_gets_the_request_on_the_restricted_to
         assert all(
             "210102199001011234" not in r for r in conn.execute(sa.select(confirmation_requests.c.request)).scalars()
         )
-
-
-def at_court(case: dict, version: int) -> dict:
-    """The same case, a later version, after the court's own system filed an application (民特) for it."""
-    later = copy.deepcopy(case)
-    later["version"] = version
-    later["stages"] = later["stages"] + [
-        {
-            **later["stages"][0],
-            "agency_kind": "COURT",
-            "kind": "JUDICIAL_CONFIRMATION",
-            "stage": "COURT",
-            "status": "ACCEPTED",
-            "system": "court-sys",
-            "record_id": "m1",
-            "case_number": "(2026)辽0102民特1号",
-        }
-    ]
-    return later
 
 
 def view_of(engine) -> dict:
