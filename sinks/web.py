@@ -24,9 +24,10 @@ from pydantic import BaseModel, Field
 from casehub.domain.deadlines import local_date
 from casehub.ground.access import COOKIE, SIGN_IN_PATH, Access, Role, request_token, visible_to
 from casehub.ground.logs import get_logger
+from casehub.sinks import web_labels as labels
 from casehub.sinks import web_queries as wq
 from casehub.sinks.callbacks import CallbackError, Callbacks
-from casehub.sinks.web_timeline import AGENCY, DEADLINE, KIND, days_left, local, svg
+from casehub.sinks.web_timeline import days_left, local, svg
 
 READERS = ("operator", "viewer", "integrator")
 SIGN_IN_HELP = (
@@ -35,29 +36,6 @@ SIGN_IN_HELP = (
 )
 STAGES = ("NEGOTIATION", "MEDIATION", "PRE_ARBITRATION_MEDIATION", "ARBITRATION", "LITIGATION")
 STAGES += ("JUDICIAL_CONFIRMATION", "ENFORCEMENT", "INSPECTION", "CLOSED")
-STAGE_CN = {
-    "NEGOTIATION": "协商",
-    "MEDIATION": "调解",
-    "PRE_ARBITRATION_MEDIATION": "仲裁前调解",
-    "ARBITRATION": "仲裁",
-    "LITIGATION": "诉讼",
-    "JUDICIAL_CONFIRMATION": "司法确认",
-    "ENFORCEMENT": "执行",
-    "INSPECTION": "劳动监察",
-    "CLOSED": "已结案",
-    "UNKNOWN": "未知",
-}
-DECISION_CN = {
-    "REQUEST": "已生成司法确认申请",
-    "SETTLEMENT": "和解协议，不适用司法确认",
-    "NOT_EFFECTIVE": "协议尚未生效",
-    "NO_CONSENT": "双方未共同申请司法确认",
-    "NOT_IN_ROSTER": "调解组织不在名册中",
-    "NOT_LAWFUL": "调解组织非依法设立",
-    "AT_COURT": "法院已收到申请",
-    "NO_COURT": "无管辖法院",
-    "UNDECIDED": "未判定",
-}
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 TEMPLATES.env.filters["local"] = local  # records carry UTC; a clerk reads China time
 
@@ -133,11 +111,7 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
     def page(request: Request, name: str, role: Role | None, code: int = 200, **ctx) -> HTMLResponse:
         ctx.update(
             role=role,
-            STAGE_CN=STAGE_CN,
-            AGENCY=AGENCY,
-            KIND=KIND,
-            DEADLINE=DEADLINE,
-            DECISION_CN=DECISION_CN,
+            L=labels,
             fen=fen,
             today=local_date(clock()),
         )

@@ -6,38 +6,38 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import unicodedata
 from zoneinfo import ZoneInfo
 
-AGENCY = {"MEDIATION": "调解", "ARBITRATION": "仲裁", "COURT": "法院", "INSPECTION": "监察", "NEGOTIATION": "协商"}
+from casehub.sinks.web_labels import AGENCY, DEADLINE, DEADLINE_STATE, KIND, event_cn
+
 COLOUR = {"MEDIATION": "#2e7d32", "ARBITRATION": "#1565c0", "COURT": "#6a1b9a", "INSPECTION": "#ef6c00"}
-KIND = {
-    "MEDIATION_ENTERPRISE": "企业调解",
-    "MEDIATION_TOWNSHIP_STREET": "乡镇街道调解",
-    "MEDIATION_INDUSTRY_REGIONAL": "行业区域调解",
-    "MEDIATION_PEOPLES": "人民调解",
-    "MEDIATION_PRE_ARBITRATION": "仲裁前调解",
-    "MEDIATION_COURT_DELEGATED": "委派调解",
-    "ARBITRATION": "劳动仲裁",
-    "LITIGATION_FIRST_INSTANCE": "一审",
-    "LITIGATION_APPEAL": "二审",
-    "JUDICIAL_CONFIRMATION": "司法确认",
-    "PAYMENT_ORDER": "支付令",
-    "ENFORCEMENT": "执行",
-    "INSPECTION": "劳动监察",
-    "NEGOTIATION": "协商和解",
-}
-DEADLINE = {
-    "MEDIATION_15_DAYS": "调解15日",
-    "ARBITRATION_ACCEPT_5_DAYS": "仲裁受理5日",
-    "ARBITRATION_AWARD_45_DAYS": "仲裁裁决45日",
-    "AWARD_APPEAL_15_DAYS": "起诉15日",
-    "CONFIRMATION_30_DAYS": "司法确认30日",
-    "INSPECTION_ACCEPT_5_WORKDAYS": "监察受理5个工作日",
-    "INSPECTION_INVESTIGATE_60_WORKDAYS": "监察调查60个工作日",
-}
 STATE_COLOUR = {"MET": "#2e7d32", "MISSED": "#c62828", "RUNNING": "#f9a825", "NOT_APPLICABLE": "#9e9e9e"}
 WIDTH, LEFT, LANE = 1000, 250, 34
+LABEL_SIZE, LABEL_ROW, LABEL_GAP = 11, 14, 6  # deadline labels: font size, row height, space between neighbours
 CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def text_width(text: str, size: float = LABEL_SIZE) -> float:
+    """The width a label takes, estimated: a CJK or full-width character one em, any other about 0.6 em."""
+    return sum(size if unicodedata.east_asian_width(c) in "WF" else size * 0.6 for c in text)
+
+
+def label_rows(spans: list[tuple[float, float]], gap: float = LABEL_GAP) -> list[int]:
+    """A row for each label, given its (left, right) extent: the first row where it keeps `gap` from every label
+    placed there before it (labels are placed in the order given; a new row when none has room)."""
+    rows: list[list[tuple[float, float]]] = []
+    out = []
+    for left, right in spans:
+        for i, placed in enumerate(rows):
+            if all(right + gap <= a or left >= b + gap for a, b in placed):
+                placed.append((left, right))
+                out.append(i)
+                break
+        else:
+            rows.append([(left, right)])
+            out.append(len(rows) - 1)
+    return out
 
 
 def _t(value) -> dt.datetime:
@@ -84,7 +84,19 @@ def svg(record: dict, today: dt.date) -> str:
     def x(moment) -> float:
         return LEFT + (WIDTH - LEFT - 20) * (_t(moment) - start).total_seconds() / span
 
-    height = 40 + LANE * len(stages) + (60 if deadlines else 0) + 30
+    # deadline labels: each under its marker, rightwards (leftwards when it would leave the picture), in as many
+    # rows as it takes for no two to overlap
+    marks = []
+    for d in sorted(deadlines, key=lambda d: (str(d["due"]), d["kind"])):
+        dx = x(d["due"])
+        note = days_left(d["due"], today) if d.get("state") == "RUNNING" else DEADLINE_STATE.get(d.get("state"), "")
+        text = f"{DEADLINE.get(d['kind'], d['kind'])} {note}"
+        width = text_width(text)
+        right_aligned = dx + width > WIDTH - 4
+        marks.append((d, dx, text, right_aligned, (dx - width, dx) if right_aligned else (dx, dx + width)))
+    rows = label_rows([m[4] for m in marks])
+    labels_height = (LABEL_ROW * (max(rows) + 1) + 34) if marks else 0
+    height = 40 + LANE * len(stages) + labels_height + 30
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {WIDTH} {height}" '
         f'width="100%" role="img" aria-label="案件全链条时间轴">',
@@ -118,34 +130,30 @@ def svg(record: dict, today: dt.date) -> str:
         for entry in timeline:
             if entry["source"]["system"] == s["system"] and entry["source"]["record_id"] == s["record_id"]:
                 ex = x(entry["occurred_at"])
-                tip = f"{_t(entry['occurred_at']):%Y-%m-%d} {entry['event_type']}"
+                kind = entry["event_type"]
+                tip = f"{_t(entry['occurred_at']):%Y-%m-%d} {event_cn(agency, kind)} ({kind})"
                 out.append(
                     f'<circle cx="{ex:.1f}" cy="{y + 13}" r="5" fill="{colour}"><title>{e(tip)}</title></circle>'
                 )
         if s.get("outcome"):
-            right = x2 > WIDTH - 180  # near the right edge the label goes left of the bar's end
+            outcome = event_cn(agency, s["outcome"])[:28]
+            right = x2 + 10 + text_width(outcome) > WIDTH - 4  # it would leave the picture: left of the bar's end
             out.append(
                 f'<text x="{(x2 - 8) if right else (x2 + 10):.1f}" y="{y + 17}" font-size="11" fill="#212121" '
-                f'text-anchor="{"end" if right else "start"}">{e(s["outcome"])[:28]}</text>'
+                f'text-anchor="{"end" if right else "start"}">{e(outcome)}</text>'
             )
-    if deadlines:
+    if marks:
         y = 36 + len(stages) * LANE
         out.append(f'<text x="8" y="{y + 17}" font-size="13" font-weight="bold" fill="#424242">法定期限</text>')
-        state_cn = {"MET": "已满足", "MISSED": "已超期", "NOT_APPLICABLE": "不适用"}
-        for i, d in enumerate(sorted(deadlines, key=lambda d: str(d["due"]))):
-            dx = x(d["due"])
+        for (d, dx, text, right_aligned, _), row in zip(marks, rows, strict=True):
             colour = STATE_COLOUR.get(d.get("state"), "#9e9e9e")
-            name = DEADLINE.get(d["kind"], d["kind"])
-            note = days_left(d["due"], today) if d.get("state") == "RUNNING" else state_cn.get(d.get("state"), "")
             out.append(
                 f'<path d="M{dx:.1f} {y + 4} l7 9 l-7 9 l-7 -9 z" fill="{colour}">'
-                f"<title>{e(name)} {e(str(d['due']))} {e(note)}</title></path>"
+                f"<title>{e(text)} {e(str(d['due']))}</title></path>"
             )
-            ly = y + 36 + 14 * (i % 2)  # labels on two rows, so neighbours do not overwrite each other
-            anchor = "end" if dx > WIDTH - 120 else "start"
             out.append(
-                f'<text x="{dx:.1f}" y="{ly}" font-size="11" text-anchor="{anchor}" fill="{colour}">'
-                f"{e(name)} {e(note)}</text>"
+                f'<text class="deadline-label" x="{dx:.1f}" y="{y + 36 + LABEL_ROW * row}" font-size="{LABEL_SIZE}" '
+                f'text-anchor="{"end" if right_aligned else "start"}" fill="{colour}">{e(text)}</text>'
             )
     tx = x(now)
     if LEFT <= tx <= WIDTH:
