@@ -18,7 +18,7 @@ from casehub.connectors.adapter import MappedAdapter
 from casehub.connectors.base import MappingError, Unreadable
 from casehub.connectors.mapping import available_mappings
 from casehub.connectors.rows import map_rows
-from casehub.domain.identities import Protector
+from casehub.domain.identities import Protector, identity_key
 from casehub.ground.deadletter import DeadLetters, dead_letter
 from casehub.ground.kafka import KafkaClients
 from casehub.ground.logs import get_logger
@@ -278,7 +278,7 @@ class IntakeProcessor:
                 try:
                     mine = [(topic, outcome.record_id.encode(), self.codec.encode(topic, event))]
                     mine += [
-                        (t.identities, i["id_hash"].encode(), self.codec.encode(t.identities, i))
+                        (t.identities, identity_key(i), self.codec.encode(t.identities, i))
                         for i in outcome.mapped.identities
                     ]
                 except EncodeError as exc:  # e.g. an amount beyond Avro's long; the reason never repeats values

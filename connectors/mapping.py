@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from casehub.connectors.parties import PARTY_ATTRIBUTES, compile_party, normalise_party
+from casehub.connectors.parties import PARTY_ATTRIBUTES, PARTY_VALUES, RESTRICTED, compile_party, normalise_party
 from casehub.connectors.values import VALUE_TYPES, as_spec, column_of, compile_spec
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "mappings"
@@ -138,10 +138,14 @@ def _spec(path: Path, where: str, spec: Any, codes: dict) -> None:
 
 
 def _party_specs(path: Path, where: str, party: dict, codes: dict) -> None:
-    """Check the value specs of one party (its attributes are not specs)."""
+    """Check the value specs of one party (its attributes are not specs); an unknown key is an error, not ignored."""
     for key, spec in party.items():
-        if key not in PARTY_ATTRIBUTES:
-            _spec(path, f"{where}.{key}", spec, codes)
+        if key in PARTY_ATTRIBUTES:
+            continue
+        if key not in PARTY_VALUES:
+            known = ", ".join((*PARTY_ATTRIBUTES, *PARTY_VALUES))
+            raise MappingFileError(f"{path}: {where}: unknown key {key!r}; a party knows {known}")
+        _spec(path, f"{where}.{key}", spec, codes)
 
 
 def load_mapping(path: Path | str) -> Mapping:
@@ -253,11 +257,12 @@ def load_mapping(path: Path | str) -> Mapping:
         related.append(
             {"name": rel["name"], "table": rel["table"], "foreign_key": rel["foreign_key"], "parties": rel_parties}
         )
-    # Identity columns are always masked when a row is shown, listed in `sensitive` or not.
+    # Identity (and address) columns are always masked when a row is shown, listed in `sensitive` or not.
     all_parties = [*doc.get("parties", []), *(p for rel in doc.get("related", []) for p in rel.get("parties", []))]
     id_columns = {column_of(p["id_number"]) for p in all_parties if "id_number" in p}
     phone_columns = frozenset(column_of(p["phone"]) for p in all_parties if "phone" in p)
-    sensitive = tuple(sorted(set(src.get("sensitive", [])) | id_columns | phone_columns))
+    restricted = {column_of(p[k]) for p in all_parties for k in RESTRICTED if k in p}
+    sensitive = tuple(sorted(set(src.get("sensitive", [])) | id_columns | phone_columns | restricted))
     return Mapping(
         path=path,
         name=src["name"],

@@ -16,6 +16,19 @@ FLAGS = (
     "dispatched_worker",
     "new_employment_form",
 )  # yes/no columns: read as bool unless typed otherwise
+# Values that only the restricted identity topic carries (the court request path): a person's address goes with
+# their resident ID; an organisation's address and legal representative with its credit code
+RESTRICTED = ("address", "legal_representative")
+PARTY_VALUES = (
+    "name",
+    "id_number",
+    "phone",
+    "credit_code",
+    "division_code",
+    "new_employment_kind",
+    *FLAGS,
+    *RESTRICTED,
+)
 
 
 def normalise_party(party: dict) -> dict:
@@ -46,6 +59,7 @@ def compile_party(spec: dict) -> Callable[[RowContext, Protector, dict, dt.datet
         (spec["credit_code"]["_read"], column_of(spec["credit_code"])) if "credit_code" in spec else (None, None)
     )
     read_division = spec["division_code"]["_read"] if "division_code" in spec else None
+    restricted = tuple((key, spec[key]["_read"]) for key in RESTRICTED if key in spec)
 
     def map_party(ctx: RowContext, protector: Protector, source: dict, now: dt.datetime):
         name = read_name(ctx, label) if read_name else None
@@ -94,6 +108,20 @@ def compile_party(spec: dict) -> Callable[[RowContext, Protector, dict, dt.datet
                 party["credit_code"], party["credit_code_valid"], party["division_code"] = code, valid, code[2:8]
         if read_division:
             party["division_code"] = read_division(ctx, "") or party.get("division_code")
+        if restricted:
+            extra = {key: value for key, read in restricted if (value := read(ctx, ""))}
+            if identity:  # a person's, keyed by the hash of the resident ID
+                identity.update(extra)
+            elif extra and party.get("credit_code"):  # an organisation's, keyed by the hash of its credit code
+                identity = {
+                    "id_hash": protector.hash("uscc", party["credit_code"]),
+                    "party_type": party_type,
+                    "name": name,
+                    "credit_code": party["credit_code"],
+                    "source": source,
+                    "recorded_at": now,
+                    **extra,
+                }
         return party, identity
 
     return map_party

@@ -15,6 +15,7 @@ from casehub.connectors.base import Destinations, MappingError, Outcome, Prepare
 from casehub.connectors.events import event_id
 from casehub.connectors.mapping import RELATED
 from casehub.connectors.rowstate import published_entry
+from casehub.domain.identities import identity_key
 from casehub.ground.deadletter import dead_letter, letter_message
 from casehub.ground.gcpause import gc_paused
 from casehub.schemas.codec import EncodeError
@@ -166,8 +167,7 @@ def _prepare_rows(adapter, codec, rows, now, to: Destinations, known: dict) -> l
         try:
             messages = [(to.events, rid.encode(), codec.encode(to.events, event))]
             messages += [
-                (to.identities, i["id_hash"].encode(), codec.encode(to.identities, i))
-                for i in outcome.mapped.identities
+                (to.identities, identity_key(i), codec.encode(to.identities, i)) for i in outcome.mapped.identities
             ]
         except EncodeError as exc:
             # e.g. an amount beyond Avro's long: the reason names the record type, never the row's values

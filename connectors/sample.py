@@ -63,6 +63,9 @@ def mediation_rows(n: int, seed: int = 7, start: dt.datetime = dt.datetime(2024,
         status = rng.choice(["10", "20", "30", "40", "40", "50", "70"])
         updated = applied + dt.timedelta(days=rng.randrange(0, 14), minutes=rng.randrange(0, 600))
         amount = rng.randrange(2000, 90000)
+        other = random.Random(
+            f"{seed}:{i}"
+        )  # addresses and legal representatives: the rows' other values stay as they were
         rows.append(
             {
                 "ajid": i,
@@ -71,8 +74,11 @@ def mediation_rows(n: int, seed: int = 7, start: dt.datetime = dt.datetime(2024,
                 "sqr_xm": make_name(rng),
                 "sqr_sfzh": make_id_number(rng),
                 "sqr_sjh": make_phone(rng),
+                "sqr_zz": f"辽宁省沈阳市和平区{other.choice('南市北市太原集贤')}街{other.randrange(1, 300)}号",
                 "bsqr_mc": rng.choice(EMPLOYERS),
                 "bsqr_xydm": make_credit_code(rng, division),
+                "bsqr_zs": f"辽宁省沈阳市沈河区{other.choice('青年大街北站路市府大路')}{other.randrange(1, 500)}号",
+                "bsqr_fddbr": make_name(other),
                 "tjzz_mc": rng.choice(
                     ["和平区劳动人事争议调解中心", "沈河区南市场街道调解委员会", "华锐建筑企业劳动争议调解委员会"]
                 ),

@@ -31,6 +31,7 @@ from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_af
 from casehub.domain.confirmation import OPEN, WITHDRAWING, WITHDRAWN, timing, with_identities
 from casehub.domain.deadlines import local_date
 from casehub.domain.directory import ReferenceData
+from casehub.domain.identities import merge_identity
 from casehub.ground.access import Access, sign
 from casehub.ground.logs import get_logger
 from casehub.sinks.case_view import add_alerts, apply_log_entry, millis, to_json
@@ -90,14 +91,19 @@ def delivery(attempt: int, at: dt.datetime, outcome: str, status: int | None, de
 
 
 class IdentityBook:
-    """The latest IdentityRecord per id_hash from the restricted identity topic, followed while the relay runs."""
+    """Identities from the restricted identity topic, followed while the relay runs: per id_hash, each field as
+    most recently recorded by any agency (casehub.domain.identities.merge_identity); organisations also by credit
+    code."""
 
     def __init__(self):
         self.records: dict[str, dict] = {}
+        self.organisations: dict[str, dict] = {}
         self.ready = asyncio.Event()
 
     def add(self, record: dict) -> None:
-        self.records[record["id_hash"]] = record
+        merged = self.records[record["id_hash"]] = merge_identity(self.records.get(record["id_hash"]), record)
+        if merged.get("party_type") == "ORGANISATION" and merged.get("credit_code"):
+            self.organisations[merged["credit_code"]] = merged
 
     async def follow(self, kafka, topic: str, codec, stop: asyncio.Event) -> None:
         from aiokafka import TopicPartition
@@ -303,7 +309,7 @@ class ConfirmationRelay:
             )
         if not self.identities.ready.is_set():
             return "PENDING"  # identities not read to the end yet: nothing can be sent
-        delivered, missing = with_identities(request, self.identities.records)
+        delivered, missing = with_identities(request, self.identities.records, self.identities.organisations)
         if delivered is None:
             entry.update(state="WAITING_IDENTITY", last_error="identity not yet known: " + ", ".join(missing))
             if was != (entry["state"], entry["last_error"]):  # logged when it changes, not every pass

@@ -158,10 +158,16 @@ def build_request(case: dict, agreement: dict, decision: Decision, created_at: d
     }
 
 
-def with_identities(request: dict, identities: dict[str, dict]) -> tuple[dict | None, list[str]]:
-    """The request as delivered: applicants with full identities (PartyIdentity) from IdentityRecords by id_hash.
+def with_identities(
+    request: dict, identities: dict[str, dict], organisations: dict[str, dict] | None = None
+) -> tuple[dict | None, list[str]]:
+    """The request as delivered: applicants with full identities (PartyIdentity) from IdentityRecords.
 
-    Returns (request, missing): missing names the applicants whose identity is not known (then request is None).
+    identities: a worker's IdentityRecord by id_hash (name, resident ID, phone, address); organisations: an
+    employer's IdentityRecord by credit code (address, legal representative), where an agency recorded one.
+    Returns (request, missing): missing names the workers whose identity is not known (then request is None). An
+    employer is named by its credit code, which the request holds: without a record its address and legal
+    representative go as null, as nothing is known of them.
     """
     out, missing = [], []
     for p in request["applicants"]:
@@ -177,7 +183,7 @@ def with_identities(request: dict, identities: dict[str, dict]) -> tuple[dict | 
                     "name": found["name"],
                     "id_number": found["id_number"],
                     "phone": found.get("phone"),
-                    "address": None,
+                    "address": found.get("address"),
                     "credit_code": None,
                     "legal_representative": None,
                     "agent_name": None,
@@ -185,6 +191,7 @@ def with_identities(request: dict, identities: dict[str, dict]) -> tuple[dict | 
                 }
             )
         else:
+            org = (organisations or {}).get(p.get("credit_code") or "") or {}
             out.append(
                 {
                     "role": p["role"],
@@ -192,9 +199,9 @@ def with_identities(request: dict, identities: dict[str, dict]) -> tuple[dict | 
                     "name": p["name"],
                     "id_number": None,
                     "phone": None,
-                    "address": None,
+                    "address": org.get("address"),
                     "credit_code": p.get("credit_code"),
-                    "legal_representative": None,
+                    "legal_representative": org.get("legal_representative"),
                     "agent_name": None,
                     "power_of_attorney": None,
                 }

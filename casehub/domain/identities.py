@@ -170,6 +170,28 @@ class Protector:
         return phone, self.hash("phone", phone), mask_phone(phone)
 
 
+_EARLIEST = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+
+
+def merge_identity(held: dict | None, new: dict) -> dict:
+    """One person's (or organisation's) identity from two IdentityRecords: each field from the more recently
+    recorded one, unless it has none there (an agency that keeps no address does not erase another's). Pure, and
+    independent of the order the records arrive in (a tie goes to the later one)."""
+    if held is None:
+        return dict(new)
+    newer, older = (
+        (new, held) if (new.get("recorded_at") or _EARLIEST) >= (held.get("recorded_at") or _EARLIEST) else (held, new)
+    )
+    return {**older, **{k: v for k, v in newer.items() if v is not None}}
+
+
+def identity_key(identity: dict) -> bytes:
+    """The key of an IdentityRecord on the restricted identity topic: the person (or organisation) and the source
+    system that saw them. The topic is compacted: keyed by the hash alone, a later record from an agency that keeps
+    no address would make compaction drop the address another agency recorded."""
+    return f"{identity['id_hash']}|{identity['source']['system']}".encode()
+
+
 def mask_id(number: str) -> str:
     """First 4 and last 4 characters kept: 2101**********123X."""
     if len(number) <= 8:

@@ -3,9 +3,10 @@ and tests create it.
 
 The connector does not use this module: it reflects the table and maps it with connectors/mappings/mediation.toml.
 
-Columns (as the vendor named them): ajid id, ajbh case number, zt status code, sqr_* applicant (worker),
-bsqr_* respondent (employer), tjzz_* mediation organisation, qqlx/qqje claim type and amount (yuan),
-xy* agreement, nmg migrant-worker flag, gxsj last-update time (local time string, Asia/Shanghai).
+Columns (as the vendor named them): ajid id, ajbh case number, zt status code, sqr_* applicant (worker; sqr_zz
+address), bsqr_* respondent (employer; bsqr_zs address, bsqr_fddbr legal representative), tjzz_* mediation
+organisation, qqlx/qqje claim type and amount (yuan), xy* agreement, nmg migrant-worker flag, gxsj last-update time
+(local time string, Asia/Shanghai).
 """
 
 from __future__ import annotations
@@ -52,8 +53,11 @@ tj_ajxx = sa.Table(
     sa.Column("sqr_xm", sa.String(64)),
     sa.Column("sqr_sfzh", sa.String(32)),
     sa.Column("sqr_sjh", sa.String(32)),
+    sa.Column("sqr_zz", sa.String(256)),  # 住址: the applicant's address (for service)
     sa.Column("bsqr_mc", sa.String(128)),
     sa.Column("bsqr_xydm", sa.String(32)),
+    sa.Column("bsqr_zs", sa.String(256)),  # 住所: the respondent's registered address
+    sa.Column("bsqr_fddbr", sa.String(64)),  # 法定代表人: its legal representative
     sa.Column("tjzz_mc", sa.String(128)),
     sa.Column("tjzz_lx", sa.String(4)),
     sa.Column("xzqh", sa.String(6)),

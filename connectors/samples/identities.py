@@ -46,6 +46,12 @@ class Employer:
     division: str
     address: str
 
+    @property
+    def legal_representative(self) -> str:
+        """法定代表人: a name of its own, drawn from the credit code (not from the pool's generator, so adding it
+        changed no other sample value)."""
+        return make_name(random.Random(self.credit_code))
+
 
 def street_address(rng: random.Random, division: str) -> str:
     city, district, _, streets = PLACES[division]

@@ -20,7 +20,7 @@ from casehub.schemas.registry.memory import MemoryRegistry
 from casehub.sinks.case_view import create_engine, upsert_cases
 from casehub.sinks.confirmation_relay import ConfirmationRelay, entry_from_json
 from casehub.sinks.view_tables import alerts, confirmation_deliveries, confirmation_requests
-from tests.support.court import TODAY, Court, at_court, cases, make_relay
+from tests.support.court import EMPLOYER_ADDRESS, TODAY, WORKER_ADDRESS, Court, at_court, cases, make_relay
 from tests.support.view import REF
 
 T = Topics("relay.")
@@ -152,17 +152,20 @@ async def test_a_court_that_consumes_kafka_gets_the_request_on_the_restricted_to
     assert len(sent) == 2
     request = r.codec.decode(sent[0][1])
     assert sent[0][0] == request["request_id"].encode()
-    worker = next(p for p in request["applicants"] if p["role"] == "WORKER")
+    applicants = {p["role"]: p for p in request["applicants"]}
+    worker, employer = applicants["WORKER"], applicants["EMPLOYER"]
     assert worker["id_number"] == "210102199001011234" and request["deadline"] == dt.date(2026, 12, 20)
+    assert worker["address"] == WORKER_ADDRESS  # service addresses and the legal representative, for the court
+    assert (employer["address"], employer["legal_representative"]) == (EMPLOYER_ADDRESS, "李强")
     # the log, the view and every other topic hold no identity: only this restricted topic does
     for topic, _, _, value in publisher.messages:
         if topic != T.confirmation_requests:
             assert b"210102199001011234" not in value, topic
+            assert WORKER_ADDRESS.encode() not in value and EMPLOYER_ADDRESS.encode() not in value, topic
     assert states(engine) == {"DELIVERED": 2}
     with engine.connect() as conn:
-        assert all(
-            "210102199001011234" not in r for r in conn.execute(sa.select(confirmation_requests.c.request)).scalars()
-        )
+        stored = conn.execute(sa.select(confirmation_requests.c.request)).scalars().all()
+    assert stored and not [r for r in stored if "210102199001011234" in r or WORKER_ADDRESS in r]
 
 
 def view_of(engine) -> dict:

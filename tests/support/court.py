@@ -20,6 +20,8 @@ from tests.support.view import REF, agreement_case
 ACCESS = Access({"court-token": Role("court", "辽0102")}, {"辽0102": "court-secret"})
 TODAY = dt.datetime(2026, 11, 25, 2, tzinfo=dt.UTC)
 WORKER_ID = "210102199001011234"
+WORKER_ADDRESS = "沈阳市和平区南京南街1号"
+EMPLOYER_ADDRESS = "沈阳市沈河区青年大街9号"
 
 
 def cases(n: int, effective=dt.date(2026, 11, 20)) -> list[dict]:
@@ -102,7 +104,26 @@ def make_relay(engine, codec, topics, publisher, ref, identities=True, clock=lam
     short time-outs and back-off."""
     book = IdentityBook()
     if identities:
-        worker = next(p for p in agreement_case(7)["parties"] if p["role"] == "WORKER")
-        book.add({"id_hash": worker["id_hash"], "name": "王伟", "id_number": WORKER_ID, "phone": "13800000000"})
+        parties = {p["role"]: p for p in agreement_case(7)["parties"]}
+        worker, employer = parties["WORKER"], parties["EMPLOYER"]
+        book.add(
+            {
+                "id_hash": worker["id_hash"],
+                "name": "王伟",
+                "id_number": WORKER_ID,
+                "phone": "13800000000",
+                "address": WORKER_ADDRESS,
+            }
+        )
+        book.add(
+            {
+                "id_hash": "org-hash",
+                "party_type": "ORGANISATION",
+                "name": employer["name"],
+                "credit_code": employer["credit_code"],
+                "address": EMPLOYER_ADDRESS,
+                "legal_representative": "李强",
+            }
+        )
     book.ready.set()
     return ConfirmationRelay(engine, codec, topics, publisher, ACCESS, ref, book, clock, timeout=0.5, backoff=0.01)

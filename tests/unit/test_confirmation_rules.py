@@ -173,6 +173,28 @@ def test_identities_come_from_the_identity_records_and_a_missing_one_holds_the_r
     assert codec.decode(codec.encode(topics.confirmation_requests, full))["applicants"][0]["name"] == "王伟"
 
 
+def test_addresses_and_the_legal_representative_come_from_the_identity_records():
+    """The worker's address from their IdentityRecord; the employer's address and legal representative from the
+    organisation's, found by credit code; an employer no agency recorded goes with its name and credit code only."""
+    decision = decide(case(), agreement(), REF)
+    request = build_request(case(), agreement(), decision, dt.datetime(2026, 11, 21, tzinfo=UTC))
+    person = {"id_hash": "h1", "name": "王伟", "id_number": "210102199001011234", "address": "沈阳市大东区小河沿路1号"}
+    org = {"credit_code": "91210104MA0000000X", "address": "沈阳市大东区东望街5号", "legal_representative": "李强"}
+    full, _ = with_identities(request, {"h1": person}, {"91210104MA0000000X": org})
+    by_role = {p["role"]: p for p in full["applicants"]}
+    assert by_role["WORKER"]["address"] == "沈阳市大东区小河沿路1号"
+    employer = by_role["EMPLOYER"]
+    assert (employer["address"], employer["legal_representative"]) == ("沈阳市大东区东望街5号", "李强")
+    assert employer["credit_code"] == "91210104MA0000000X"
+    bare, _ = with_identities(request, {"h1": person})
+    employer = next(p for p in bare["applicants"] if p["role"] == "EMPLOYER")
+    assert (employer["address"], employer["legal_representative"], employer["name"]) == (
+        None,
+        None,
+        "沈阳华锐商贸有限公司",
+    )
+
+
 @pytest.mark.parametrize(
     ("today", "expected"),
     [(dt.date(2026, 12, 1), "SEND"), (dt.date(2026, 12, 15), "NEAR"), (dt.date(2026, 12, 20), "NEAR")]

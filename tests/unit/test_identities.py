@@ -3,13 +3,15 @@
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from stdnum.cn import ric
 
 from casehub.connectors.adapter import MappedAdapter
 from casehub.connectors.mapping import builtin_mappings
 from casehub.connectors.rows import map_rows
 from casehub.connectors.sample import mediation_rows
-from casehub.domain.identities import InvalidIdentifier, Protector, check_id_number
+from casehub.domain.identities import InvalidIdentifier, Protector, check_id_number, identity_key, merge_identity
 
 NOW = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
 
@@ -78,3 +80,31 @@ def test_a_worker_born_before_his_county_code_is_mapped_with_the_flag():
     assert outcome.mapped.identities[0]["id_number"] == "210102198212312932"
     ordinary = map_rows(adapter, [mediation_rows(1)[0]], NOW)[0].mapped.event["parties"][0]
     assert ordinary["id_address_known"] is True
+
+
+def _record(agency: str, minute: int, **values) -> dict:
+    when = dt.datetime(2026, 5, 1, 8, minute, tzinfo=dt.UTC)
+    return {"id_hash": "h", "name": "王伟", "source": {"system": agency}, "recorded_at": when, **values}
+
+
+RECORDS = [
+    _record("mediation", 1, id_number="210102199001011234", address="沈阳市和平区南京街1号", phone=None),
+    _record("court", 2, id_number="210102199001011234", address=None, phone="13800000000"),
+    _record("arbitration", 3, id_number="210102199001011234", address="沈阳市沈河区青年大街9号", phone=None),
+]
+
+
+@given(st.permutations(RECORDS))
+def test_the_identity_book_keeps_each_field_as_last_recorded_in_any_order(records):
+    """Each field as most recently recorded by any agency; an agency that keeps no address erases none."""
+    merged = None
+    for record in records:
+        merged = merge_identity(merged, record)
+    assert merged["address"] == "沈阳市沈河区青年大街9号" and merged["phone"] == "13800000000"
+    assert merged["recorded_at"] == RECORDS[2]["recorded_at"] and merged["source"] == {"system": "arbitration"}
+
+
+def test_identity_records_of_one_person_from_two_agencies_have_keys_of_their_own():
+    """The topic is compacted: one key per person would keep only the latest agency's record (and lose an address)."""
+    assert identity_key(RECORDS[0]) != identity_key(RECORDS[1])
+    assert identity_key(RECORDS[0]) == identity_key({**RECORDS[0], "address": "elsewhere"}) == b"h|mediation"

@@ -116,6 +116,8 @@ occurred_at = { column = "ts", type = "time" }
         (lambda t: t.replace('type = "time"', 'type = "timestamp"'), "event.occurred_at: unknown type 'timestamp'"),
         (lambda t: t.replace('cursor = "ts"\n', ""), "[source] needs `cursor`"),
         (lambda t: t + "[[parties]]\nname = 5\n", "parties[0].name"),
+        # a misspelt key was read as nothing at all: the address never reached a court
+        (lambda t: t + '[[parties]]\nname = "n"\nadress = "zz"\n', "parties[0]: unknown key 'adress'"),
         (lambda t: t + "[source.x\n", "m.toml"),
     ],
 )

@@ -104,3 +104,30 @@ def test_a_cursor_without_an_index_is_pointed_out(tmp_path):
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE INDEX by_time ON tj_ajxx (gxsj)")
     assert MappedAdapter(builtin_mappings()["mediation"], Protector("t")).bind(engine).index_advice() is None
+
+
+def test_addresses_and_the_legal_representative_go_to_the_restricted_records_only(adapter):
+    """The court needs both parties' addresses (住所/送达地址) and the employer's legal representative (法定代表人):
+    they go with the identities, keyed by the hash of the resident ID or of the credit code, never into the event."""
+    row = mediation_rows(1)[0]
+    mapped = adapter.map_row(row, NOW)
+    for value in (row["sqr_zz"], row["bsqr_zs"], row["bsqr_fddbr"]):
+        assert value and value not in repr(mapped.event)
+    person, organisation = mapped.identities
+    assert person["address"] == row["sqr_zz"] and person["id_number"] == row["sqr_sfzh"]
+    assert organisation == {
+        "id_hash": Protector("test-secret").hash("uscc", row["bsqr_xydm"]),
+        "party_type": "ORGANISATION",
+        "name": row["bsqr_mc"],
+        "credit_code": row["bsqr_xydm"],
+        "address": row["bsqr_zs"],
+        "legal_representative": row["bsqr_fddbr"],
+        "source": organisation["source"],
+        "recorded_at": NOW,
+    }
+    # an employer row without an address or a legal representative has nothing restricted to say
+    bare = adapter.map_row({**row, "bsqr_zs": None, "bsqr_fddbr": "  "}, NOW)
+    assert [i["party_type"] for i in bare.identities] == ["PERSON"]
+    # a dead letter or a dry run shows the row with the addresses masked, listed in `sensitive` or not
+    shown = adapter.describe(row)
+    assert row["sqr_zz"] not in shown and row["bsqr_zs"] not in shown and row["bsqr_fddbr"] not in shown
