@@ -116,7 +116,7 @@ class Settings:
     # the courts' HMAC keys of requests and callbacks, "<court code>:SECRET,..." (also CASEHUB_HOME/secrets/courts.toml)
     court_secrets: str | None = _secret()
     # judicial confirmation (docs/CONFIRMATION.md)
-    roster_file: Path | None = None  # mediation organisations and mediators (TOML); None: <sample_dir>/roster.toml
+    roster_file: Path | None = None  # organisations and mediators (TOML, or CSV); None: <sample_dir>/roster.toml
     court_directory_file: Path | None = None  # courts, endpoints, routing order; None: <sample_dir>/courts.toml
     court_sim_port: int = 18084  # `casehub court-sim` (started by `casehub up` on sample data)
     court_sim_fail_share: float = 0.0  # share of court-sim answers that are 5xx or time-outs (demos, tests)
