@@ -22,6 +22,7 @@ from casehub.domain.confirmation import (
     WITHDRAWN,
     agreement_key,
     build_request,
+    current_agreement_key,
     decide,
     outbox_moves,
     request_id_for,
@@ -440,8 +441,16 @@ def write_roster(conn: sa.Connection, roster: Roster) -> None:
 def apply_log_entry(conn: sa.Connection, entry: dict) -> None:
     """One confirmation-log entry (the relay's record of a request: its row and its deliveries) into the store.
 
-    Idempotent: the request row takes the entry's state; deliveries are keyed by (request, attempt)."""
+    Idempotent: the request row takes the entry's state; deliveries are keyed by (request, attempt). An entry
+    logged when an agreement's key still held its number gets today's key, unless another request holds it."""
     request = entry["request"]
+    key = current_agreement_key(request["agreement_key"], (request.get("agreement") or {}).get("number"))
+    if key != request["agreement_key"]:
+        holder = conn.execute(
+            sa.select(confirmation_requests.c.request_id).where(confirmation_requests.c.agreement_key == key)
+        ).scalar()
+        if holder in (None, request["request_id"]):
+            request = {**request, "agreement_key": key}
     row = {
         **request_row(request, entry["state"]),
         "attempts": entry["attempts"],

@@ -49,9 +49,18 @@ class Decision:
 
 
 def agreement_key(agreement: dict) -> str:
-    """What identifies one agreement across versions, merges and rebuilds: its source record and number."""
-    number = (agreement.get("agreement") or {}).get("number") or ""
-    return f"{agreement['system']}|{agreement['record_id']}|{number}"
+    """What identifies one agreement across versions, merges and rebuilds: its source record. A case record holds
+    one agreement per source record (the latest signed version of it), so a later version that corrects the
+    agreement's number, or writes it with other brackets or widths, is still the same agreement and gets no second
+    request (a court never receives two applications for one agreement)."""
+    return f"{agreement['system']}|{agreement['record_id']}"
+
+
+def current_agreement_key(key: str, number: str | None) -> str:
+    """The agreement key of today from one stored before it left out the number (`system|record|number`): how a
+    view migrated from then, and a rebuild from an older confirmation log, find the agreement's one request."""
+    old_tail = "|" + (number or "")
+    return key[: -len(old_tail)] if key.count("|") >= 2 and key.endswith(old_tail) else key
 
 
 def request_id_for(agreement: dict) -> str:
@@ -153,6 +162,7 @@ def build_request(case: dict, agreement: dict, decision: Decision, created_at: d
             for r in case.get("refs") or []
             if r.get("system") == agreement["system"] or r.get("kind") in ("MEDIATION", "AGREEMENT")
         ],
+        "agreement_record": {"system": agreement["system"], "record_id": agreement["record_id"]},
         "agreement_key": agreement_key(agreement),
         "route": decision.reason,
     }

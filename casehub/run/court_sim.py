@@ -41,7 +41,7 @@ class CourtBook:
     received: dict[str, dict] = field(default_factory=dict)  # request id -> the request
     duplicates: int = 0
     failures: dict[str, int] = field(default_factory=dict)  # "HTTP_503" / "TIMEOUT" -> count
-    agreements: dict[str, set[str]] = field(default_factory=dict)  # agreement (case id + number) -> request ids
+    agreements: dict[str, set[str]] = field(default_factory=dict)  # agreement (its source record) -> request ids
     callbacks: dict[str, list[str]] = field(default_factory=dict)  # request id -> outcomes called back
 
 
@@ -120,7 +120,14 @@ def build_sim(access: Access, court_codes: list[str], config: SimConfig) -> Fast
             return JSONResponse({"error": "court system busy"}, status_code=503)
         doc = json.loads(body)
         book.received[key] = doc
-        agreement = f"{doc['case_id']}|{(doc.get('agreement') or {}).get('number')}"
+        # one agreement is one source record, whatever number it carries (a request of before agreement_record:
+        # its case and number)
+        source = doc.get("agreement_record") or {}
+        agreement = (
+            f"{source['system']}|{source['record_id']}"
+            if source
+            else f"{doc['case_id']}|{(doc.get('agreement') or {}).get('number')}"
+        )
         book.agreements.setdefault(agreement, set()).add(key)
         task = asyncio.create_task(rule(code, doc))
         tasks.add(task)

@@ -310,3 +310,23 @@ async def test_a_request_withdrawn_while_a_pass_runs_is_not_sent(engine):
         assert await r._handle(request, attempts, TODAY.date(), (state, error)) == "WITHDRAWN"
         await r.close()
         assert (await court.stats())["received"] == 0 and states(engine) == {"WITHDRAWN": 1}
+
+
+async def test_an_agreement_whose_number_is_corrected_after_delivery_is_not_sent_again(engine):
+    """The platform corrected the agreement's number (a later version of the same record): the court keeps the
+    one application it has; the simulator, which knows an agreement by its source record, saw it once."""
+    async with Court(fail_share=0) as court:
+        first = cases(1)[0]
+        with engine.begin() as conn:
+            upsert_cases(conn, [first], court.ref)
+        r = relay(engine, MemoryPublisher(), court.ref)
+        assert await r.run_once() == {"DELIVERED": 1}
+        corrected = copy.deepcopy(first)
+        corrected["version"] = 8
+        corrected["agreements"][0]["agreement"]["number"] += "（更正）"
+        with engine.begin() as conn:
+            upsert_cases(conn, [corrected], court.ref)
+        assert await r.run_once() == {}
+        await r.close()
+        seen = await court.stats()
+        assert seen["received"] == 1 and seen["agreements_received_twice"] == [] and states(engine) == {"DELIVERED": 1}

@@ -232,3 +232,60 @@ def test_a_view_from_before_migrations_is_refused_with_the_way_out(tmp_path):
     old.dispose()
     with pytest.raises(LegacyViewError, match="rebuild-view"):
         create_engine(url)
+
+
+def _corrected(version: int) -> dict:
+    """The same agreement (same source record) after the platform corrected its number."""
+    case = agreement_case(version)
+    case["agreements"][0]["agreement"]["number"] = "A1（更正）"
+    return case
+
+
+def test_an_agreement_whose_number_is_corrected_keeps_its_one_request(engine):
+    with engine.begin() as conn:
+        upsert_cases(conn, [agreement_case(7)], REF)
+        conn.execute(confirmation_requests.update().values(state="DELIVERED"))
+    with engine.begin() as conn:
+        upsert_cases(conn, [_corrected(8)], REF)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(confirmation_requests.c.request_id, confirmation_requests.c.state)).all()
+        decided = conn.execute(sa.select(case_agreements.c.request_id)).scalar_one()
+    assert [r.state for r in rows] == ["DELIVERED"] and decided == rows[0].request_id
+
+
+def test_a_view_whose_agreement_keys_held_the_number_is_migrated_and_finds_its_request(tmp_path):
+    """A view made before revision 0002 (and a confirmation log written then) keyed agreements by record and
+    number: after the upgrade, and in a rebuild from such a log, a corrected number finds the one request."""
+    from casehub.sinks.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'v1.db'}"
+    eng = create_engine(url, migrate=False)
+    upgrade(eng, "0001")
+    with eng.begin() as conn:
+        upsert_cases(conn, [agreement_case(7)], REF)  # the code of today writes today's key: make it yesterday's
+        row = conn.execute(sa.select(confirmation_requests)).one()
+        old = row.request.replace(
+            f'"agreement_key": "{row.agreement_key}"', f'"agreement_key": "{row.agreement_key}|A1"'
+        )
+        conn.execute(confirmation_requests.update().values(agreement_key=row.agreement_key + "|A1", request=old))
+        conn.execute(case_agreements.update().values(agreement_key=row.agreement_key + "|A1"))
+    upgrade(eng)
+    with eng.begin() as conn:
+        migrated = conn.execute(sa.select(confirmation_requests)).one()
+        assert (migrated.request_id, migrated.agreement_key) == (row.request_id, row.agreement_key)
+        assert migrated.request == row.request  # the stored body as the view writes it
+        assert conn.execute(sa.select(case_agreements.c.agreement_key)).scalar_one() == row.agreement_key
+        upsert_cases(conn, [_corrected(8)], REF)
+        assert conn.execute(sa.select(sa.func.count()).select_from(confirmation_requests)).scalar_one() == 1
+    eng.dispose()
+    # a rebuild reading a log entry of then
+    from casehub.sinks.confirmation_relay import request_from_json
+
+    fresh = create_engine(f"sqlite:///{tmp_path / 'rebuilt.db'}")
+    with fresh.begin() as conn:
+        entry = {"request": request_from_json(old), "state": "DELIVERED", "attempts": 1, "deliveries": []}
+        apply_log_entry(conn, entry)
+        upsert_cases(conn, [_corrected(8)], REF)
+        states = conn.execute(sa.select(confirmation_requests.c.request_id, confirmation_requests.c.state)).all()
+    assert [tuple(s) for s in states] == [(row.request_id, "DELIVERED")]
+    fresh.dispose()

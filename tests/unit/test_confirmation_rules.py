@@ -144,7 +144,9 @@ def test_the_request_id_is_a_function_of_the_agreement_alone():
     a = agreement()
     assert request_id_for(a) == request_id_for({**a, "event_id": "another version"})
     assert request_id_for(a) != request_id_for({**a, "record_id": "18"})
-    assert agreement_key(a) == "ln-mediation-platform|17|沈和调〔2026〕0001号"
+    assert agreement_key(a) == "ln-mediation-platform|17"
+    corrected = {**a, "agreement": {**a["agreement"], "number": "沈和调（2026）0001号（更正）"}}
+    assert request_id_for(corrected) == request_id_for(a)  # a corrected number is the same agreement
 
 
 def test_the_request_has_the_deadline_court_organisation_terms_documents_and_no_identity():
