@@ -4,6 +4,7 @@ databases are in connectors/samples."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 
 from stdnum.cn import ric, uscc
@@ -89,6 +90,10 @@ def mediation_rows(n: int, seed: int = 7, start: dt.datetime = dt.datetime(2024,
                 "xyje": f"{int(amount * 0.8)}.00" if status in ("40", "70") else None,
                 "xysxrq": (updated.date()).isoformat() if status in ("40", "70") else None,
                 "sfsqsfqr": rng.choice(["Y", "N"]) if status == "40" else None,
+                "xynr": f"分两期支付{int(amount * 0.8)}.00元" if status in ("40", "70") else None,
+                "xywj_dz": f"file:///data/tiaojie/xys/{i}.pdf" if status in ("40", "70") else None,
+                "xywj_hash": hashlib.sha256(f"xys-{seed}-{i}".encode()).hexdigest() if status in ("40", "70") else None,
+                "wpfy": None,
                 "nmg": rng.choice(["0", "1"]),
                 "sqsj": local(applied),
                 "gxsj": local(updated),

@@ -222,6 +222,10 @@ def _agreements(
             continue
         latest = signed[-1]
         a = latest["agreement"]
+        if not a.get("court_invited"):  # a mediation a court delegated: that court may confirm its agreement
+            delegated = next((e["delegated_by_court"] for e in reversed(events) if e.get("delegated_by_court")), None)
+            if delegated:
+                a = {**a, "court_invited": delegated}
         types = {e["event_type"]: e["occurred_at"] for e in reversed(events)}
         performed, defaulted = (
             types.get("AGREEMENT_PERFORMED"),

@@ -113,8 +113,7 @@ def decide(case: dict, agreement: dict, ref: ReferenceData, days: int = 30) -> D
         return no("NOT_LAWFUL", org=org)
     if _court_has_it(case):
         return no("AT_COURT", org=org)
-    delegated = (agreement.get("organisation") or {}).get("delegated_by_court")
-    found = route(case, {**agreement, "organisation": org}, delegated, ref.directory)
+    found = route(case, {**agreement, "organisation": org}, None, ref.directory)
     if found.court is None:
         return Decision("NO_COURT", found.basis, None, org, deadline)
     return Decision(REQUEST, found.basis, found.court, org, deadline)

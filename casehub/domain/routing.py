@@ -19,21 +19,25 @@ class Route:
     basis: str  # why this court (or why none), for the view and the request's log
 
 
-def places(case: dict, agreement: dict) -> dict[str, str | None]:
-    """The division codes of the three places, from the case record and its agreement.
+def places(case: dict, agreement: dict) -> dict[str, list[str]]:
+    """The division codes of the three places, from the case record and its agreement, each with the divisions to
+    try in turn.
 
-    party_domicile: a worker's division code (known when an agency records the worker's address county);
-    subject_matter: the employer's division (from its credit code), else the case's division;
+    party_domicile: the worker's division (when an agency records where the worker lives), then the employer's (its
+    registered place, read from its credit code): the domicile of either party;
+    subject_matter: the case's division (where the agencies handled the dispute: the place of work the dispute is
+    about);
     organisation: the mediation organisation's division.
     """
     parties = case.get("parties") or []
 
-    def division(role: str) -> str | None:
-        return next((p["division_code"] for p in parties if p.get("role") == role and p.get("division_code")), None)
+    def divisions(role: str) -> list[str]:
+        return [p["division_code"] for p in parties if p.get("role") == role and p.get("division_code")]
 
-    worker, employer = division("WORKER"), division("EMPLOYER")
+    domicile = list(dict.fromkeys(divisions("WORKER") + divisions("EMPLOYER")))
+    subject = [case["division_code"]] if case.get("division_code") else []
     org = (agreement.get("organisation") or {}).get("division_code")
-    return {"party_domicile": worker, "subject_matter": employer or case.get("division_code"), "organisation": org}
+    return {"party_domicile": domicile, "subject_matter": subject, "organisation": [org] if org else []}
 
 
 def route(case: dict, agreement: dict, delegated_by: str | None, directory: CourtDirectory) -> Route:
@@ -41,8 +45,8 @@ def route(case: dict, agreement: dict, delegated_by: str | None, directory: Cour
 
     Args:
         agreement: a CaseAgreement dict (agreement, organisation, ...).
-        delegated_by: the court (code or name) that delegated the mediation, if any (MediationEvent.delegated_by_court,
-            or the agreement's court_invited).
+        delegated_by: the court (code or name) that delegated the mediation, if any; else the agreement's
+            court_invited (which the case record fills from its record's MediationEvent.delegated_by_court).
     """
     inviting = delegated_by or (agreement.get("agreement") or {}).get("court_invited")
     if inviting:
@@ -53,9 +57,9 @@ def route(case: dict, agreement: dict, delegated_by: str | None, directory: Cour
     where = places(case, agreement)
     tried = []
     for place in directory.order:
-        division = where.get(place)
-        court = directory.basic_court_of(division)
-        if court is not None:
-            return Route(court, f"basic court of the {place.replace('_', ' ')} ({division})")
-        tried.append(f"{place.replace('_', ' ')} {division or 'unknown'}")
-    return Route(None, "no basic court in the directory for " + ", ".join(tried))
+        for division in where.get(place) or []:
+            court = directory.basic_court_of(division)
+            if court is not None:
+                return Route(court, f"basic court of the {place.replace('_', ' ')} ({division})")
+        tried.append(f"{place.replace('_', ' ')} {', '.join(where.get(place) or []) or 'unknown'}")
+    return Route(None, "no basic court in the directory for " + "; ".join(tried))

@@ -153,6 +153,15 @@ def build_sim(access: Access, court_codes: list[str], config: SimConfig) -> Fast
                     all(p.get("id_number") for p in r["applicants"] if p["role"] == "WORKER")
                     for r in b.received.values()
                 ),
+                # what a clerk at the court would ask for before accepting (RULES: the agreement, both parties'
+                # service addresses): the requests that lack it
+                "without_agreement_document": sorted(rid for rid, r in b.received.items() if not r.get("documents")),
+                "without_terms": sorted(
+                    rid for rid, r in b.received.items() if not (r.get("agreement") or {}).get("terms")
+                ),
+                "without_addresses": sorted(
+                    rid for rid, r in b.received.items() if not all(p.get("address") for p in r["applicants"])
+                ),
             }
             for code, b in books.items()
         }

@@ -5,8 +5,9 @@ The connector does not use this module: it reflects the table and maps it with c
 
 Columns (as the vendor named them): ajid id, ajbh case number, zt status code, sqr_* applicant (worker; sqr_zz
 address), bsqr_* respondent (employer; bsqr_zs address, bsqr_fddbr legal representative), tjzz_* mediation
-organisation, qqlx/qqje claim type and amount (yuan), xy* agreement, nmg migrant-worker flag, gxsj last-update time
-(local time string, Asia/Shanghai).
+organisation, qqlx/qqje claim type and amount (yuan), xy* agreement (xynr terms, xywj_* the signed document and its
+SHA-256), sfsqsfqr joint request for judicial confirmation, wpfy delegating court, nmg migrant-worker flag, gxsj
+last-update time (local time string, Asia/Shanghai).
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ tj_ajxx = sa.Table(
     sa.Column("xyje", sa.String(32)),
     sa.Column("xysxrq", sa.String(10)),
     sa.Column("sfsqsfqr", sa.String(1)),
+    sa.Column("xynr", sa.Text),  # 协议内容: the agreement's terms
+    sa.Column("xywj_dz", sa.String(256)),  # 协议书: where the signed agreement document is kept
+    sa.Column("xywj_hash", sa.String(64)),  # its SHA-256 (hex)
+    sa.Column("wpfy", sa.String(16)),  # 委派法院: the court that delegated the mediation, if one did
     sa.Column("nmg", sa.String(1)),
     sa.Column("sqsj", sa.String(19)),
     sa.Column("gxsj", sa.String(19), nullable=False),

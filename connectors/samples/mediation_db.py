@@ -3,6 +3,9 @@ tj_ajzt_ls."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+
 import sqlalchemy as sa
 
 from casehub.connectors.adapters import mediation as platform
@@ -26,6 +29,21 @@ CLAIM_CODE = {name: code for code, name in CLAIM_TYPE.items()}
 AGREED = {"40", "70", "80"}
 
 
+CLAIM_CN = {"WAGES": "拖欠工资", "OVERTIME": "加班费", "ECONOMIC_COMPENSATION": "经济补偿", "DAMAGES": "赔偿金"}
+CLAIM_CN |= {"WORK_INJURY_MEDICAL": "工伤医疗费", "SOCIAL_INSURANCE": "社会保险费", "OTHER": "其他款项"}
+
+
+def agreement_text(number: str, employer: str, claim: str, fen: int | None, due) -> str:
+    """The terms the clerk typed (协议内容)."""
+    what = CLAIM_CN.get(claim, "款项")
+    return f"{employer}于{due:%Y年%m月%d日}前一次性向申请人支付{what}人民币{yuan(fen)}元（{number}）。"
+
+
+def document_of(ajid: int, terms: str) -> tuple[str, str]:
+    """Where the platform keeps the signed agreement (a scanned PDF) and its SHA-256: a function of the terms."""
+    return f"file:///data/tiaojie/xys/{ajid}.pdf", hashlib.sha256(f"调解协议书 {terms}".encode()).hexdigest()
+
+
 def local(ts) -> str:
     return ts.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -45,6 +63,11 @@ def rows(cases) -> tuple[dict[str, list[dict]], list[tuple[str, str]]]:
             ajid = len(main) + 1
             seen[p.uid] = str(ajid)
             worker, last = p.workers[0], p.last.status
+            terms = None
+            if last in AGREED:
+                due = p.agreed_on + dt.timedelta(days=15)
+                terms = agreement_text(p.number, case.employer.name, case.claim_type, p.amount_fen, due)
+            uri, digest = document_of(ajid, terms) if terms else (None, None)
             main.append(
                 {
                     "ajid": ajid,
@@ -66,6 +89,10 @@ def rows(cases) -> tuple[dict[str, list[dict]], list[tuple[str, str]]]:
                     "xyje": yuan(p.amount_fen) if last in AGREED else None,
                     "xysxrq": p.agreed_on.isoformat() if last in AGREED else None,
                     "sfsqsfqr": ("Y" if p.confirm_consent else "N") if last in AGREED else None,
+                    "xynr": terms,
+                    "xywj_dz": uri,
+                    "xywj_hash": digest,
+                    "wpfy": None,
                     "nmg": "1" if case.migrant else "0",
                     "sqsj": local(p.steps[0].at),
                     "gxsj": local(p.last.at),

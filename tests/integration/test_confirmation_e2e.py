@@ -33,7 +33,7 @@ from tests.support.hub import get_json, get_text, hub_env, start_up, status_of, 
 CASES = int(os.environ.get("CONFIRMATION_E2E_CASES", "60"))
 LIMIT = 240 + CASES * 0.3  # seconds any one wait below may take (a bound, not a speed requirement)
 ELIGIBLE = int(os.environ.get("CONFIRMATION_E2E_ELIGIBLE", "8"))
-PLAN = {"eligible": ELIGIBLE, "no_consent": 2, "not_lawful": 1, "not_in_roster": 1, "late": 2}
+PLAN = {"eligible": ELIGIBLE, "delegated": 2, "no_consent": 2, "not_lawful": 1, "not_in_roster": 1, "late": 2}
 
 
 def test_every_eligible_agreement_reaches_its_court_once_and_the_rulings_come_back(
@@ -94,6 +94,10 @@ def test_every_eligible_agreement_reaches_its_court_once_and_the_rulings_come_ba
         failures = {k: sum(c["failures"].get(k, 0) for c in stats.values()) for k in ("HTTP_503", "TIMEOUT")}
         assert sum(failures.values()) >= 1, "the simulator failed no delivery: nothing was tested"
         assert all(c["identities_complete"] for c in stats.values())
+        # and what the court needs besides: the signed agreement with its hash, the terms, both service addresses
+        for need in ("without_agreement_document", "without_terms", "without_addresses"):
+            assert not [r for c in stats.values() for r in c[need]], need
+        assert len([a for a in added if a.delegated_by]) == PLAN["delegated"]  # checked below: at the delegating court
         # the right court and deadline for each eligible agreement; nothing else was sent
         with engine.connect() as conn:
             rows = conn.execute(

@@ -5,6 +5,7 @@ must not be sent (no consent, an organisation not lawfully established or not in
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 import sqlite3
 import tomllib
@@ -14,6 +15,7 @@ from pathlib import Path
 from casehub.connectors.sample import make_credit_code, make_id_number, make_name, make_phone
 
 KINDS = {"ENTERPRISE_COMMITTEE": "01", "TOWNSHIP_STREET": "02", "INDUSTRY": "03", "REGIONAL": "04"}
+COURTS = ("辽0102", "辽0103", "辽0104")  # basic courts of the sample's court directory (a delegated mediation's court)
 UNLAWFUL = {
     "code": "MO-TEST-UNLAWFUL",
     "name": "和平区测试街道劳动争议调解委员会",
@@ -30,10 +32,11 @@ class Agreement:
     division: str  # the employer's and the case's division: its basic court has jurisdiction
     effective: dt.date
     id_number: str
+    delegated_by: str | None = None  # the court that delegated the mediation: it has jurisdiction, not the place's
 
     @property
     def court_code(self) -> str:
-        return f"辽{self.division[2:]}"
+        return self.delegated_by or f"辽{self.division[2:]}"
 
     @property
     def deadline(self) -> dt.date:
@@ -46,7 +49,8 @@ def roster_orgs(sample_dir: Path) -> list[dict]:
 
 
 def add_agreements(sample_dir: Path, today: dt.date, plan: dict[str, int], seed: int = 1) -> list[Agreement]:
-    """Insert agreements: plan maps a kind (eligible, no_consent, not_lawful, not_in_roster, late) to a count."""
+    """Insert agreements: plan maps a kind (eligible, delegated, no_consent, not_lawful, not_in_roster, late) to a
+    count. A delegated one is eligible, from a mediation a court of another district delegated (委派调解)."""
     rng = random.Random(seed)
     orgs = roster_orgs(sample_dir)
     lawful = [o for o in orgs if o["lawfully_established"] and o["kind"] in KINDS]
@@ -74,10 +78,14 @@ def add_agreements(sample_dir: Path, today: dt.date, plan: dict[str, int], seed:
                 signed = dt.datetime.combine(effective, dt.time(10, 0))
                 number = f"沈和调〔{effective.year}〕{9000 + n}号"
                 id_number = make_id_number(rng, division)
+                delegated = next(c for c in COURTS if c != f"辽{division[2:]}") if why == "delegated" else None
+                terms = f"被申请人于{effective + dt.timedelta(days=10)}前支付工资9000.00元"
                 conn.execute(
                     "INSERT INTO tj_ajxx (ajid, ajbh, zt, sqr_xm, sqr_sfzh, sqr_sjh, bsqr_mc, bsqr_xydm, tjzz_mc, "
-                    "tjzz_lx, xzqh, qqlx, qqje, xyje, xysxrq, sfsqsfqr, nmg, sqsj, gxsj) "
-                    "VALUES (?, ?, '40', ?, ?, ?, ?, ?, ?, ?, ?, 'GZ', '12000.00', '9000.00', ?, ?, '0', ?, ?)",
+                    "tjzz_lx, xzqh, qqlx, qqje, xyje, xysxrq, sfsqsfqr, nmg, sqsj, gxsj, sqr_zz, bsqr_zs, bsqr_fddbr, "
+                    "xynr, xywj_dz, xywj_hash, wpfy) "
+                    "VALUES (?, ?, '40', ?, ?, ?, ?, ?, ?, ?, ?, 'GZ', '12000.00', '9000.00', ?, ?, '0', ?, ?, "
+                    "?, ?, ?, ?, ?, ?, ?)",
                     (
                         start + n,
                         number,
@@ -93,9 +101,20 @@ def add_agreements(sample_dir: Path, today: dt.date, plan: dict[str, int], seed:
                         "N" if why == "no_consent" else "Y",
                         f"{signed - dt.timedelta(days=10):%Y-%m-%d %H:%M:%S}",
                         f"{signed:%Y-%m-%d %H:%M:%S}",
+                        f"沈阳市和平区测试街{n}号",
+                        f"沈阳市沈河区测试路{n}号",
+                        make_name(rng),
+                        terms,
+                        f"file:///data/tiaojie/xys/{start + n}.pdf",
+                        hashlib.sha256(terms.encode()).hexdigest(),
+                        delegated,
                     ),
                 )
-                out.append(Agreement(number, why, division, effective, id_number))
+                out.append(
+                    Agreement(
+                        number, "eligible" if why == "delegated" else why, division, effective, id_number, delegated
+                    )
+                )
     return out
 
 

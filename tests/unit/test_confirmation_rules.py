@@ -130,10 +130,39 @@ def test_the_delegating_court_has_jurisdiction_first():
     assert unknown.court is None and "not in the court directory" in unknown.basis
 
 
+def test_a_court_delegated_mediation_goes_to_the_delegating_court_from_the_events_on():
+    """The mediation platform records the delegating court on its events (MediationEvent.delegated_by_court): the
+    case record's agreement carries it, and the request goes there, not to the basic court of a place."""
+    from tests.support.events import event, fold
+
+    employer = {"role": "EMPLOYER", "party_type": "ORGANISATION", "name": "华锐", "credit_code": "X"}
+    signed = {
+        "number": "A1",
+        "agreement_kind": "MEDIATION_AGREEMENT",
+        "signed_at": dt.datetime(2026, 11, 20, 2, tzinfo=UTC),
+        "effective_date": dt.date(2026, 11, 20),
+        "confirmation_consent_worker": True,
+        "confirmation_consent_employer": True,
+    }
+    events = [{**event(1, "DELEGATED_BY_COURT", 0), "delegated_by_court": "辽0103"}, event(2, "ACCEPTED", 10)]
+    org = {"name": "和平区劳动人事争议调解中心", "kind": "REGIONAL", "division_code": "210102"}
+    events.append({**event(3, "AGREEMENT_SIGNED", 20, agreement=signed, parties=[employer]), "organisation": org})
+    for e in events:  # one mediation record, three versions of it
+        e["source"] = {**e["source"], "record_id": "77"}
+    record = fold(events)
+    (agreement,) = record["agreements"]
+    assert agreement["agreement"]["court_invited"] == "辽0103"
+    decision = decide(record, agreement, REF)
+    assert (decision.state, decision.court.code, decision.reason) == ("REQUEST", "辽0103", "delegating court 辽0103")
+
+
 def test_otherwise_the_configured_order_of_places_decides():
-    # party domicile unknown: the subject matter's place (the employer, 210104) comes next in the default order
+    # a party's domicile: the worker's when an agency recorded it, else the employer's (registered in 210104)
     assert route(case(), agreement(), None, REF.directory).court.code == "辽0104"
     assert route(case(worker_division="210103"), agreement(), None, REF.directory).court.code == "辽0103"
+    # the subject matter's place: where the agencies handled the dispute (the case's division, 210102)
+    subject_first = CourtDirectory(COURTS, ("subject_matter", "party_domicile", "organisation"))
+    assert route(case(), agreement(), None, subject_first).basis == "basic court of the subject matter (210102)"
     organisation_first = CourtDirectory(COURTS, ("organisation", "party_domicile", "subject_matter"))
     assert route(case(), agreement(), None, organisation_first).court.code == "辽0102"
     nowhere = route(case(employer_division="110101"), agreement(division_code="110101"), None, CourtDirectory(()))

@@ -131,3 +131,36 @@ def test_addresses_and_the_legal_representative_go_to_the_restricted_records_onl
     # a dead letter or a dry run shows the row with the addresses masked, listed in `sensitive` or not
     shown = adapter.describe(row)
     assert row["sqr_zz"] not in shown and row["bsqr_zs"] not in shown and row["bsqr_fddbr"] not in shown
+
+
+def test_the_agreement_carries_its_terms_its_signed_document_and_the_delegating_court(adapter):
+    row = {**next(r for r in mediation_rows(20) if r["zt"] == "40"), "wpfy": "辽0103"}
+    event = adapter.map_row(row, NOW).event
+    agreement = event["agreement"]
+    assert agreement["terms"] == row["xynr"] and agreement["court_invited"] == "辽0103"
+    assert event["delegated_by_court"] == "辽0103"
+    (document,) = event["documents"]
+    assert document == {
+        "title": "调解协议书",
+        "uri": row["xywj_dz"],
+        "sha256": row["xywj_hash"],
+        "media_type": "application/pdf",
+    }
+    # an upper-case hash is the same hash; none at all is no document
+    assert adapter.map_row({**row, "xywj_hash": row["xywj_hash"].upper()}, NOW).event["documents"] == [document]
+    assert adapter.map_row({**row, "xywj_dz": None, "xywj_hash": None}, NOW).event["documents"] == []
+
+
+@pytest.mark.parametrize(
+    "change, field, reason",
+    [
+        ({"xywj_hash": "1234"}, "xywj_hash", "not a SHA-256"),
+        ({"xywj_hash": None}, "xywj_hash", "needs both its location and its SHA-256"),
+        ({"xywj_dz": ""}, "xywj_dz", "needs both its location and its SHA-256"),
+    ],
+)
+def test_a_broken_agreement_document_is_a_dead_letter_naming_the_column(adapter, change, field, reason):
+    row = {**next(r for r in mediation_rows(20) if r["zt"] == "40"), **change}
+    with pytest.raises(MappingError) as err:
+        adapter.map_row(row, NOW)
+    assert err.value.field == field and reason in err.value.reason
