@@ -16,15 +16,23 @@ import json
 
 import sqlalchemy as sa
 
-from casehub.domain.confirmation import ANSWERS, EXPIRED, WITHDRAWN, confirmation_response, court_event
+from casehub.domain.confirmation import (
+    ANSWERS,
+    CONFIRMATION_NUMBER,
+    REQUEST_ID,
+    answer_conflict,
+    confirmation_response,
+    court_event,
+)
 from casehub.ground.access import Access, signature_ok
 from casehub.ground.logs import get_logger
 from casehub.sinks.case_view import add_answer, millis
 from casehub.sinks.confirmation_relay import request_from_json
-from casehub.sinks.view_tables import confirmation_requests, court_answers
+from casehub.sinks.view_tables import confirmation_deliveries, confirmation_requests, court_answers
 
 WINDOW = dt.timedelta(minutes=5)
 FIELDS = {"request_id", "outcome", "court_case_number", "decided_at", "reason"}
+MAX_BODY, MAX_TEXT = 64 * 1024, 4000  # an answer is a few hundred bytes; a reason, a paragraph
 
 
 class CallbackError(Exception):
@@ -40,10 +48,14 @@ def parse_answer(body: bytes) -> dict:
         CallbackError(422): not JSON, unknown or missing fields, an unknown outcome, a bad time, an ACCEPTED
             without the court's case number or a REJECTED/NOT_ACCEPTED without a reason.
     """
+    if len(body) > MAX_BODY:
+        raise CallbackError(413, f"the body has {len(body)} bytes; an answer takes at most {MAX_BODY}")
     try:
         doc = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise CallbackError(422, f"the body is not UTF-8 JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise CallbackError(422, "the body is not an answer: JSON nested too deep") from exc
     if not isinstance(doc, dict):
         raise CallbackError(422, "the body must be a JSON object")
     extra = set(doc) - FIELDS
@@ -58,7 +70,12 @@ def parse_answer(body: bytes) -> dict:
     for key in ("court_case_number", "reason"):
         if doc.get(key) is not None and not isinstance(doc[key], str):
             raise CallbackError(422, f"field {key} must be a string")
+        if doc.get(key) and (len(doc[key]) > MAX_TEXT or "\x00" in doc[key]):
+            raise CallbackError(422, f"field {key} must be text of at most {MAX_TEXT} characters")
         answer[key] = doc.get(key)
+    number = answer["court_case_number"]
+    if number and not CONFIRMATION_NUMBER.fullmatch("".join(number.split())):
+        raise CallbackError(422, f"court_case_number {number!r} is not a 民特 case number like （2026）辽0102民特8号")
     if doc.get("decided_at") is not None:
         try:
             decided = dt.datetime.fromisoformat(doc["decided_at"])
@@ -66,7 +83,10 @@ def parse_answer(body: bytes) -> dict:
             raise CallbackError(422, f"field decided_at is not an ISO 8601 time: {doc['decided_at']!r}") from exc
         if decided.tzinfo is None:
             raise CallbackError(422, "field decided_at needs a UTC offset (e.g. 2026-12-02T10:00:00+08:00)")
-        answer["decided_at"] = decided.astimezone(dt.UTC)
+        try:
+            answer["decided_at"] = decided.astimezone(dt.UTC)
+        except OverflowError as exc:  # 0001-01-01T00:00+14:00 lies before the first representable moment
+            raise CallbackError(422, f"field decided_at is out of range: {doc['decided_at']!r}") from exc
     else:
         answer["decided_at"] = None
     if answer["outcome"] == "ACCEPTED" and not answer["court_case_number"]:
@@ -85,12 +105,19 @@ class Callbacks:
         self.log = get_logger("web.callbacks")
         self._lock = asyncio.Lock()
 
-    def _lookup(self, request_id: str, outcome: str):
+    def _lookup(self, request_id: str):
+        """The request, whether casehub ever sent it (an attempt that was not just flagged late), the court's
+        earlier answers and its 民特 number."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(
                     confirmation_requests.c.request, confirmation_requests.c.court_code, confirmation_requests.c.state
                 ).where(confirmation_requests.c.request_id == request_id)
+            ).first()
+            sent = conn.execute(
+                sa.select(confirmation_deliveries.c.attempt).where(
+                    confirmation_deliveries.c.request_id == request_id, confirmation_deliveries.c.outcome != "EXPIRED"
+                )
             ).first()
             answers = conn.execute(
                 sa.select(court_answers.c.outcome, court_answers.c.court_case_number).where(
@@ -98,7 +125,7 @@ class Callbacks:
                 )
             ).all()
         number = next((a.court_case_number for a in answers if a.court_case_number), None)
-        return row, any(a.outcome == outcome for a in answers), number
+        return row, sent is not None, [a.outcome for a in answers], number
 
     def _store(self, response: dict) -> bool:
         with self.engine.begin() as conn:
@@ -132,18 +159,23 @@ class Callbacks:
         if abs(self.clock() - sent) > WINDOW:
             raise CallbackError(401, f"timestamp {sent.isoformat()} is more than 5 minutes from now (a replay?)")
         answer = parse_answer(body)
+        if not REQUEST_ID.fullmatch(answer["request_id"]):
+            raise CallbackError(404, f"unknown request {answer['request_id'][:80]!r} (ids are CR- and 24 hex digits)")
+        if answer["decided_at"] is not None and answer["decided_at"] > self.clock() + dt.timedelta(days=1):
+            raise CallbackError(422, f"decided_at {answer['decided_at'].isoformat()} lies in the future")
         async with self._lock:
-            row, seen, number = await asyncio.to_thread(self._lookup, answer["request_id"], answer["outcome"])
+            row, sent, earlier, number = await asyncio.to_thread(self._lookup, answer["request_id"])
             if row is None:
                 raise CallbackError(404, f"unknown request {answer['request_id']}")
             if row.court_code != role.court_code:
                 raise CallbackError(403, f"request {answer['request_id']} was not sent to court {role.court_code}")
-            if row.state in (EXPIRED, WITHDRAWN):  # decided, and logged, by the relay without sending it
+            if not sent:  # no attempt ever reached out to a court (pending, or flagged late or withdrawn unsent)
                 raise CallbackError(
                     409, f"request {answer['request_id']} was never sent to a court ({row.state}): nothing to answer"
                 )
-            if seen:
-                raise CallbackError(409, f"answer {answer['outcome']} to {answer['request_id']} was received before")
+            conflict = answer_conflict(earlier, answer["outcome"])
+            if conflict:
+                raise CallbackError(409, f"{answer['request_id']}: {conflict}")
             # the court's 民特 number, once it gave one, stays the court's own reference on its later answers
             answer["court_case_number"] = answer["court_case_number"] or number
             request = request_from_json(row.request)

@@ -14,9 +14,11 @@ import datetime as dt
 import uuid
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -34,6 +36,8 @@ SIGN_IN_HELP = (
     "Sign in with the link `casehub up` printed (it holds the operator token kept in CASEHUB_HOME/secrets/"
     "operator_token), or send `Authorization: Bearer <token>` with a token from CASEHUB_WEB_TOKENS."
 )
+MAX_PAGE = 100_000  # pages of a list: beyond any view's size, within every database's integers
+YES, NO = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 STAGES = ("NEGOTIATION", "MEDIATION", "PRE_ARBITRATION_MEDIATION", "ARBITRATION", "LITIGATION")
 STAGES += ("JUDICIAL_CONFIRMATION", "ENFORCEMENT", "INSPECTION", "CLOSED")
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
@@ -117,11 +121,37 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
         )
         return TEMPLATES.TemplateResponse(request, name, ctx, status_code=code)
 
+    def error(request: Request, status: int, detail: str):
+        """One error answer for every route: JSON {"error", "status"} for the API, the error page for a person."""
+        if request.url.path.startswith("/api/") or request.url.path == "/healthz":
+            return JSONResponse({"error": detail, "status": status}, status_code=status)
+        return page(request, "error.html", role_of(request), status, status=status, detail=detail)
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
-        if request.url.path.startswith("/api/") or request.url.path == "/healthz":
-            return JSONResponse({"error": exc.detail, "status": exc.status_code}, status_code=exc.status_code)
-        return page(request, "error.html", role_of(request), exc.status_code, status=exc.status_code, detail=exc.detail)
+        return error(request, exc.status_code, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()) if p not in ('query', 'body', 'path'))}: {e.get('msg')}"
+            for e in exc.errors()
+        )
+        return error(request, 422, f"invalid request: {where}")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        # a fault of casehub's, not of the request: said plainly, with an id to find it in the log
+        incident = uuid.uuid4().hex[:12]
+        log.error("unexpected error", incident=incident, path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+        return error(request, 500, f"internal error (incident {incident} in the web log); the request changed nothing")
+
+    @app.middleware("http")
+    async def refuse_nul(request: Request, call_next):
+        # a NUL character is in no case number, name or id; PostgreSQL refuses it in text (a 500 otherwise)
+        if "\x00" in unquote(request.url.path) or "\x00" in unquote(request.url.query or ""):
+            return error(request, 400, "a NUL character (%00) is not allowed in the address")
+        return await call_next(request)
 
     @app.get("/healthz", tags=["ops"])
     async def health():
@@ -155,14 +185,22 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
         overdue: str | None = Query(None, description="true: only cases with a missed duty deadline"),
         group_dispute: str | None = Query(None, description="true: only group disputes"),
         q: str | None = Query(None, description="case number of any agency, credit code, employer or masked party"),
-        page: int = Query(1, ge=1),
+        page: int = Query(1, ge=1, le=MAX_PAGE),
         per_page: int = Query(50, ge=1, le=200),
     ) -> wq.Filters:
-        def flag(value: str | None) -> bool | None:
-            return None if not value else value.lower() in ("true", "1", "yes", "on")
+        def flag(name: str, value: str | None) -> bool | None:
+            if not value:
+                return None
+            if value.lower() not in YES | NO:
+                raise HTTPException(422, f"{name} must be true or false, not {value!r}")
+            return value.lower() in YES
 
+        if stage and stage not in STAGES:
+            raise HTTPException(422, f"stage {stage!r} is not one of {', '.join(STAGES)}")
         chosen = (v or None for v in (stage, status, region, organisation))
-        return wq.Filters(*chosen, flag(overdue), flag(group_dispute), q or None, page, per_page)
+        return wq.Filters(
+            *chosen, flag("overdue", overdue), flag("group_dispute", group_dispute), q or None, page, per_page
+        )
 
     def _listing(conn, f: wq.Filters):
         total, rows = wq.list_cases(conn, f)

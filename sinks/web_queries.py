@@ -156,12 +156,20 @@ def case_detail(conn: sa.Connection, case_id: str, court_code: str | None = None
 def requests_of(
     conn: sa.Connection, case_id: str | None = None, court_code: str | None = None, request_id: str | None = None
 ) -> list[dict]:
-    """Confirmation requests (without the stored body) with their deliveries and the court's answers."""
+    """Confirmation requests (without the stored body) with their deliveries and the court's answers.
+
+    court_code: a court's own requests, and only those casehub sent it (a request not sent yet, flagged late or
+    withdrawn unsent is none of its business).
+    """
     q = sa.select(*(c for c in confirmation_requests.columns if c.name != "request"))
     if case_id:
         q = q.where(confirmation_requests.c.case_id == case_id)
     if court_code:
-        q = q.where(confirmation_requests.c.court_code == court_code)
+        sent = sa.exists().where(
+            confirmation_deliveries.c.request_id == confirmation_requests.c.request_id,
+            confirmation_deliveries.c.outcome != "EXPIRED",
+        )
+        q = q.where(confirmation_requests.c.court_code == court_code, sent)
     if request_id:
         q = q.where(confirmation_requests.c.request_id == request_id)
     rows = [dict(r._mapping) for r in conn.execute(q.order_by(confirmation_requests.c.deadline))]

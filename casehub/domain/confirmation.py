@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass
 
 from casehub.domain.directory import CourtEntry, ReferenceData
@@ -254,6 +255,28 @@ def outbox_moves(decisions: dict[str, tuple[str, str]], held: dict[str, str]) ->
         elif state in (WITHDRAWING, WITHDRAWN) and decision == REQUEST:
             moves[key] = (REINSTATED, None)
     return moves
+
+
+FINAL_ANSWERS = ("RULED_VALID", "REJECTED", "NOT_ACCEPTED")  # a court answers one of these once
+REQUEST_ID = re.compile(r"CR-[0-9a-f]{24}")
+CONFIRMATION_NUMBER = re.compile(r"[（(〔\[]\d{4}[）)〕\]]\S*?民特\S*?\d+号")  # （2026）辽0102民特8号
+
+
+def answer_conflict(earlier: list[str], outcome: str) -> str | None:
+    """Pure: why a court's answer cannot follow the answers it gave before (None: it can).
+
+    RECEIVED, then ACCEPTED (or NOT_ACCEPTED), then one ruling: an answer may come late (a RECEIVED after the
+    ACCEPTED its court sent first is history, and kept), but never contradict: a second, different final answer, or
+    NOT_ACCEPTED beside ACCEPTED. The same answer twice is a replay.
+    """
+    if outcome in earlier:
+        return f"answer {outcome} was received before"
+    final = [a for a in earlier if a in FINAL_ANSWERS]
+    if outcome in FINAL_ANSWERS and final:
+        return f"the court already answered {final[0]}: a request gets one final answer"
+    if {outcome, *earlier} >= {"ACCEPTED", "NOT_ACCEPTED"}:
+        return "a request the court accepted cannot also be not accepted (or the other way round)"
+    return None
 
 
 def timing(deadline: dt.date, today: dt.date, alert_days: int) -> str:

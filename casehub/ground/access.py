@@ -222,4 +222,6 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def signature_ok(secret: str, timestamp: str, body: bytes, signature: str | None) -> bool:
-    return bool(signature) and hmac.compare_digest(sign(secret, timestamp, body), signature)
+    # compared as bytes: a header with non-ASCII characters is a wrong signature, not an error
+    given = (signature or "").encode("utf-8", "surrogateescape")
+    return bool(given) and hmac.compare_digest(sign(secret, timestamp, body).encode(), given)

@@ -11,6 +11,8 @@ import stat
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from casehub.domain.confirmation import request_id_for
 from casehub.ground.access import (
@@ -34,7 +36,7 @@ from casehub.ground.topics import Topics
 from casehub.schemas.codec import AvroCodec
 from casehub.schemas.registry.memory import MemoryRegistry
 from casehub.sinks.case_view import create_engine, upsert_cases
-from casehub.sinks.view_tables import CONTENT, confirmation_requests, court_answers
+from casehub.sinks.view_tables import CONTENT, confirmation_deliveries, confirmation_requests, court_answers
 from casehub.sinks.web import build_app
 from tests.support.view import REF, agreement_case
 
@@ -50,11 +52,21 @@ TOKENS = {
 SECRETS = {"辽0102": "s102", "辽0103": "s103"}
 
 
+def delivered(engine) -> None:
+    """The view's request as the relay leaves it once the court has it."""
+    with engine.begin() as conn:
+        rid = conn.execute(sa.select(confirmation_requests.c.request_id)).scalar_one()
+        conn.execute(confirmation_requests.update().values(state="DELIVERED", attempts=1, delivered_at=NOW))
+        at = NOW - dt.timedelta(hours=1)
+        conn.execute(confirmation_deliveries.insert().values(request_id=rid, attempt=1, at=at, outcome="DELIVERED"))
+
+
 @pytest.fixture
 def view(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'view.db'}")
     with engine.begin() as conn:
         upsert_cases(conn, [agreement_case(7)], REF)
+    delivered(engine)
     publisher, codec = MemoryPublisher(), AvroCodec(MemoryRegistry(), prefix=T.prefix)
     client = TestClient(build_app(engine, Access(TOKENS, SECRETS), publisher, codec, T, lambda: NOW))
     yield client, engine, publisher, codec
@@ -205,11 +217,15 @@ def test_bad_callbacks_are_refused_with_a_clear_error_and_change_nothing(view):
     assert _state(engine) == before and publisher.messages == []
 
 
-@pytest.mark.parametrize("state", ["EXPIRED", "WITHDRAWN"])
+@pytest.mark.parametrize("state", ["EXPIRED", "WITHDRAWN", "PENDING"])
 def test_a_callback_for_a_request_that_was_never_sent_is_refused(view, state):
     client, engine, publisher, _ = view
     with engine.begin() as conn:
-        conn.execute(confirmation_requests.update().values(state=state))
+        conn.execute(confirmation_deliveries.delete())
+        conn.execute(confirmation_requests.update().values(state=state, attempts=0, delivered_at=None))
+        if state == "EXPIRED":  # the relay's own note of a late request is no sending
+            rid = conn.execute(sa.select(confirmation_requests.c.request_id)).scalar_one()
+            conn.execute(confirmation_deliveries.insert().values(request_id=rid, attempt=1, at=NOW, outcome="EXPIRED"))
     rid = request_id_for(agreement_case(7)["agreements"][0])
     response = callback(client, {"request_id": rid, "outcome": "RECEIVED"})
     assert response.status_code == 409 and f"never sent to a court ({state})" in response.json()["error"]
@@ -217,7 +233,10 @@ def test_a_callback_for_a_request_that_was_never_sent_is_refused(view, state):
     with engine.connect() as conn:
         cid = conn.execute(sa.select(confirmation_requests.c.case_id)).scalar_one()
     page = client.get(f"/cases/{cid}", headers=auth("op")).text
-    assert {"EXPIRED": "已过期，未发送", "WITHDRAWN": "已撤回，未发送"}[state] in page
+    assert {"EXPIRED": "已过期，未发送", "WITHDRAWN": "已撤回，未发送", "PENDING": "待投递"}[state] in page
+    # nor does the court see it among its requests
+    assert client.get("/api/confirmations", headers=auth("c102")).json()["requests"] == []
+    assert client.get(f"/api/confirmations/{rid}", headers=auth("c102")).status_code == 404
 
 
 def test_a_good_callback_reaches_the_topics_and_the_view_and_a_replay_is_refused(view):
@@ -303,3 +322,91 @@ def test_the_case_page_shows_times_as_a_clerk_in_china_reads_them(view):
     page = client.get(f"/cases/{case['case_id']}", headers=auth("op")).text
     assert "2024-03-02 04:00" in page and "2024-03-02 04:30" in page
     assert "2024-03-01 20:00" not in page and "2024-03-01 /" not in page  # neither the time nor the day in UTC
+
+
+def test_bad_input_gets_a_clear_4xx_never_a_500(view):
+    """What a trial found answered with a bare 500 (a page number past the database's integers, a signature with a
+    non-ASCII character, a time before year 1, JSON nested too deep, a NUL character), and loose filters that were
+    silently read as something else."""
+    client, engine, publisher, _ = view
+    before = _state(engine)
+    rid = request_id_for(agreement_case(7)["agreements"][0])
+    op = auth("op")
+    for path, status, words in [
+        ("/api/cases?page=99999999999999999999", 422, "page"),
+        ("/api/cases?page=0", 422, "page"),
+        ("/api/cases?per_page=100000", 422, "per_page"),
+        ("/api/cases?overdue=maybe", 422, "overdue must be true or false"),
+        ("/api/cases?stage=BOGUS", 422, "stage 'BOGUS' is not one of"),
+        ("/api/cases?q=%00abc", 400, "NUL"),
+        ("/api/cases/CH%00X", 400, "NUL"),
+    ]:
+        response = client.get(path, headers=op)
+        assert response.status_code == status, (path, response.text)
+        assert response.json()["status"] == status and words in response.json()["error"], path
+    page = client.get("/?page=99999999999999999999", headers=op)  # a person gets the error page, not JSON
+    assert page.status_code == 422 and "text/html" in page.headers["content-type"] and "page" in page.text
+    good = {"request_id": rid, "outcome": "RECEIVED"}
+    for response, status, words in [
+        (callback(client, good, signature="签名".encode()), 401, "bad signature"),
+        (callback(client, {**good, "decided_at": "0001-01-01T00:00:00+14:00"}), 422, "out of range"),
+        (callback(client, {**good, "decided_at": "2099-01-01T00:00:00+08:00"}), 422, "in the future"),
+        (callback(client, b"[" * 100_000 + b"]" * 100_000), 413, "at most"),
+        (callback(client, b"[" * 20_000 + b"]" * 20_000), 422, "nested too deep"),
+        (callback(client, {**good, "request_id": "CR-\u0000"}), 404, "unknown request"),
+        (callback(client, {**good, "reason": "x" * 5000}), 422, "at most 4000"),
+        (callback(client, {**good, "outcome": "ACCEPTED", "court_case_number": "（2026）辽0102民初7号"}), 422, "民特"),
+    ]:
+        assert response.status_code == status, response.text
+        assert words in response.json()["error"]
+    assert _state(engine) == before and publisher.messages == []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.dictionaries(
+        st.sampled_from(["q", "stage", "status", "region", "organisation", "overdue", "group_dispute", "page"]),
+        st.text(max_size=12) | st.integers().map(str),
+        max_size=4,
+    )
+)
+def test_no_list_query_gets_a_500(view, params):
+    client, *_ = view
+    response = client.get("/api/cases", params=params, headers=auth("op"))
+    assert response.status_code in (200, 400, 422), (params, response.text)
+
+
+def test_a_court_answers_in_order_and_never_contradicts_itself(view):
+    client, engine, publisher, _ = view
+    rid = request_id_for(agreement_case(7)["agreements"][0])
+    number = "（2026）辽0102民特7号"
+    # its ruling may come before its acceptance (a retry): both are kept; the ruling stands
+    assert callback(client, {"request_id": rid, "outcome": "RULED_VALID"}).status_code == 202
+    accepted = {"request_id": rid, "outcome": "ACCEPTED", "court_case_number": number}
+    assert callback(client, accepted).status_code == 202
+    assert callback(client, {"request_id": rid, "outcome": "RECEIVED"}).status_code == 202
+    refused = [
+        ({"request_id": rid, "outcome": "REJECTED", "reason": "违反法律"}, "one final answer"),
+        ({"request_id": rid, "outcome": "NOT_ACCEPTED", "reason": "不属于受理范围"}, "one final answer"),
+        ({"request_id": rid, "outcome": "RULED_VALID"}, "received before"),
+    ]
+    for body, words in refused:
+        response = callback(client, body)
+        assert response.status_code == 409 and words in response.json()["error"], response.text
+    answers, outcome = _state(engine)
+    assert sorted(a.outcome for a in answers) == ["ACCEPTED", "RECEIVED", "RULED_VALID"]
+    assert outcome[0].court_outcome == "RULED_VALID" and len(publisher.on(T.court)) == 3
+
+
+def test_an_answer_to_a_request_whose_delivery_timed_out_is_taken(view):
+    """The relay's attempt timed out (the court may have it) and the request waits for a retry: the court's answer
+    is the court's, and is kept; and a court that accepted cannot then not accept."""
+    client, engine, publisher, _ = view
+    with engine.begin() as conn:
+        conn.execute(confirmation_deliveries.update().values(outcome="TIMEOUT"))
+        conn.execute(confirmation_requests.update().values(state="PENDING", delivered_at=None))
+    rid = request_id_for(agreement_case(7)["agreements"][0])
+    accepted = {"request_id": rid, "outcome": "ACCEPTED", "court_case_number": "(2026)辽0102民特9号"}
+    assert callback(client, accepted).status_code == 202
+    response = callback(client, {"request_id": rid, "outcome": "NOT_ACCEPTED", "reason": "材料不全"})
+    assert response.status_code == 409 and "cannot also be not accepted" in response.json()["error"]
