@@ -19,7 +19,10 @@ import sqlalchemy as sa
 from casehub.domain.confirmation import (
     ANSWERS,
     CONFIRMATION_NUMBER,
+    EXPIRED,
     REQUEST_ID,
+    WITHDRAWING,
+    WITHDRAWN,
     answer_conflict,
     confirmation_response,
     court_event,
@@ -33,6 +36,9 @@ from casehub.sinks.view_tables import confirmation_deliveries, confirmation_requ
 WINDOW = dt.timedelta(minutes=5)
 FIELDS = {"request_id", "outcome", "court_case_number", "decided_at", "reason"}
 MAX_BODY, MAX_TEXT = 64 * 1024, 4000  # an answer is a few hundred bytes; a reason, a paragraph
+# Never sent, and settled so: flagged late, or withdrawn. A pending request may be on its way this very moment (the
+# relay logs a delivery once the court has answered, and a court may call back first): its answers are taken.
+SETTLED_UNSENT = (EXPIRED, WITHDRAWING, WITHDRAWN)
 
 
 class CallbackError(Exception):
@@ -106,8 +112,8 @@ class Callbacks:
         self._lock = asyncio.Lock()
 
     def _lookup(self, request_id: str):
-        """The request, whether casehub ever sent it (an attempt that was not just flagged late), the court's
-        earlier answers and its 民特 number."""
+        """The request, whether casehub ever tried to send it (an attempt that was not just a flag of lateness), the
+        court's earlier answers and its 民特 number."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(
@@ -169,7 +175,7 @@ class Callbacks:
                 raise CallbackError(404, f"unknown request {answer['request_id']}")
             if row.court_code != role.court_code:
                 raise CallbackError(403, f"request {answer['request_id']} was not sent to court {role.court_code}")
-            if not sent:  # no attempt ever reached out to a court (pending, or flagged late or withdrawn unsent)
+            if not sent and row.state in SETTLED_UNSENT:  # the relay settled it without ever sending it
                 raise CallbackError(
                     409, f"request {answer['request_id']} was never sent to a court ({row.state}): nothing to answer"
                 )

@@ -74,8 +74,11 @@ def build_sim(access: Access, court_codes: list[str], config: SimConfig) -> Fast
                     async with session.post(config.callback_url, data=data, headers=headers, timeout=10) as resp:
                         if resp.status >= 500:
                             raise RuntimeError(f"callback answered {resp.status}")
-                        if resp.status >= 400 and resp.status != 409:  # 409: already recorded (a retried callback)
-                            log.error("callback refused", status=resp.status, body=(await resp.text())[:300])
+                        text = await resp.text()
+                        if resp.status == 409 and "received before" in text:  # a retried callback, recorded before
+                            break
+                        if resp.status >= 400:
+                            log.error("callback refused", status=resp.status, body=text[:300])
                             return
         books[code].callbacks.setdefault(body["request_id"], []).append(body["outcome"])
 
