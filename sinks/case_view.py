@@ -9,6 +9,7 @@ the outbox table, once per agreement ever.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 
@@ -33,12 +34,14 @@ from casehub.sinks.migrate import upgrade
 from casehub.sinks.view_tables import (
     CHILDREN,
     alerts,
+    case_agreements,
     cases,
     confirmation_deliveries,
     confirmation_requests,
     court_answers,
     mediators,
     organisations,
+    view_meta,
 )
 
 MAX_REDIRECTS = 20  # a chain of merges longer than this is a loop
@@ -337,6 +340,85 @@ def upsert_cases(
     follow_decisions(conn, current)
     add_requests(conn, requests)
     return len(accepted)
+
+
+def _when(value):
+    """A stored (JSON) moment or day as Python's: what the record held before it was written as JSON."""
+    if not isinstance(value, str):
+        return value
+    return dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
+
+
+def typed_record(text: str) -> dict:
+    """A stored CaseRecord (JSON) with the moments and days the confirmation rules read as Python values again."""
+    case = json.loads(text)
+    case["updated_at"] = _when(case["updated_at"])
+    for a in case.get("agreements") or []:
+        for key in ("performed_at", "defaulted_at", "performance_notice_at", "follow_up_at"):
+            a[key] = _when(a.get(key))
+        ag = a.get("agreement") or {}
+        for key in ("signed_at", "effective_date", "performance_due"):
+            if key in ag:
+                ag[key] = _when(ag[key])
+    return case
+
+
+def rejudge(conn: sa.Connection, ref: ReferenceData | None, confirmation_days: int = 30) -> int:
+    """Judge every stored agreement again (the roster or the court directory changed): its decision, withdrawals
+    and reinstatements, and requests for agreements eligible now, as if each case's current version had just
+    arrived (so the live view and a rebuild with the same reference data agree). Returns how many agreements'
+    decisions changed; the case rows themselves stay as they are."""
+    ids = list(conn.execute(sa.select(case_agreements.c.case_id).distinct()).scalars())
+    changed, current, requests = 0, {}, []
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        before = {
+            (r.case_id, r.seq): (r.confirmation_decision, r.decision_reason)
+            for r in conn.execute(sa.select(case_agreements).where(case_agreements.c.case_id.in_(chunk)))
+        }
+        rows = []
+        for (text,) in conn.execute(sa.select(cases.c.record).where(cases.c.case_id.in_(chunk))):
+            case = typed_record(text)
+            decisions, wanted = plan_confirmations(case, ref, confirmation_days)
+            for agreement, (state, reason, _) in zip(case.get("agreements") or [], decisions, strict=False):
+                current[agreement_key(agreement)] = (state, reason)
+            rows += rows_for(case, decisions)[1]["case_agreements"]
+            requests += wanted
+        changed += sum(
+            before.get((r["case_id"], r["seq"])) != (r["confirmation_decision"], r["decision_reason"]) for r in rows
+        )
+        conn.execute(case_agreements.delete().where(case_agreements.c.case_id.in_(chunk)))
+        if rows:
+            conn.execute(case_agreements.insert(), rows)
+    follow_decisions(conn, current)
+    add_requests(conn, requests)
+    return changed
+
+
+def reference_fingerprint(ref: ReferenceData | None, confirmation_days: int) -> str:
+    """What the agreements are judged with, as a short hash (the reference data are frozen dataclasses)."""
+    return hashlib.sha256(f"{ref!r}|{confirmation_days}".encode()).hexdigest()[:32]
+
+
+def judge_with(conn: sa.Connection, ref: ReferenceData | None, confirmation_days: int = 30) -> int | None:
+    """Bring the view in line with the reference data in use: the roster tables, and every stored agreement judged
+    again when the view was last judged with other data (a roster or court directory edited while the hub was
+    stopped, or while it ran). Returns how many agreements' decisions changed, None when the data are the same."""
+    mark = reference_fingerprint(ref, confirmation_days)
+    held = conn.execute(sa.select(view_meta.c.value).where(view_meta.c.name == "reference")).scalar()
+    if held == mark:
+        return None
+    if ref is not None:
+        write_roster(conn, ref.roster)
+    changed = rejudge(conn, ref, confirmation_days)
+    mark_judged(conn, ref, confirmation_days)
+    return changed
+
+
+def mark_judged(conn: sa.Connection, ref: ReferenceData | None, confirmation_days: int) -> None:
+    """Note which reference data the view's agreements were judged with (a rebuild judged them all with these)."""
+    conn.execute(view_meta.delete().where(view_meta.c.name == "reference"))
+    conn.execute(view_meta.insert().values(name="reference", value=reference_fingerprint(ref, confirmation_days)))
 
 
 def follow_decisions(conn: sa.Connection, current: dict[str, tuple[str, str]]) -> int:

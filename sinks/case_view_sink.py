@@ -14,8 +14,8 @@ from casehub.ground.kafka import KafkaClients, clients, clients_for
 from casehub.ground.logs import get_logger
 from casehub.ground.publish import KafkaPublisher
 from casehub.schemas.codec import AvroCodec, DecodeError
-from casehub.sinks.case_view import create_engine, upsert_cases, write_roster
-from casehub.sinks.reference import load_reference
+from casehub.sinks.case_view import create_engine, judge_with, upsert_cases
+from casehub.sinks.reference import ReferenceWatch
 
 _LOST = (sa.exc.OperationalError, sa.exc.InterfaceError)  # the database is away: retry, never dead-letter
 
@@ -109,8 +109,9 @@ class CaseViewSink:
         batch_max: int = 500,
         ref: ReferenceData | None = None,
         confirmation_days: int = 30,
+        watch=None,
     ):
-        self.ref, self.confirmation_days = ref, confirmation_days
+        self.ref, self.confirmation_days, self.watch = ref, confirmation_days, watch
         self.kafka, self.topic, self.group_id, self.engine, self.codec = clients(kafka), topic, group_id, engine, codec
         self.deadletter_topic, self.batch_max = deadletter_topic, batch_max
         self.log = get_logger("sink.case_view").bind(topic=topic)
@@ -119,6 +120,10 @@ class CaseViewSink:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _judge(self) -> int | None:
+        with self.engine.begin() as conn:
+            return judge_with(conn, self.ref, self.confirmation_days)
 
     async def run(self) -> None:
         consumer = self.kafka.consumer(
@@ -142,6 +147,10 @@ class CaseViewSink:
         self.log.info("case view sink started", url=self.engine.url.render_as_string(hide_password=True))
         try:
             while not self._stop.is_set():
+                if self.watch is not None and self.watch.changed():  # an operator edited the roster or directory
+                    writer.ref = self.ref = self.watch.ref
+                    changed = await asyncio.to_thread(self._judge)
+                    self.log.info("agreements judged again with the new reference data", changed=changed)
                 batch = await consumer.getmany(timeout_ms=500)
                 if not batch:
                     continue
@@ -158,17 +167,19 @@ def make_sink(settings, codec: AvroCodec) -> CaseViewSink:
     """The sink of a process: its engine (migrated), the roster written into the view, the reference data."""
 
     engine = create_engine(settings.case_view)
-    ref = load_reference(settings)
     log = get_logger("sink.case_view")
+    watch = ReferenceWatch(settings, log)
+    ref, days = watch.ref, confirmation_days(settings)
     if ref is None:
         log.warning(
             "no roster or court directory: no judicial-confirmation requests are built",
             roster=str(settings.roster_path),
             court_directory=str(settings.court_directory_path),
         )
-    else:
-        with engine.begin() as conn:
-            write_roster(conn, ref.roster)
+    with engine.begin() as conn:  # the data may have changed while the hub was stopped
+        changed = judge_with(conn, ref, days)
+    if changed is not None:
+        log.info("agreements judged with the reference data in use", changed=changed)
     return CaseViewSink(
         clients_for(settings),
         settings.topics.cases,
@@ -177,7 +188,8 @@ def make_sink(settings, codec: AvroCodec) -> CaseViewSink:
         codec,
         settings.topics.deadletter,
         ref=ref,
-        confirmation_days=confirmation_days(settings),
+        confirmation_days=days,
+        watch=watch,
     )
 
 

@@ -433,10 +433,11 @@ async def run_relay(settings, stop: asyncio.Event, clock=None) -> None:
     from casehub.ground.publish import KafkaPublisher
     from casehub.schemas.codec import codec_for
     from casehub.sinks.case_view import create_engine
-    from casehub.sinks.reference import load_reference
+    from casehub.sinks.reference import ReferenceWatch
 
     log = get_logger("relay")
-    ref = load_reference(settings)
+    watch = ReferenceWatch(settings, log)
+    ref = watch.ref
     if ref is None:
         log.warning("no roster or court directory: the relay has nothing to deliver", roster=str(settings.roster_path))
         await stop.wait()
@@ -465,6 +466,8 @@ async def run_relay(settings, stop: asyncio.Event, clock=None) -> None:
         ]
         log.info("confirmation log replayed", entries=await relay.replay(entries))
         while not stop.is_set():
+            if watch.changed() and watch.ref is not None:  # a court's new endpoint, say: no restart needed
+                relay.ref = watch.ref
             counts = await relay.run_once()
             if counts:
                 log.info("relay pass", **counts, delivered_total=relay.sent)

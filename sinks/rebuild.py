@@ -14,7 +14,15 @@ from aiokafka import TopicPartition
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from casehub.ground.kafka import clients_for, read_to_end
-from casehub.sinks.case_view import add_alerts, add_answer, apply_log_entry, create_engine, upsert_cases, write_roster
+from casehub.sinks.case_view import (
+    add_alerts,
+    add_answer,
+    apply_log_entry,
+    create_engine,
+    mark_judged,
+    upsert_cases,
+    write_roster,
+)
 from casehub.sinks.confirmation_relay import entry_from_json
 from casehub.sinks.reference import load_reference
 from casehub.sinks.view_tables import CONTENT
@@ -90,6 +98,8 @@ async def rebuild_view(settings, codec, url: str | None = None, show_progress: b
                 flush()
         if pending:
             flush()
+        with engine.begin() as conn:
+            mark_judged(conn, ref, days)
         task = progress.add_task("court answers", total=sizes[topics.confirmation_responses])
         async for msg in read_to_end(kafka, topics.confirmation_responses):
             with engine.begin() as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import tomllib
 from pathlib import Path
 
@@ -81,3 +82,47 @@ def load_reference(settings) -> ReferenceData | None:
     except DirectoryError as exc:
         raise DirectoryError(f"{directory_path}: {exc}") from exc
     return ReferenceData(roster, directory)
+
+
+class ReferenceWatch:
+    """The roster and court directory of a running process, read again when either file changes, so an operator's
+    edit (an organisation added after the operator page listed it as missing, a court's new endpoint) takes effect
+    without a restart. A file that no longer loads leaves the data in use as they were, and says why in the log.
+
+    Args:
+        every: seconds between looks at the files' modification times (a look is two stat calls).
+    """
+
+    def __init__(self, settings, log, every: float = 5.0, clock=time.monotonic):
+        self.settings, self.log, self.every, self.clock = settings, log, every, clock
+        self.paths = (Path(settings.roster_path), Path(settings.court_directory_path))
+        self.stamp = self._stamp()
+        self.ref = load_reference(settings)
+        self.next = clock() + every
+
+    def _stamp(self) -> tuple:
+        return tuple((p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None for p in self.paths)
+
+    def changed(self) -> bool:
+        """Look at the files (at most every `every` seconds); True when the reference data in use changed."""
+        if self.clock() < self.next:
+            return False
+        self.next = self.clock() + self.every
+        stamp = self._stamp()
+        if stamp == self.stamp:
+            return False
+        self.stamp = stamp
+        try:
+            ref = load_reference(self.settings)
+        except (DirectoryError, OSError) as exc:
+            self.log.error("roster or court directory changed but does not load: the data in use stay", error=str(exc))
+            return False
+        if ref == self.ref:
+            return False
+        self.ref = ref
+        self.log.info(
+            "roster or court directory changed",
+            organisations=len(ref.roster.organisations) if ref else 0,
+            courts=len(ref.directory.courts) if ref else 0,
+        )
+        return True

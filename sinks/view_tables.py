@@ -1,5 +1,6 @@
 """The case view's tables (SQLAlchemy 2.x Core). Changed only through a migration (sinks/migrations/versions):
-`tests/unit/test_view_migrations.py` fails when these tables and the migrated schema differ.
+`tests/unit/test_case_view.py::test_the_migrated_schema_is_the_declared_one` fails when these tables and the migrated
+schema differ.
 
 One row per case (the latest accepted version; a merged-away id keeps a row with `merged_into`), and its parts in
 child tables replaced whole with each accepted version: stages, timeline events, parties (masked forms only, never
@@ -229,6 +230,14 @@ mediators = sa.Table(
     sa.Column("code", sa.String(60), primary_key=True),
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("organisation", sa.String(60), nullable=False),
+)
+# What the view was last judged with: `reference` holds a fingerprint of the roster and court directory, so a sink
+# that starts (or sees the files change) with other reference data judges the stored agreements again
+view_meta = sa.Table(
+    "view_meta",
+    metadata,
+    sa.Column("name", sa.String(60), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
 )
 CHILDREN = (case_stages, case_events, case_parties, case_claims, case_links, case_deadlines, case_agreements, case_refs)
 # What `casehub rebuild-view` must reproduce (the comparison test reads these)

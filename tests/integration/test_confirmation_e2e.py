@@ -169,6 +169,31 @@ def test_every_eligible_agreement_reaches_its_court_once_and_the_rulings_come_ba
             f"agreement decisions {decisions}"
         )
 
+        # an operator adds an organisation the operator page listed as missing to the roster, while the hub runs:
+        # its agreement is judged again and reaches its court, once
+        missing = next(a for a in added if a.why == "not_in_roster")
+        assert missing.organisation["name"] in get_text(f"{web}/operator", operator)
+        org = missing.organisation
+        with open(sample / "roster.toml", "a", encoding="utf-8") as f:
+            f.write(
+                f'\n[[organisation]]\ncode = "MO-ADDED-1"\nname = "{org["name"]}"\nkind = "{org["kind"]}"\n'
+                f'division_code = "{org["division_code"]}"\nlawfully_established = true\n'
+            )
+
+        def sent_after_the_edit():
+            with engine.connect() as conn:
+                return conn.execute(
+                    sa.select(confirmation_requests.c.request_id, confirmation_requests.c.court_code)
+                    .join(case_agreements, case_agreements.c.agreement_key == confirmation_requests.c.agreement_key)
+                    .where(case_agreements.c.number == missing.number, confirmation_requests.c.state == "DELIVERED")
+                ).first()
+
+        added_row = wait_for(sent_after_the_edit, "the added organisation's agreement at its court", LIMIT, proc, log)
+        after = get_json(sim + "/stats")
+        assert after[added_row.court_code]["requests"].count(added_row.request_id) == 1
+        assert added_row.court_code == missing.court_code
+        assert not [a for c in after.values() for a in c["agreements_received_twice"]]
+
         # the live view has every case's latest version before the hub stops (so the rebuild can be compared)
         codec = AvroCodec(
             RegistryClient(status["schema_registry_url"], credentials=registry_credentials), prefix=prefix

@@ -33,6 +33,7 @@ class Agreement:
     effective: dt.date
     id_number: str
     delegated_by: str | None = None  # the court that delegated the mediation: it has jurisdiction, not the place's
+    organisation: dict | None = None  # the mediation organisation as a roster would list it
 
     @property
     def court_code(self) -> str:
@@ -110,11 +111,9 @@ def add_agreements(sample_dir: Path, today: dt.date, plan: dict[str, int], seed:
                         delegated,
                     ),
                 )
-                out.append(
-                    Agreement(
-                        number, "eligible" if why == "delegated" else why, division, effective, id_number, delegated
-                    )
-                )
+                listed = {**org, "name": name}
+                becomes = "eligible" if why == "delegated" else why
+                out.append(Agreement(number, becomes, division, effective, id_number, delegated, listed))
     return out
 
 

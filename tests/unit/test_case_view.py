@@ -289,3 +289,53 @@ def test_a_view_whose_agreement_keys_held_the_number_is_migrated_and_finds_its_r
         states = conn.execute(sa.select(confirmation_requests.c.request_id, confirmation_requests.c.state)).all()
     assert [tuple(s) for s in states] == [(row.request_id, "DELIVERED")]
     fresh.dispose()
+
+
+def _judged(engine) -> tuple:
+    with engine.connect() as conn:
+        decisions = conn.execute(
+            sa.select(
+                case_agreements.c.agreement_key, case_agreements.c.confirmation_decision, case_agreements.c.request_id
+            )
+        ).all()
+        requests = conn.execute(
+            sa.select(
+                confirmation_requests.c.request_id,
+                confirmation_requests.c.state,
+                confirmation_requests.c.court_code,
+                confirmation_requests.c.deadline,
+                confirmation_requests.c.request,
+            )
+        ).all()
+    return [tuple(r) for r in decisions], [tuple(r) for r in requests]
+
+
+def test_an_organisation_added_to_the_roster_gets_its_agreements_judged_again(engine, tmp_path):
+    """The operator page listed the organisation as missing; an operator adds it: the stored agreement becomes
+    eligible and gets its request, as a rebuild with the new roster would give; taken out again, the never-sent
+    request is withdrawn."""
+    from casehub.domain.directory import ReferenceData, Roster
+    from casehub.sinks.case_view import judge_with
+
+    without = ReferenceData(Roster(()), REF.directory)
+    with engine.begin() as conn:
+        assert judge_with(conn, without) == 0
+        upsert_cases(conn, [agreement_case(7)], without)
+        assert judge_with(conn, without) is None  # the same data: nothing to do
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(case_agreements.c.confirmation_decision)).scalar_one() == "NOT_IN_ROSTER"
+        assert conn.execute(sa.select(confirmation_requests)).all() == []
+    with engine.begin() as conn:
+        assert judge_with(conn, REF) == 1
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(case_agreements.c.confirmation_decision)).scalar_one() == "REQUEST"
+        assert conn.execute(sa.select(confirmation_requests.c.state)).scalar_one() == "PENDING"
+    fresh = create_engine(f"sqlite:///{tmp_path / 'fresh.db'}")  # what a rebuild with the new roster gives
+    with fresh.begin() as conn:
+        upsert_cases(conn, [agreement_case(7)], REF)
+    assert _judged(fresh) == _judged(engine)
+    fresh.dispose()
+    with engine.begin() as conn:
+        assert judge_with(conn, without) == 1
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(confirmation_requests.c.state)).scalar_one() == "WITHDRAWING"

@@ -118,3 +118,38 @@ def test_a_wrong_court_directory_is_refused_naming_the_file(tmp_path, change, me
     with pytest.raises(DirectoryError) as err:
         load_reference(settings)
     assert message in str(err.value) and str(courts) in str(err.value)
+
+
+class _Log:
+    def __init__(self):
+        self.lines = []
+
+    def info(self, event, **kw):
+        self.lines.append(("info", event, kw))
+
+    def error(self, event, **kw):
+        self.lines.append(("error", event, kw))
+
+
+def test_a_running_process_reads_an_edited_roster_and_keeps_the_old_one_when_the_edit_breaks_it(tmp_path):
+    from casehub.sinks.reference import ReferenceWatch
+
+    roster = write(tmp_path, "roster.toml", ROSTER_TOML)
+    courts = write(tmp_path, "courts.toml", COURTS_TOML)
+    settings = dataclasses.replace(load_settings({}, home=tmp_path), roster_file=roster, court_directory_file=courts)
+    now = [0.0]
+    log = _Log()
+    watch = ReferenceWatch(settings, log, every=5.0, clock=lambda: now[0])
+    before = watch.ref
+    assert len(before.roster.organisations) == 2
+    added = ROSTER_TOML + '\n[[organisation]]\ncode = "MO-3"\nname = "新登记调解委员会"\nlawfully_established = true\n'
+    roster.write_text(added, encoding="utf-8")
+    assert not watch.changed()  # not looked at again before `every` seconds
+    now[0] = 6.0
+    assert watch.changed() and len(watch.ref.roster.organisations) == 3
+    now[0] = 12.0
+    assert not watch.changed()  # the same files: nothing new
+    roster.write_text(added + "[[organisation]\n", encoding="utf-8")  # a typo while editing
+    now[0] = 18.0
+    assert not watch.changed() and len(watch.ref.roster.organisations) == 3
+    assert log.lines[-1][0] == "error" and "not valid TOML" in log.lines[-1][2]["error"]
