@@ -54,6 +54,17 @@ class Refused(Exception):
         self.status, self.detail = status, detail
 
 
+class Blocked(Refused):
+    """The court's endpoint refuses casehub, not the request (401/403: the signing secret or token; 404/405/410: the
+    endpoint in the court directory): nothing to do with this request, so it waits, retried after a growing pause,
+    until an operator fixes the configuration (the relay reads an edited court directory without a restart)."""
+
+
+BLOCKING = {401: "the court does not accept casehub's signature or token (check the court's signing secret)"}
+BLOCKING |= {403: BLOCKING[401]}
+BLOCKING |= dict.fromkeys((404, 405, 410), "the endpoint in the court directory is wrong or gone")
+
+
 def _dt(value):
     return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
 
@@ -206,14 +217,14 @@ class ConfirmationRelay:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(alerts.c.alert_id).where(alerts.c.alert_id == alert_id)).first() is not None
 
-    async def _alert(self, request: dict, kind: str, message: str) -> None:
+    async def _alert(self, request: dict, kind: str, message: str, severity: str | None = None) -> None:
         alert_id = f"{request['request_id']}:{kind}"
         if await asyncio.to_thread(self._known_alert, alert_id):
             return
         alert = {
             "alert_id": alert_id,
             "kind": kind,
-            "severity": "CRITICAL" if kind == "DEADLINE_MISSED" else "WARNING",
+            "severity": severity or ("CRITICAL" if kind == "DEADLINE_MISSED" else "WARNING"),
             "case_id": request["case_id"],
             "raised_at": millis(self.clock()),
             "due": request["deadline"],
@@ -341,6 +352,15 @@ class ConfirmationRelay:
         else:
             await self._post(court.endpoint, court.code, delivered, entry)
         await self._record(entry)
+        outcome = entry["deliveries"][-1]["outcome"] if entry["deliveries"] else ""
+        if outcome.startswith(("REFUSED_", "BLOCKED_")):  # an operator must act: say so on the alert topic
+            await self._alert(
+                request,
+                "CONFIRMATION_NOT_DELIVERED",
+                f"judicial confirmation request {request['request_id']} to {request['court']['name']}: "
+                f"{entry['last_error']}; deadline {request['deadline']}",
+                "CRITICAL",
+            )
         if entry["state"] == "DELIVERED":
             self.sent += 1
         self.log.info(
@@ -376,6 +396,8 @@ class ConfirmationRelay:
                     text = await resp.text()
                     if resp.status >= 500 or resp.status in (408, 429):
                         raise Retryable(f"HTTP_{resp.status}", text[:200], resp.status)
+                    if resp.status in BLOCKING:
+                        raise Blocked(resp.status, text[:500])
                     if resp.status >= 400:
                         raise Refused(resp.status, text[:500])
                     try:
@@ -417,6 +439,9 @@ class ConfirmationRelay:
         except RetryError as exc:
             last = exc.last_attempt.exception()
             entry["last_error"] = f"{getattr(last, 'outcome', 'ERROR')}: {getattr(last, 'detail', last)}"
+        except Blocked as exc:
+            note(f"BLOCKED_{exc.status}", exc.status, exc.detail)
+            entry["last_error"] = f"HTTP {exc.status}: {BLOCKING[exc.status]}; retried later ({exc.detail[:200]})"
         except Refused as exc:
             note(f"REFUSED_{exc.status}", exc.status, exc.detail)
             entry.update(state="REFUSED", last_error=f"the court refused the request: HTTP {exc.status} {exc.detail}")

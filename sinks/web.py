@@ -23,12 +23,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from casehub.domain.confirmation import REFUSED, REINSTATED
 from casehub.domain.deadlines import local_date
 from casehub.ground.access import COOKIE, SIGN_IN_PATH, Access, Role, request_token, visible_to
 from casehub.ground.logs import get_logger
 from casehub.sinks import web_labels as labels
 from casehub.sinks import web_queries as wq
 from casehub.sinks.callbacks import CallbackError, Callbacks
+from casehub.sinks.view_tables import confirmation_requests
 from casehub.sinks.web_timeline import days_left, local, svg
 
 READERS = ("operator", "viewer", "integrator")
@@ -259,6 +261,38 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
         )
         correction_id = await publish_correction(case_id, body, role)
         return RedirectResponse(f"/cases/{case_id}?done={correction_id}", status_code=303)
+
+    def mark_resend(request_id: str, role: Role) -> bool:
+        with engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    confirmation_requests.update()
+                    .where(confirmation_requests.c.request_id == request_id, confirmation_requests.c.state == REFUSED)
+                    .values(state=REINSTATED, last_error=f"sent again at the request of {role.label}")
+                ).rowcount
+            )
+
+    async def resend(request_id: str, role: Role) -> None:
+        """A request the court refused goes out again (same Idempotency-Key) on the relay's next pass."""
+        if not await asyncio.to_thread(mark_resend, request_id, role):
+            raise HTTPException(409, f"request {request_id} is not one a court refused (only those are sent again)")
+        log.info("confirmation request to be sent again", request_id=request_id, operator=role.label)
+
+    @app.post("/cases/{case_id}/requests/{request_id}/resend", include_in_schema=False)
+    async def resend_form(request: Request, case_id: str, request_id: str):
+        role = need("operator")(request)
+        await resend(request_id, role)
+        return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+    @app.post(
+        "/api/confirmations/{request_id}/resend",
+        tags=["confirmation"],
+        status_code=202,
+        summary="Send a request the court refused again (operators)",
+    )
+    async def api_resend(request_id: str, role: Role = Depends(need("operator"))):
+        await resend(request_id, role)
+        return {"request_id": request_id, "state": REINSTATED}
 
     @app.get("/operator", response_class=HTMLResponse, include_in_schema=False)
     async def operator_page(request: Request):

@@ -20,7 +20,7 @@ from casehub.schemas.registry.memory import MemoryRegistry
 from casehub.sinks.case_view import create_engine, upsert_cases
 from casehub.sinks.confirmation_relay import ConfirmationRelay, entry_from_json
 from casehub.sinks.view_tables import alerts, confirmation_deliveries, confirmation_requests
-from tests.support.court import EMPLOYER_ADDRESS, TODAY, WORKER_ADDRESS, Court, at_court, cases, make_relay
+from tests.support.court import EMPLOYER_ADDRESS, TODAY, WORKER_ADDRESS, Court, Refusing, at_court, cases, make_relay
 from tests.support.view import REF
 
 T = Topics("relay.")
@@ -330,3 +330,34 @@ async def test_an_agreement_whose_number_is_corrected_after_delivery_is_not_sent
         await r.close()
         seen = await court.stats()
         assert seen["received"] == 1 and seen["agreements_received_twice"] == [] and states(engine) == {"DELIVERED": 1}
+
+
+@pytest.mark.parametrize(
+    "status, state, outcome",
+    [(422, "REFUSED", "REFUSED_422"), (401, "PENDING", "BLOCKED_401"), (404, "PENDING", "BLOCKED_404")],
+)
+async def test_a_court_that_refuses_raises_an_alert_and_a_blocked_endpoint_is_tried_again_later(
+    engine, status, state, outcome
+):
+    """A 4xx about the request itself (422) ends it REFUSED; one about casehub (401: the secret) or the endpoint
+    (404) keeps it waiting, tried again after a pause, not hammered. Either way an operator hears of it at once: a
+    CRITICAL CONFIRMATION_NOT_DELIVERED alert, once."""
+    async with Refusing(status, "申请材料不全") as court:
+        with engine.begin() as conn:
+            upsert_cases(conn, cases(1), court.ref)
+        publisher = MemoryPublisher()
+        r = relay(engine, publisher, court.ref)
+        assert await r.run_once() == {state: 1}
+        assert court.seen == 1  # not retried within the pass: the same answer would come
+        assert await r.run_once() == {}  # a refused one is done; a blocked one waits for its pause
+        r.later.clear()
+        assert await r.run_once() == ({} if state == "REFUSED" else {state: 1})
+        await r.close()
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(confirmation_requests)).one()
+            kinds = conn.execute(sa.select(alerts.c.kind, alerts.c.severity)).all()
+            outcomes = conn.execute(sa.select(confirmation_deliveries.c.outcome)).scalars().all()
+        assert row.state == state and outcomes[0] == outcome
+        assert [tuple(k) for k in kinds] == [("CONFIRMATION_NOT_DELIVERED", "CRITICAL")]
+        raised = [r.codec.decode(v) for _, v in publisher.on(T.alerts)]
+        assert [a["kind"] for a in raised] == ["CONFIRMATION_NOT_DELIVERED"] and str(status) in raised[0]["message"]

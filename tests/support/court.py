@@ -60,23 +60,20 @@ def again(case: dict, version: int) -> dict:
     return {**copy.deepcopy(case), "version": version}
 
 
-class Court:
-    """The court simulator on a free loopback port, in this test's event loop."""
+class Served:
+    """An ASGI app on a free loopback port, served by uvicorn in the test's event loop, as a court's endpoint."""
 
-    def __init__(self, fail_share: float):
+    def __init__(self, app):
         self.port = free_port()
-        config = SimConfig(fail_share=fail_share, hang_seconds=1.0, delays=(1000, 1000, 1000), seed=3)
-        self.app = build_sim(ACCESS, ["辽0102"], config)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None))
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None))
         self.server.install_signal_handlers = lambda: None
 
     async def __aenter__(self):
         self.task = asyncio.create_task(self.server.serve())
-        for _ in range(200):
-            if self.server.started:
-                return self
-            await asyncio.sleep(0.05)
-        raise AssertionError("the court simulator did not start")
+        while not self.server.started:  # uvicorn's own readiness flag
+            assert not self.task.done(), "the court endpoint did not start"
+            await asyncio.sleep(0.02)
+        return self
 
     async def __aexit__(self, *exc):
         self.server.should_exit = True
@@ -88,15 +85,38 @@ class Court:
 
     @property
     def ref(self) -> ReferenceData:
-        return ReferenceData(
-            REF.roster, CourtDirectory((CourtEntry("辽0102", "和平法院", "BASIC", ("210102",), "http", self.url),))
-        )
+        entry = CourtEntry("辽0102", "和平法院", "BASIC", ("210102",), "http", self.url)
+        return ReferenceData(REF.roster, CourtDirectory((entry,)))
+
+
+class Court(Served):
+    """The court simulator (casehub court-sim)."""
+
+    def __init__(self, fail_share: float):
+        config = SimConfig(fail_share=fail_share, hang_seconds=1.0, delays=(1000, 1000, 1000), seed=3)
+        super().__init__(build_sim(ACCESS, ["辽0102"], config))
 
     async def stats(self) -> dict:
         import aiohttp
 
         async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{self.port}/stats") as resp:
             return (await resp.json())["辽0102"]
+
+
+class Refusing(Served):
+    """A court endpoint that answers every request with one 4xx status."""
+
+    def __init__(self, status: int, text: str):
+        from starlette.applications import Starlette
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        async def refuse(request):
+            self.seen += 1
+            return JSONResponse({"error": text}, status_code=status)
+
+        self.seen = 0
+        super().__init__(Starlette(routes=[Route("/courts/辽0102/confirmations", refuse, methods=["POST"])]))
 
 
 def make_relay(engine, codec, topics, publisher, ref, identities=True, clock=lambda: TODAY) -> ConfirmationRelay:

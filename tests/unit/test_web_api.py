@@ -421,3 +421,22 @@ def test_a_court_may_answer_before_the_relay_has_logged_the_delivery(view):
     rid = request_id_for(agreement_case(7)["agreements"][0])
     assert callback(client, {"request_id": rid, "outcome": "RECEIVED"}).status_code == 202
     assert len(publisher.on(T.court)) == 1
+
+
+def test_an_operator_sends_a_refused_request_again(view):
+    client, engine, *_ = view
+    rid = request_id_for(agreement_case(7)["agreements"][0])
+    with engine.begin() as conn:
+        conn.execute(confirmation_requests.update().values(state="REFUSED", last_error="HTTP 422 申请材料不全"))
+        cid = conn.execute(sa.select(confirmation_requests.c.case_id)).scalar_one()
+    page = client.get(f"/cases/{cid}", headers=auth("op")).text
+    assert f"/requests/{rid}/resend" in page and "法院拒收" in page
+    assert f"/requests/{rid}/resend" not in client.get(f"/cases/{cid}", headers=auth("vw")).text
+    assert client.post(f"/api/confirmations/{rid}/resend", headers=auth("vw")).status_code == 403
+    response = client.post(f"/api/confirmations/{rid}/resend", headers=auth("op"))
+    assert response.status_code == 202 and response.json()["state"] == "REINSTATED"
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(confirmation_requests.c.state, confirmation_requests.c.last_error)).one()
+    assert row.state == "REINSTATED" and "operator" in row.last_error
+    again = client.post(f"/api/confirmations/{rid}/resend", headers=auth("op"))
+    assert again.status_code == 409 and "only those are sent again" in again.json()["error"]
