@@ -38,6 +38,7 @@ SIGN_IN_HELP = (
     "Sign in with the link `casehub up` printed (it holds the operator token kept in CASEHUB_HOME/secrets/"
     "operator_token), or send `Authorization: Bearer <token>` with a token from CASEHUB_WEB_TOKENS."
 )
+OPERATOR_ROWS = 500  # requests on the operator page: the ones needing attention first (all: GET /api/confirmations)
 MAX_PAGE = 100_000  # pages of a list: beyond any view's size, within every database's integers
 YES, NO = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 STAGES = ("NEGOTIATION", "MEDIATION", "PRE_ARBITRATION_MEDIATION", "ARBITRATION", "LITIGATION")
@@ -303,14 +304,19 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
             raise HTTPException(403, "operators and courts only")
 
         def load(conn):
+            shown = wq.requests_of(conn, court_code=role.court_code, limit=OPERATOR_ROWS)
             if role.name == "court":
-                return [], [], wq.requests_of(conn, court_code=role.court_code), 0
-            return wq.missing_organisations(conn), wq.alert_list(conn), wq.requests_of(conn), wq.roster_size(conn)
+                return {"requests": shown}
+            return {
+                "missing": wq.missing_organisations(conn),
+                "unrouted": wq.unrouted_agreements(conn),
+                "alerts": wq.alert_list(conn),
+                "requests": shown,
+                "total": wq.count_requests(conn),
+                "roster": wq.roster_size(conn),
+            }
 
-        missing, alert_rows, requests, roster = await db(load)
-        return page(
-            request, "operator.html", role, missing=missing, alerts=alert_rows, requests=requests, roster=roster
-        )
+        return page(request, "operator.html", role, limit=OPERATOR_ROWS, **await db(load))
 
     # -- API -----------------------------------------------------------------------------------------------------------
     @app.get("/api/cases", tags=["cases"], summary="List and search cases (filters, paging)")
@@ -372,6 +378,10 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
     @app.get("/api/organisations/missing", tags=["ops"], summary="Organisations named by cases, not in the roster")
     async def api_missing(role: Role = Depends(need("operator"))):
         return {"organisations": await db(wq.missing_organisations)}
+
+    @app.get("/api/agreements/unrouted", tags=["ops"], summary="Eligible agreements no court in the directory takes")
+    async def api_unrouted(role: Role = Depends(need("operator"))):
+        return {"agreements": await db(wq.unrouted_agreements)}
 
     @app.post(
         "/api/court/callbacks",

@@ -190,6 +190,16 @@ CONFIRMATION = {  # cn.casehub.ConfirmationState: the case's judicial confirmati
     "EXPIRED": "逾期未申请",
     "UNKNOWN": "未知",
 }
+ALERT = {  # cn.casehub.AlertKind
+    "DEADLINE_APPROACHING": "期限临近",
+    "DEADLINE_MISSED": "期限超期",
+    "GROUP_DISPUTE": "群体性纠纷",
+    "MIGRANT_WAGE_ARREARS": "拖欠农民工工资",
+    "AGREEMENT_DEFAULTED": "协议未履行",
+    "CONFIRMATION_REJECTED": "司法确认被驳回",
+    "CONFIRMATION_NOT_DELIVERED": "司法确认申请送达失败",
+    "OTHER": "其他",
+}
 ANSWER = {
     "RECEIVED": "已收到",
     "ACCEPTED": "已受理",

@@ -154,7 +154,11 @@ def case_detail(conn: sa.Connection, case_id: str, court_code: str | None = None
 
 
 def requests_of(
-    conn: sa.Connection, case_id: str | None = None, court_code: str | None = None, request_id: str | None = None
+    conn: sa.Connection,
+    case_id: str | None = None,
+    court_code: str | None = None,
+    request_id: str | None = None,
+    limit: int | None = None,
 ) -> list[dict]:
     """Confirmation requests (without the stored body) with their deliveries and the court's answers.
 
@@ -172,7 +176,12 @@ def requests_of(
         q = q.where(confirmation_requests.c.court_code == court_code, sent)
     if request_id:
         q = q.where(confirmation_requests.c.request_id == request_id)
-    rows = [dict(r._mapping) for r in conn.execute(q.order_by(confirmation_requests.c.deadline))]
+    if limit is not None:  # the operator page: what needs attention (not delivered) first, then by deadline
+        delivered = sa.case((confirmation_requests.c.state == "DELIVERED", 1), else_=0)
+        q = q.order_by(delivered, confirmation_requests.c.deadline, confirmation_requests.c.request_id).limit(limit)
+    else:
+        q = q.order_by(confirmation_requests.c.deadline, confirmation_requests.c.request_id)
+    rows = [dict(r._mapping) for r in conn.execute(q)]
     ids = [r["request_id"] for r in rows]
     deliveries: dict[str, list] = {}
     answers: dict[str, list] = {}
@@ -204,8 +213,20 @@ def request_body(conn: sa.Connection, request_id: str) -> dict | None:
 
 
 def missing_organisations(conn: sa.Connection) -> list[dict]:
-    """Mediation organisations named by cases' stages but absent from the roster, with how many cases name them."""
+    """Mediation organisations named by cases but absent from the roster, with how many cases name them: matched
+    as the confirmation rules match them (an agreement's organisation by roster id, credit code, then name; a stage
+    names its organisation only)."""
     known = set(conn.execute(sa.select(organisations.c.name_key)).scalars())
+    # names whose agreements the rules matched by roster id or credit code: those organisations are in the roster
+    known |= {
+        name_key(name)
+        for name in conn.execute(
+            sa.select(case_agreements.c.organisation).where(
+                case_agreements.c.confirmation_decision.not_in(("NOT_IN_ROSTER", "UNDECIDED")),
+                case_agreements.c.organisation.is_not(None),
+            )
+        ).scalars()
+    }
     counts: dict[str, dict] = {}
     for name, cid in conn.execute(
         sa.select(case_stages.c.organisation, case_stages.c.case_id).where(
@@ -222,8 +243,29 @@ def missing_organisations(conn: sa.Connection) -> list[dict]:
     )
 
 
+def unrouted_agreements(conn: sa.Connection) -> list[dict]:
+    """Agreements eligible but for a court: the directory names none for the places tried (decision NO_COURT), with
+    the last day to apply, earliest first: an operator adds the court to the directory before then."""
+    rows = conn.execute(
+        sa.select(
+            case_agreements.c.case_id,
+            case_agreements.c.number,
+            case_agreements.c.organisation,
+            case_agreements.c.effective_date,
+            case_agreements.c.decision_reason,
+        )
+        .where(case_agreements.c.confirmation_decision == "NO_COURT")
+        .order_by(case_agreements.c.effective_date, case_agreements.c.case_id)
+    ).all()
+    return [dict(r._mapping) for r in rows]
+
+
 def alert_list(conn: sa.Connection, limit: int = 200) -> list[dict]:
     return [dict(r._mapping) for r in conn.execute(sa.select(alerts).order_by(alerts.c.raised_at.desc()).limit(limit))]
+
+
+def count_requests(conn: sa.Connection) -> int:
+    return conn.execute(sa.select(sa.func.count()).select_from(confirmation_requests)).scalar_one()
 
 
 def roster_size(conn: sa.Connection) -> int:

@@ -440,3 +440,33 @@ def test_an_operator_sends_a_refused_request_again(view):
     assert row.state == "REINSTATED" and "operator" in row.last_error
     again = client.post(f"/api/confirmations/{rid}/resend", headers=auth("op"))
     assert again.status_code == 409 and "only those are sent again" in again.json()["error"]
+
+
+def test_operators_see_agreements_no_court_takes_and_organisations_matched_by_roster_id_are_not_missing(view):
+    client, engine, *_ = view
+    from casehub.domain.directory import CourtDirectory, ReferenceData
+    from casehub.sinks.case_view import write_roster
+
+    with engine.begin() as conn:
+        write_roster(conn, REF.roster)
+    # the directory lists no court for any place of this case: eligible, but for a court
+    nowhere = ReferenceData(REF.roster, CourtDirectory(()))
+    lost = agreement_case(8)
+    lost["case_id"] = "CH-NOCOURT"
+    lost["agreements"][0]["record_id"] = "99"
+    # an agreement whose organisation the event names by roster id, under a name the roster does not use
+    renamed = agreement_case(8)
+    renamed["case_id"] = "CH-RENAMED"
+    renamed["agreements"][0]["record_id"] = "98"
+    renamed["agreements"][0]["organisation"] = {"name": "和平区调解中心(旧名)", "roster_id": "MO-1"}
+    renamed["stages"] = [{**s, "organisation": "和平区调解中心(旧名)"} for s in renamed["stages"]]
+    with engine.begin() as conn:
+        upsert_cases(conn, [lost], nowhere)
+        upsert_cases(conn, [renamed], REF)
+    unrouted = client.get("/api/agreements/unrouted", headers=auth("op")).json()["agreements"]
+    assert [(u["case_id"], u["effective_date"]) for u in unrouted] == [("CH-NOCOURT", "2026-11-20")]
+    assert "no basic court" in unrouted[0]["decision_reason"]
+    client.cookies.set("casehub_token", "op")
+    page = client.get("/operator").text
+    assert "无管辖法院的调解协议" in page and "CH-NOCOURT" in page
+    assert client.get("/api/organisations/missing", headers=auth("op")).json()["organisations"] == []

@@ -26,6 +26,7 @@ def symbols(enum: str) -> list[str]:
         ("ConfirmationState", labels.CONFIRMATION),
         ("PartyRole", labels.ROLE),
         ("LinkRule", labels.LINK_RULE),
+        ("AlertKind", labels.ALERT),
         ("MediationEventType", labels.EVENT["MEDIATION"]),
         ("ArbitrationEventType", labels.EVENT["ARBITRATION"]),
         ("CourtEventType", labels.EVENT["COURT"]),
