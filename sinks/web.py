@@ -10,11 +10,12 @@ masked forms and hashes only; viewers and courts get no *_hash field either.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import uuid
 from pathlib import Path
 from typing import Literal
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
@@ -45,6 +46,13 @@ STAGES = ("NEGOTIATION", "MEDIATION", "PRE_ARBITRATION_MEDIATION", "ARBITRATION"
 STAGES += ("JUDICIAL_CONFIRMATION", "ENFORCEMENT", "INSPECTION", "CLOSED")
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 TEMPLATES.env.filters["local"] = local  # records carry UTC; a clerk reads China time
+
+
+def page_link(f: wq.Filters, number: int) -> str:
+    """The list's address for another page: every filter kept (and the page size), each value URL-encoded."""
+    kept = {k: v for k, v in dataclasses.asdict(f).items() if v not in (None, "") and k != "page"}
+    kept = {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in kept.items()}
+    return "/?" + urlencode({**kept, "page": number})
 
 
 def fen(value) -> str:
@@ -215,7 +223,17 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
         total, rows, agencies = await db(_listing, f)
         if f.q and total == 1 and f.page == 1:
             return RedirectResponse(f"/cases/{rows[0]['case_id']}", status_code=303)
-        return page(request, "list.html", role, rows=rows, total=total, f=f, agencies=agencies, stages=STAGES)
+        return page(
+            request,
+            "list.html",
+            role,
+            rows=rows,
+            total=total,
+            f=f,
+            agencies=agencies,
+            stages=STAGES,
+            page_link=lambda n: page_link(f, n),
+        )
 
     @app.get("/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
     async def case_page(request: Request, case_id: str, done: str | None = None):

@@ -5,6 +5,7 @@ lists. Plain SQLAlchemy Core over casehub.sinks.view_tables; no HTTP here."""
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -57,18 +58,29 @@ class Filters:
 
 def search_ids(conn: sa.Connection, q: str) -> sa.Select:
     """Case ids matching a search text: any agency's case number (normalised: full-width, brackets, spaces,
-    第/号), an employer's credit code or name, a party's masked ID or phone, or a party's name."""
+    第/号), an employer's credit code or name, a party's masked ID or phone, or a party's name.
+
+    A case number that some case carries exactly finds those cases only (…第1号 is not …第12号); one that none
+    carries finds the numbers it begins (a clerk typing the first part). Codes and masked forms are compared as
+    typed in any width, with spaces, in either case."""
     text = q.strip()
     number = normalise_number(text)
     key = name_key(text)
-    by_ref = sa.select(case_refs.c.case_id).where(
-        sa.or_(case_refs.c.normalised == number, case_refs.c.normalised.like(f"{_escape(number)}%", escape="\\"))
+    compact = "".join(unicodedata.normalize("NFKC", text).split()).upper()  # credit code, masked ID or phone
+    exact = conn.execute(sa.select(case_refs.c.case_id).where(case_refs.c.normalised == number).limit(1)).first()
+    matches = (
+        case_refs.c.normalised == number
+        if exact
+        else case_refs.c.normalised.like(f"{_escape(number)}%", escape="\\")
+        if len(number) >= 4
+        else sa.false()
     )
+    by_ref = sa.select(case_refs.c.case_id).where(matches)
     by_party = sa.select(case_parties.c.case_id).where(
         sa.or_(
-            case_parties.c.credit_code == text.upper(),
-            case_parties.c.id_masked == text,
-            case_parties.c.phone_masked == text,
+            case_parties.c.credit_code == compact,
+            sa.func.upper(case_parties.c.id_masked) == compact,
+            case_parties.c.phone_masked == compact,
             case_parties.c.name_key.like(f"%{_escape(key)}%", escape="\\") if len(key) >= 2 else sa.false(),
         )
     )

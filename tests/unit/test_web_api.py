@@ -470,3 +470,50 @@ def test_operators_see_agreements_no_court_takes_and_organisations_matched_by_ro
     page = client.get("/operator").text
     assert "无管辖法院的调解协议" in page and "CH-NOCOURT" in page
     assert client.get("/api/organisations/missing", headers=auth("op")).json()["organisations"] == []
+
+
+def _numbered(n: int, number: str, credit_code: str) -> dict:
+    record = agreement_case(8)
+    record["case_id"] = f"CH-N{n}"
+    record["refs"] = [{"kind": "MEDIATION", "system": "sys", "number": number, "normalised": None}]
+    record["parties"] = [{**p, "credit_code": credit_code} if p["role"] == "EMPLOYER" else p for p in record["parties"]]
+    record["agreements"] = []
+    return record
+
+
+def test_a_full_case_number_finds_that_case_only_and_codes_match_as_typed_in_any_width(view):
+    client, engine, *_ = view
+    with engine.begin() as conn:
+        upsert_cases(
+            conn,
+            [
+                _numbered(1, "大劳人仲案字〔2023〕第1号", "91210202MA0AAAAA1X"),
+                _numbered(12, "大劳人仲案字〔2023〕第12号", "91210202MA0AAAAA2X"),
+                _numbered(123, "大劳人仲案字〔2023〕第123号", "91210202MA0AAAAA3X"),
+            ],
+            REF,
+        )
+
+    def ids(q: str) -> list[str]:
+        rows = client.get("/api/cases", params={"q": q}, headers=auth("vw")).json()["cases"]
+        return sorted(r["case_id"] for r in rows)
+
+    assert ids("大劳人仲案字（２０２３）第1号") == ["CH-N1"]  # not 第12号 and 第123号 as well
+    assert ids("大劳人仲案字〔2023〕第12") == ["CH-N12"]
+    assert ids("大劳人仲案字〔2023〕") == ["CH-N1", "CH-N12", "CH-N123"]  # the beginning of a number: all it begins
+    assert ids("９１２１０２０２ＭＡ０ＡＡＡＡＡ２Ｘ") == ["CH-N12"]  # a full-width credit code
+    assert ids(" 91210202ma0aaaaa3x ") == ["CH-N123"]
+    assert len(ids("2101 **** ****** 123x")) == 4  # a masked ID with spaces and a small x: the one worker of each
+
+
+def test_the_list_pages_keep_every_filter_and_the_page_size(view):
+    client, engine, *_ = view
+    with engine.begin() as conn:
+        upsert_cases(conn, [_numbered(i, f"沈和调〔2026〕{i:04d}号", "X") for i in range(2, 9)], REF)
+    client.cookies.set("casehub_token", "vw")
+    page = client.get("/", params={"status": "MEDIATION", "per_page": 3, "page": 2, "overdue": "false"}).text
+    assert 'href="/?status=MEDIATION&amp;overdue=false&amp;per_page=3&amp;page=3"' in page  # 8 cases, 3 a page
+    assert 'href="/?status=MEDIATION&amp;overdue=false&amp;per_page=3&amp;page=1"' in page
+    # a filter's own & and non-ASCII text stay one value
+    page = client.get("/", params={"organisation": "街道&x", "page": 2}).text
+    assert 'href="/?organisation=%E8%A1%97%E9%81%93%26x&amp;per_page=50&amp;page=1"' in page
