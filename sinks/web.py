@@ -31,6 +31,7 @@ from casehub.ground.logs import get_logger
 from casehub.sinks import web_labels as labels
 from casehub.sinks import web_queries as wq
 from casehub.sinks.callbacks import CallbackError, Callbacks
+from casehub.sinks.case_view import load_case
 from casehub.sinks.view_tables import confirmation_requests
 from casehub.sinks.web_timeline import days_left, local, svg
 
@@ -261,15 +262,20 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
         request: Request,
         case_id: str,
         action: str = Form(...),
-        record: str = Form(..., description="system|record_id"),
+        record: str = Form(..., description="SYSTEM:RECORD_ID"),
         other: str = Form(""),
         reason: str = Form(...),
     ):
         role = need("operator")(request)
-        system, _, record_id = record.partition("|")
-        other_system, _, other_record = other.strip().partition("|")
+        # as `casehub link` writes records: SYSTEM:RECORD_ID (a record id may itself hold colons)
+        system, _, record_id = record.strip().partition(":")
+        other_system, _, other_record = other.strip().partition(":")
         if action not in ("SPLIT", "JOIN") or not record_id:
-            raise HTTPException(422, "action must be SPLIT or JOIN and record must be system|record_id")
+            raise HTTPException(422, "action must be SPLIT or JOIN and record must be SYSTEM:RECORD_ID")
+        if action == "JOIN" and not other_record:
+            raise HTTPException(
+                422, f"the other record must be SYSTEM:RECORD_ID (e.g. ln-arbitration:1288), not {other!r}"
+            )
         body = Correction(
             action=action,
             system=system,
@@ -352,9 +358,27 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
         out = {**detail["record"], "confirmation_requests": detail["requests"], "decisions": detail["decisions"]}
         return visible_to(role, out)
 
+    def check_correction(conn, case_id: str, body: Correction) -> str:
+        """The live case a correction is about; refused (404/422) when the case or a record is not what it says, as
+        `casehub link` refuses it (a correction the linker cannot apply would be kept by it for good)."""
+        record = load_case(conn, case_id)
+        if record is None:
+            raise HTTPException(404, f"case {case_id} not found")
+        cid = record["case_id"]
+        if wq.case_of_record(conn, body.system, body.record_id) != cid:
+            raise HTTPException(422, f"record {body.system}:{body.record_id} is not in case {cid}")
+        if body.action == "JOIN":
+            other = wq.case_of_record(conn, body.other_system, body.other_record_id)
+            if other is None:
+                raise HTTPException(422, f"no case holds record {body.other_system}:{body.other_record_id}")
+            if other == cid:
+                raise HTTPException(422, f"record {body.other_system}:{body.other_record_id} is in this case already")
+        return cid
+
     async def publish_correction(case_id: str, body: Correction, role: Role) -> str:
         if body.action == "JOIN" and not (body.other_system and body.other_record_id):
             raise HTTPException(422, "JOIN needs other_system and other_record_id (the record whose case to join)")
+        case_id = await db(check_correction, case_id, body)
         records = [{"system": body.system, "record_id": body.record_id}]
         if body.action == "JOIN":
             records.append({"system": body.other_system, "record_id": body.other_record_id})

@@ -165,6 +165,16 @@ def case_detail(conn: sa.Connection, case_id: str, court_code: str | None = None
     return {"record": record, "decisions": decisions, "requests": requests_of(conn, case_id=cid, court_code=court_code)}
 
 
+def case_of_record(conn: sa.Connection, system: str, record_id: str) -> str | None:
+    """The live case that holds a source record (as a stage of it), or None."""
+    return conn.execute(
+        sa.select(case_stages.c.case_id)
+        .join(cases, cases.c.case_id == case_stages.c.case_id)
+        .where(case_stages.c.system == system, case_stages.c.record_id == record_id, cases.c.merged_into.is_(None))
+        .limit(1)
+    ).scalar()
+
+
 def requests_of(
     conn: sa.Connection,
     case_id: str | None = None,

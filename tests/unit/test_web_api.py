@@ -135,7 +135,7 @@ def test_a_correction_on_the_case_page_publishes_a_link_correction(view):
     client, _, publisher, codec = view
     case_id = client.get("/api/cases", headers=auth("op")).json()["cases"][0]["case_id"]
     client.cookies.set("casehub_token", "vw")
-    form = {"action": "SPLIT", "record": "sys|3", "reason": "wrong worker"}
+    form = {"action": "SPLIT", "record": "sys:3", "reason": "wrong worker"}
     assert client.post(f"/cases/{case_id}/corrections", data=form).status_code == 403
     client.cookies.set("casehub_token", "op")
     done = client.post(f"/cases/{case_id}/corrections", data=form, follow_redirects=False)
@@ -150,6 +150,50 @@ def test_a_correction_on_the_case_page_publishes_a_link_correction(view):
         headers=auth("op"),
     )
     assert joined.status_code == 422 and "other_record_id" in joined.json()["error"]
+
+
+def test_a_correction_naming_a_case_or_record_that_is_not_there_is_refused(view):
+    """As `casehub link` refuses it: the linker would keep a correction it cannot apply for good."""
+    client, engine, publisher, codec = view
+    case_id = client.get("/api/cases", headers=auth("op")).json()["cases"][0]["case_id"]
+    other = agreement_case(8)
+    other["case_id"] = "CH-OTHER"
+    other["stages"] = [{**other["stages"][0], "system": "ln-arbitration", "record_id": "1288"}]
+    with engine.begin() as conn:
+        upsert_cases(conn, [other], REF)
+
+    def correct(case: str, **body):
+        return client.post(f"/api/cases/{case}/corrections", json={"reason": "r", **body}, headers=auth("op"))
+
+    refused = [
+        (correct("NO-SUCH-CASE", action="SPLIT", system="sys", record_id="3"), 404, "case NO-SUCH-CASE not found"),
+        (correct(case_id, action="SPLIT", system="sys", record_id="999"), 422, "record sys:999 is not in case"),
+        (
+            correct(case_id, action="JOIN", system="sys", record_id="3", other_system="x", other_record_id="1"),
+            422,
+            "no case holds record x:1",
+        ),
+        (
+            correct(case_id, action="JOIN", system="sys", record_id="3", other_system="sys", other_record_id="4"),
+            422,
+            "in this case already",
+        ),
+    ]
+    for response, status, words in refused:
+        assert response.status_code == status and words in response.json()["error"], response.text
+    assert publisher.on(T.corrections) == []
+    joined = correct(
+        case_id, action="JOIN", system="sys", record_id="3", other_system="ln-arbitration", other_record_id="1288"
+    )
+    assert joined.status_code == 202
+    ((_, value),) = publisher.on(T.corrections)
+    assert codec.decode(value)["records"][1] == {"system": "ln-arbitration", "record_id": "1288"}
+    # the page's form writes records as the command line does: SYSTEM:RECORD_ID
+    client.cookies.set("casehub_token", "op")
+    page = client.get(f"/cases/{case_id}").text
+    assert 'value="sys:3"' in page and 'placeholder="ln-arbitration:123"' in page
+    form = {"action": "JOIN", "record": "sys:3", "other": "ln-arbitration|1288", "reason": "r"}
+    assert client.post(f"/cases/{case_id}/corrections", data=form).status_code == 422
 
 
 def test_organisations_named_by_cases_but_missing_from_the_roster_are_listed_for_operators(view):
