@@ -102,20 +102,14 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
         def check(request: Request) -> Role:
             role = role_of(request)
             if role is None:
-                raise HTTPException(401, f"missing or unknown token. {SIGN_IN_HELP}")
+                raise HTTPException(401, f"请登录 (sign in): missing or unknown token. {SIGN_IN_HELP}")
             if role.name not in roles:
                 raise HTTPException(403, f"role {role.label} may not use this; allowed: {', '.join(roles)}")
             return role
 
         return check
 
-    def reader(request: Request) -> Role:
-        role = role_of(request)
-        if role is None:
-            raise HTTPException(401, f"请登录 (sign in). {SIGN_IN_HELP}")
-        if role.name not in READERS:
-            raise HTTPException(403, f"role {role.label} may not read cases; roles: {', '.join(READERS)}")
-        return role
+    reader = need(*READERS)
 
     async def db(fn, *args):
         def run():
@@ -321,11 +315,7 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
 
     @app.get("/operator", response_class=HTMLResponse, include_in_schema=False)
     async def operator_page(request: Request):
-        role = role_of(request)
-        if role is None:
-            raise HTTPException(401, f"请登录 (sign in). {SIGN_IN_HELP}")
-        if role.name not in ("operator", "court"):
-            raise HTTPException(403, "operators and courts only")
+        role = need("operator", "court")(request)
 
         def load(conn):
             shown = wq.requests_of(conn, court_code=role.court_code, limit=OPERATOR_ROWS)

@@ -164,6 +164,7 @@ DECISION = {  # casehub.domain.confirmation: what became of an agreement
     "SETTLEMENT": "和解协议，不适用司法确认",
     "NOT_EFFECTIVE": "协议尚未生效",
     "NO_CONSENT": "双方未共同申请司法确认",
+    "PARTY_MISSING": "缺少劳动者或用人单位，无法共同申请",
     "NOT_IN_ROSTER": "调解组织不在名册中",
     "NOT_LAWFUL": "调解组织非依法设立",
     "AT_COURT": "法院已收到申请",

@@ -33,6 +33,7 @@ NOT_ELIGIBLE = {
     "SETTLEMENT": "a settlement agreement (和解协议) cannot be judicially confirmed",
     "NOT_EFFECTIVE": "the agreement has not taken effect (no effective date)",
     "NO_CONSENT": "not both parties consented to judicial confirmation",
+    "PARTY_MISSING": "the case names no worker or no employer: a joint application needs both parties",
     "NOT_IN_ROSTER": "the mediation organisation is not in the roster",
     "NOT_LAWFUL": "the mediation organisation is not lawfully established (roster)",
     "AT_COURT": "a court already has an application for this agreement",
@@ -99,6 +100,9 @@ def decide(case: dict, agreement: dict, ref: ReferenceData, days: int = 30) -> D
         return no("NOT_EFFECTIVE")
     if not (a.get("confirmation_consent_worker") and a.get("confirmation_consent_employer")):
         return no("NO_CONSENT")
+    roles = {p.get("role") for p in case.get("parties") or []}
+    if not {"WORKER", "EMPLOYER"} <= roles:
+        return no("PARTY_MISSING")
     listed = ref.roster.find(agreement.get("organisation"))
     if listed is None:
         return no("NOT_IN_ROSTER")

@@ -114,6 +114,12 @@ def test_which_agreements_get_a_request(given, state):
     assert decide(case(), given, REF).state == state
 
 
+def test_a_joint_application_needs_both_parties_on_the_case():
+    no_employer = {**case(), "parties": [p for p in case()["parties"] if p["role"] == "WORKER"]}
+    decision = decide(no_employer, agreement(), REF)
+    assert decision.state == "PARTY_MISSING" and "needs both parties" in decision.reason
+
+
 def test_a_court_that_already_has_the_application_gets_no_second_one():
     at_court = [{"kind": "JUDICIAL_CONFIRMATION", "system": "ln-court", "record_id": "9"}]
     ours = [{"kind": "JUDICIAL_CONFIRMATION", "system": "casehub-court-gateway", "record_id": "CR-1"}]

@@ -561,3 +561,13 @@ def test_the_list_pages_keep_every_filter_and_the_page_size(view):
     # a filter's own & and non-ASCII text stay one value
     page = client.get("/", params={"organisation": "街道&x", "page": 2}).text
     assert 'href="/?organisation=%E8%A1%97%E9%81%93%26x&amp;per_page=50&amp;page=1"' in page
+
+
+def test_an_id_whose_address_code_is_younger_than_the_worker_is_flagged_on_the_page(view):
+    client, engine, *_ = view
+    record = agreement_case(8)
+    record["parties"] = [{**p, "id_address_known": False} if p["role"] == "WORKER" else p for p in record["parties"]]
+    with engine.begin() as conn:
+        upsert_cases(conn, [record], REF)
+    page = client.get(f"/cases/{record['case_id']}", headers=auth("vw")).text
+    assert "地址码与出生年份不符" in page and "2101**********123X" in page
