@@ -290,6 +290,14 @@ def request_row(request: dict, state: str = "PENDING") -> dict:
     }
 
 
+def _by_key(conn: sa.Connection, key: sa.Column, value: sa.Column, keys) -> dict:
+    """key -> value of the rows whose key is among `keys`, asked 500 at a time (databases cap a query's parameters)."""
+    keys, out = list(keys), {}
+    for i in range(0, len(keys), 500):
+        out.update(conn.execute(sa.select(key, value).where(key.in_(keys[i : i + 500]))).all())
+    return out
+
+
 def upsert_cases(
     conn: sa.Connection, records: list[dict], ref: ReferenceData | None = None, confirmation_days: int = 30
 ) -> int:
@@ -304,12 +312,7 @@ def upsert_cases(
             newest[case["case_id"]] = case
     if not newest:
         return 0
-    stored: dict[str, int] = {}
-    ids = list(newest)
-    for i in range(0, len(ids), 500):
-        stored.update(
-            conn.execute(sa.select(cases.c.case_id, cases.c.version).where(cases.c.case_id.in_(ids[i : i + 500]))).all()
-        )
+    stored: dict[str, int] = _by_key(conn, cases.c.case_id, cases.c.version, newest)
     inserts, updates, children, requests = [], [], {t.name: [] for t in CHILDREN}, []
     current: dict[str, tuple[str, str]] = {}  # agreement key -> its decision now
     for cid, case in newest.items():
@@ -430,16 +433,7 @@ def follow_decisions(conn: sa.Connection, current: dict[str, tuple[str, str]]) -
     """
     if not current:
         return 0
-    held: dict[str, str] = {}
-    keys = list(current)
-    for i in range(0, len(keys), 500):
-        held.update(
-            conn.execute(
-                sa.select(confirmation_requests.c.agreement_key, confirmation_requests.c.state).where(
-                    confirmation_requests.c.agreement_key.in_(keys[i : i + 500])
-                )
-            ).all()
-        )
+    held = _by_key(conn, confirmation_requests.c.agreement_key, confirmation_requests.c.state, current)
     moves = outbox_moves(current, held)
     changed = 0
     for key, (state, error) in moves.items():
