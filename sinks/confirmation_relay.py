@@ -101,6 +101,42 @@ def delivery(attempt: int, at: dt.datetime, outcome: str, status: int | None, de
     return {"attempt": attempt, "at": at, "outcome": outcome, "status_code": status, "detail": detail}
 
 
+def stored_deliveries(conn: sa.Connection, request_id: str) -> list[dict]:
+    """Every delivery attempt of a request as the view holds it (as the log carries them)."""
+    rows = conn.execute(
+        sa.select(
+            confirmation_deliveries.c.attempt,
+            confirmation_deliveries.c.at,
+            confirmation_deliveries.c.outcome,
+            confirmation_deliveries.c.status_code,
+            confirmation_deliveries.c.detail,
+        )
+        .where(confirmation_deliveries.c.request_id == request_id)
+        .order_by(confirmation_deliveries.c.attempt)
+    ).all()
+    return [delivery(r.attempt, r.at, r.outcome, r.status_code, r.detail) for r in rows]
+
+
+def resend_entry(conn: sa.Connection, request_id: str, by: str) -> dict | None:
+    """The log entry that sends a refused request again (state REINSTATED, at an operator's request), or None when
+    the request is not one a court refused. Logged like the relay's own entries, so a restart keeps it."""
+    row = conn.execute(
+        sa.select(confirmation_requests).where(
+            confirmation_requests.c.request_id == request_id, confirmation_requests.c.state == "REFUSED"
+        )
+    ).first()
+    if row is None:
+        return None
+    return {
+        "request": request_from_json(row.request),
+        "state": "REINSTATED",
+        "attempts": row.attempts,
+        "deliveries": stored_deliveries(conn, request_id),
+        "delivered_at": row.delivered_at,
+        "last_error": f"sent again at the request of {by}",
+    }
+
+
 class IdentityBook:
     """Identities from the restricted identity topic, followed while the relay runs: per id_hash, each field as
     most recently recorded by any agency (casehub.domain.identities.merge_identity); organisations also by credit
@@ -173,12 +209,14 @@ class ConfirmationRelay:
 
     # -- the log ---------------------------------------------------------------------------------------------------
     async def replay(self, entries) -> int:
-        """Apply log entries (the relay's own record, read back at start) to the view."""
-        n = 0
-        for entry in entries:
+        """Apply the relay's log (read back at start) to the view: the latest entry of each request only, as the
+        compacted log keeps it (each entry carries the request's whole state and every attempt). Replaying the
+        older ones too would walk a request back through its history and undo what the sink or an operator decided
+        since (a withdrawal's reinstatement), if only for a moment (its alerts dropped on the way)."""
+        latest = {e["request"]["request_id"]: e for e in entries}
+        for entry in latest.values():
             await asyncio.to_thread(self._apply, entry)
-            n += 1
-        return n
+        return len(latest)
 
     def _apply(self, entry: dict) -> None:
         with self.engine.begin() as conn:
@@ -186,16 +224,7 @@ class ConfirmationRelay:
 
     def _deliveries(self, request_id: str) -> list[dict]:
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(
-                    confirmation_deliveries.c.attempt,
-                    confirmation_deliveries.c.at,
-                    confirmation_deliveries.c.outcome,
-                    confirmation_deliveries.c.status_code,
-                    confirmation_deliveries.c.detail,
-                ).where(confirmation_deliveries.c.request_id == request_id)
-            ).all()
-        return [delivery(r.attempt, r.at, r.outcome, r.status_code, r.detail) for r in rows]
+            return stored_deliveries(conn, request_id)
 
     async def _record(self, entry: dict) -> None:
         """Log first (acknowledged by Kafka), then the view: the log is what a restart and a rebuild trust.

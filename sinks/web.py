@@ -24,15 +24,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
-from casehub.domain.confirmation import REFUSED, REINSTATED
+from casehub.domain.confirmation import REINSTATED
 from casehub.domain.deadlines import local_date
 from casehub.ground.access import COOKIE, SIGN_IN_PATH, Access, Role, request_token, visible_to
 from casehub.ground.logs import get_logger
 from casehub.sinks import web_labels as labels
 from casehub.sinks import web_queries as wq
 from casehub.sinks.callbacks import CallbackError, Callbacks
-from casehub.sinks.case_view import load_case
-from casehub.sinks.view_tables import confirmation_requests
+from casehub.sinks.case_view import apply_log_entry, load_case, to_json
+from casehub.sinks.confirmation_relay import resend_entry
 from casehub.sinks.web_timeline import days_left, local, svg
 
 READERS = ("operator", "viewer", "integrator")
@@ -281,20 +281,18 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
         correction_id = await publish_correction(case_id, body, role)
         return RedirectResponse(f"/cases/{case_id}?done={correction_id}", status_code=303)
 
-    def mark_resend(request_id: str, role: Role) -> bool:
+    def apply_entry(entry: dict) -> None:
         with engine.begin() as conn:
-            return bool(
-                conn.execute(
-                    confirmation_requests.update()
-                    .where(confirmation_requests.c.request_id == request_id, confirmation_requests.c.state == REFUSED)
-                    .values(state=REINSTATED, last_error=f"sent again at the request of {role.label}")
-                ).rowcount
-            )
+            apply_log_entry(conn, entry)
 
     async def resend(request_id: str, role: Role) -> None:
-        """A request the court refused goes out again (same Idempotency-Key) on the relay's next pass."""
-        if not await asyncio.to_thread(mark_resend, request_id, role):
+        """A request the court refused goes out again (same Idempotency-Key) on the relay's next pass: logged on the
+        relay's log first, as the relay logs what it does, so a restart or a rebuild keeps the operator's decision."""
+        entry = await db(resend_entry, request_id, role.label)
+        if entry is None:
             raise HTTPException(409, f"request {request_id} is not one a court refused (only those are sent again)")
+        await publisher.send(topics.confirmation_log, request_id.encode(), to_json(entry).encode())
+        await asyncio.to_thread(apply_entry, entry)
         log.info("confirmation request to be sent again", request_id=request_id, operator=role.label)
 
     @app.post("/cases/{case_id}/requests/{request_id}/resend", include_in_schema=False)

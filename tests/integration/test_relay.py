@@ -361,3 +361,31 @@ async def test_a_court_that_refuses_raises_an_alert_and_a_blocked_endpoint_is_tr
         assert [tuple(k) for k in kinds] == [("CONFIRMATION_NOT_DELIVERED", "CRITICAL")]
         raised = [r.codec.decode(v) for _, v in publisher.on(T.alerts)]
         assert [a["kind"] for a in raised] == ["CONFIRMATION_NOT_DELIVERED"] and str(status) in raised[0]["message"]
+
+
+async def test_a_restarted_relay_keeps_what_the_sink_and_an_operator_decided_since_its_log(engine, tmp_path):
+    """The log holds WAITING_IDENTITY then WITHDRAWN; the sink has since reinstated the request (the court record
+    was split out). A restart replays the log: the request stays reinstated and is sent; replaying every entry in
+    order walked it back to WITHDRAWN, where it stayed unsent."""
+    async with Court(fail_share=0) as court:
+        first = cases(1)[0]
+        with engine.begin() as conn:
+            upsert_cases(conn, [first], court.ref)
+        publisher = MemoryPublisher()
+        waiting = relay(engine, publisher, court.ref, identities=False)
+        assert await waiting.run_once() == {"WAITING_IDENTITY": 1}
+        with engine.begin() as conn:
+            upsert_cases(conn, [at_court(first, 8)], court.ref)
+        assert await waiting.run_once() == {"WITHDRAWN": 1}
+        await waiting.close()
+        with engine.begin() as conn:
+            upsert_cases(conn, [{**copy.deepcopy(first), "version": 9}], court.ref)
+        assert states(engine) == {"REINSTATED": 1}
+        entries = [entry_from_json(v.decode()) for _, v in publisher.on(T.confirmation_log)]
+        assert [e["state"] for e in entries] == ["WAITING_IDENTITY", "WITHDRAWN"]
+        restarted = relay(engine, publisher, court.ref)
+        assert await restarted.replay(entries) == 1
+        assert states(engine) == {"REINSTATED": 1}
+        assert await restarted.run_once() == {"DELIVERED": 1}
+        await restarted.close()
+        assert (await court.stats())["received"] == 1

@@ -468,7 +468,7 @@ def test_a_court_may_answer_before_the_relay_has_logged_the_delivery(view):
 
 
 def test_an_operator_sends_a_refused_request_again(view):
-    client, engine, *_ = view
+    client, engine, publisher, _ = view
     rid = request_id_for(agreement_case(7)["agreements"][0])
     with engine.begin() as conn:
         conn.execute(confirmation_requests.update().values(state="REFUSED", last_error="HTTP 422 申请材料不全"))
@@ -482,6 +482,14 @@ def test_an_operator_sends_a_refused_request_again(view):
     with engine.connect() as conn:
         row = conn.execute(sa.select(confirmation_requests.c.state, confirmation_requests.c.last_error)).one()
     assert row.state == "REINSTATED" and "operator" in row.last_error
+    # on the relay's log like the relay's own entries, whole (its attempts too): a restart or a rebuild keeps it
+    ((key, value),) = publisher.on(T.confirmation_log)
+    entry = json.loads(value)
+    assert (
+        key == rid.encode()
+        and entry["state"] == "REINSTATED"
+        and [d["outcome"] for d in entry["deliveries"]] == ["DELIVERED"]
+    )
     again = client.post(f"/api/confirmations/{rid}/resend", headers=auth("op"))
     assert again.status_code == 409 and "only those are sent again" in again.json()["error"]
 
