@@ -329,6 +329,7 @@ def upsert_cases(
     accepted = [h["case_id"] for h in inserts + updates]
     if not accepted:
         return 0
+    point_at_requests(conn, children["case_agreements"])
     if inserts:
         conn.execute(cases.insert(), inserts)
     if updates:
@@ -343,6 +344,18 @@ def upsert_cases(
     follow_decisions(conn, current)
     add_requests(conn, requests)
     return len(accepted)
+
+
+def point_at_requests(conn: sa.Connection, rows: list[dict]) -> None:
+    """Decision rows name the request their agreement has in the outbox: the id the rules give it, unless the
+    outbox holds one made before (a view migrated from revision 0001 keeps its request ids)."""
+    keys = [r["agreement_key"] for r in rows if r["request_id"]]
+    if not keys:
+        return
+    held = _by_key(conn, confirmation_requests.c.agreement_key, confirmation_requests.c.request_id, keys)
+    for r in rows:
+        if r["request_id"] and held.get(r["agreement_key"], r["request_id"]) != r["request_id"]:
+            r["request_id"] = held[r["agreement_key"]]
 
 
 def _when(value):
@@ -387,6 +400,7 @@ def rejudge(conn: sa.Connection, ref: ReferenceData | None, confirmation_days: i
                 current[agreement_key(agreement)] = (state, reason)
             rows += rows_for(case, decisions)[1]["case_agreements"]
             requests += wanted
+        point_at_requests(conn, rows)
         changed += sum(
             before.get((r["case_id"], r["seq"])) != (r["confirmation_decision"], r["decision_reason"]) for r in rows
         )
@@ -519,19 +533,34 @@ def apply_log_entry(conn: sa.Connection, entry: dict) -> None:
 
     Idempotent: the request row takes the entry's state; deliveries are keyed by (request, attempt). An entry
     logged when an agreement's key still held its number gets today's key, unless another request holds it."""
-    request = entry["request"]
+    request, state, error = entry["request"], entry["state"], entry.get("last_error")
     key = current_agreement_key(request["agreement_key"], (request.get("agreement") or {}).get("number"))
-    if key != request["agreement_key"]:
+    if key != request["agreement_key"]:  # logged when keys held the number: one request per agreement still
         holder = conn.execute(
-            sa.select(confirmation_requests.c.request_id).where(confirmation_requests.c.agreement_key == key)
-        ).scalar()
-        if holder in (None, request["request_id"]):
+            sa.select(confirmation_requests.c.request_id, confirmation_requests.c.state).where(
+                confirmation_requests.c.agreement_key == key
+            )
+        ).first()
+        if holder is None or holder.request_id == request["request_id"]:
+            request = {**request, "agreement_key": key}
+        elif state in NEVER_SENT:  # a second request of the record, never sent: withdrawn (the relay logs it)
+            state, error = WITHDRAWING, f"withdrawn, not sent: a duplicate of {holder.request_id} (one agreement)"
+        elif holder.state in NEVER_SENT:  # this one a court has: it is the agreement's request, the other goes
+            conn.execute(
+                confirmation_requests.update()
+                .where(confirmation_requests.c.request_id == holder.request_id)
+                .values(
+                    agreement_key=f"{key}|{holder.request_id}",
+                    state=WITHDRAWING,
+                    last_error=f"withdrawn, not sent: a duplicate of {request['request_id']} (one agreement)",
+                )
+            )
             request = {**request, "agreement_key": key}
     row = {
-        **request_row(request, entry["state"]),
+        **request_row(request, state),
         "attempts": entry["attempts"],
         "delivered_at": entry.get("delivered_at"),
-        "last_error": entry.get("last_error"),
+        "last_error": error,
     }
     this = confirmation_requests.c.request_id == row["request_id"]
     exists = conn.execute(sa.select(confirmation_requests.c.request_id).where(this)).first()

@@ -253,41 +253,68 @@ def test_an_agreement_whose_number_is_corrected_keeps_its_one_request(engine):
     assert [r.state for r in rows] == ["DELIVERED"] and decided == rows[0].request_id
 
 
+def _old(row, number: str, state: str, created: dt.datetime) -> dict:
+    """A request as revision 0001 made it: keyed by record and number, its id the hash of that key."""
+    import hashlib
+    import json
+
+    key = f"{row.agreement_key}|{number}"
+    rid = "CR-" + hashlib.sha256(key.encode()).hexdigest()[:24]
+    body = {**json.loads(row.request), "agreement_key": key, "request_id": rid}
+    body["agreement"] = {**body["agreement"], "number": number}
+    text = json.dumps(body, ensure_ascii=False, sort_keys=True)
+    return {
+        **row._mapping,
+        "request_id": rid,
+        "agreement_key": key,
+        "request": text,
+        "state": state,
+        "created_at": created,
+    }
+
+
 def test_a_view_whose_agreement_keys_held_the_number_is_migrated_and_finds_its_request(tmp_path):
-    """A view made before revision 0002 (and a confirmation log written then) keyed agreements by record and
-    number: after the upgrade, and in a rebuild from such a log, a corrected number finds the one request."""
+    """A view made before revision 0002 keyed agreements by record and number, and so could hold two requests of
+    one record (the number corrected in between): after the upgrade the delivered one is the agreement's request,
+    the decision names it, a corrected number finds it, and the never-sent second one is withdrawn."""
     from casehub.sinks.migrate import upgrade
 
-    url = f"sqlite:///{tmp_path / 'v1.db'}"
-    eng = create_engine(url, migrate=False)
+    eng = create_engine(f"sqlite:///{tmp_path / 'v1.db'}", migrate=False)
     upgrade(eng, "0001")
     with eng.begin() as conn:
-        upsert_cases(conn, [agreement_case(7)], REF)  # the code of today writes today's key: make it yesterday's
-        row = conn.execute(sa.select(confirmation_requests)).one()
-        old = row.request.replace(
-            f'"agreement_key": "{row.agreement_key}"', f'"agreement_key": "{row.agreement_key}|A1"'
+        upsert_cases(conn, [agreement_case(7)], REF)  # written by today's code: make it what revision 0001 held
+        today = conn.execute(sa.select(confirmation_requests)).one()
+        first = _old(today, "A1", "DELIVERED", dt.datetime(2026, 11, 20, tzinfo=UTC))
+        second = _old(today, "A1（更正）", "PENDING", dt.datetime(2026, 11, 21, tzinfo=UTC))
+        conn.execute(confirmation_requests.delete())
+        conn.execute(confirmation_requests.insert(), [second, first])
+        conn.execute(
+            case_agreements.update().values(agreement_key=first["agreement_key"], request_id=first["request_id"])
         )
-        conn.execute(confirmation_requests.update().values(agreement_key=row.agreement_key + "|A1", request=old))
-        conn.execute(case_agreements.update().values(agreement_key=row.agreement_key + "|A1"))
     upgrade(eng)
     with eng.begin() as conn:
-        migrated = conn.execute(sa.select(confirmation_requests)).one()
-        assert (migrated.request_id, migrated.agreement_key) == (row.request_id, row.agreement_key)
-        assert migrated.request == row.request  # the stored body as the view writes it
-        assert conn.execute(sa.select(case_agreements.c.agreement_key)).scalar_one() == row.agreement_key
+        rows = {r.request_id: r for r in conn.execute(sa.select(confirmation_requests))}
+        assert rows[first["request_id"]].agreement_key == today.agreement_key
+        assert rows[second["request_id"]].state == "WITHDRAWING"
+        assert f"a duplicate of {first['request_id']}" in rows[second["request_id"]].last_error
         upsert_cases(conn, [_corrected(8)], REF)
-        assert conn.execute(sa.select(sa.func.count()).select_from(confirmation_requests)).scalar_one() == 1
+        assert conn.execute(sa.select(sa.func.count()).select_from(confirmation_requests)).scalar_one() == 2
+        decision = conn.execute(sa.select(case_agreements.c.agreement_key, case_agreements.c.request_id)).one()
+    assert tuple(decision) == (today.agreement_key, first["request_id"])  # the request the outbox holds
     eng.dispose()
-    # a rebuild reading a log entry of then
+    # a rebuild reading a log written then: the never-sent second request first, the delivered one after it
     from casehub.sinks.confirmation_relay import request_from_json
 
     fresh = create_engine(f"sqlite:///{tmp_path / 'rebuilt.db'}")
     with fresh.begin() as conn:
-        entry = {"request": request_from_json(old), "state": "DELIVERED", "attempts": 1, "deliveries": []}
-        apply_log_entry(conn, entry)
+        for old, state in ((second, "PENDING"), (first, "DELIVERED")):
+            entry = {"request": request_from_json(old["request"]), "state": state, "attempts": 1, "deliveries": []}
+            apply_log_entry(conn, entry)
         upsert_cases(conn, [_corrected(8)], REF)
-        states = conn.execute(sa.select(confirmation_requests.c.request_id, confirmation_requests.c.state)).all()
-    assert [tuple(s) for s in states] == [(row.request_id, "DELIVERED")]
+        states = dict(conn.execute(sa.select(confirmation_requests.c.request_id, confirmation_requests.c.state)).all())
+        decided = conn.execute(sa.select(case_agreements.c.request_id)).scalar_one()
+    assert states == {first["request_id"]: "DELIVERED", second["request_id"]: "WITHDRAWING"}
+    assert decided == first["request_id"]
     fresh.dispose()
 
 
