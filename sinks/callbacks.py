@@ -21,7 +21,6 @@ from casehub.domain.confirmation import (
     CONFIRMATION_NUMBER,
     EXPIRED,
     REQUEST_ID,
-    WITHDRAWING,
     WITHDRAWN,
     answer_conflict,
     confirmation_response,
@@ -38,7 +37,7 @@ FIELDS = {"request_id", "outcome", "court_case_number", "decided_at", "reason"}
 MAX_BODY, MAX_TEXT = 64 * 1024, 4000  # an answer is a few hundred bytes; a reason, a paragraph
 # Never sent, and settled so: flagged late, or withdrawn. A pending request may be on its way this very moment (the
 # relay logs a delivery once the court has answered, and a court may call back first): its answers are taken.
-SETTLED_UNSENT = (EXPIRED, WITHDRAWING, WITHDRAWN)
+SETTLED_UNSENT = (EXPIRED, WITHDRAWN)  # (WITHDRAWING is the sink's wish: the relay may be mid-delivery)
 
 
 class CallbackError(Exception):

@@ -60,6 +60,10 @@ class Blocked(Refused):
     until an operator fixes the configuration (the relay reads an edited court directory without a restart)."""
 
 
+class Withdrawn(Exception):
+    """The sink withdrew the request while the relay was still trying to deliver it."""
+
+
 BLOCKING = {401: "the court does not accept casehub's signature or token (check the court's signing secret)"}
 BLOCKING |= {403: BLOCKING[401]}
 BLOCKING |= dict.fromkeys((404, 405, 410), "the endpoint in the court directory is wrong or gone")
@@ -411,6 +415,10 @@ class ConfirmationRelay:
             self.session = aiohttp.ClientSession()
 
         async def attempt() -> tuple[int, dict]:
+            # the sink may withdraw it between two attempts (the court's own record came in): no further attempt
+            state, reason = await asyncio.to_thread(self._state, request["request_id"])
+            if state == WITHDRAWING:
+                raise Withdrawn(reason or "withdrawn")
             stamp = str(int(self.clock().timestamp()))
             headers = {
                 "Content-Type": "application/json; charset=utf-8",
@@ -430,9 +438,10 @@ class ConfirmationRelay:
                     if resp.status >= 400:
                         raise Refused(resp.status, text[:500])
                     try:
-                        return resp.status, json.loads(text or "{}")
+                        answer = json.loads(text or "{}")
                     except ValueError:
-                        return resp.status, {}
+                        answer = {}
+                    return resp.status, answer if isinstance(answer, dict) else {}  # a receipt is an object
             except TimeoutError as exc:
                 raise Retryable("TIMEOUT", f"no answer within {self.timeout}s") from exc
             except aiohttp.ClientError as exc:
@@ -468,6 +477,8 @@ class ConfirmationRelay:
         except RetryError as exc:
             last = exc.last_attempt.exception()
             entry["last_error"] = f"{getattr(last, 'outcome', 'ERROR')}: {getattr(last, 'detail', last)}"
+        except Withdrawn as exc:
+            entry.update(state=WITHDRAWN, last_error=str(exc))
         except Blocked as exc:
             note(f"BLOCKED_{exc.status}", exc.status, exc.detail)
             entry["last_error"] = f"HTTP {exc.status}: {BLOCKING[exc.status]}; retried later ({exc.detail[:200]})"

@@ -389,3 +389,34 @@ async def test_a_restarted_relay_keeps_what_the_sink_and_an_operator_decided_sin
         assert await restarted.run_once() == {"DELIVERED": 1}
         await restarted.close()
         assert (await court.stats())["received"] == 1
+
+
+async def test_a_request_withdrawn_between_two_attempts_gets_no_further_attempt(engine):
+    """The first attempt fails (503); before the retry the court's own 民特 record comes in and the sink withdraws
+    the request: the relay makes no second attempt and logs the withdrawal."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tests.support.court import Served
+
+    first = cases(1)[0]
+    seen = []
+
+    async def busy_then_withdrawn(request):
+        seen.append(request.headers["idempotency-key"])
+        with engine.begin() as conn:  # the sink, meanwhile
+            upsert_cases(conn, [at_court(first, 8)], REF)
+        return JSONResponse({"error": "busy"}, status_code=503)
+
+    app = Starlette(routes=[Route("/courts/辽0102/confirmations", busy_then_withdrawn, methods=["POST"])])
+    async with Served(app) as court:
+        with engine.begin() as conn:
+            upsert_cases(conn, [first], court.ref)
+        publisher = MemoryPublisher()
+        r = relay(engine, publisher, court.ref)
+        assert await r.run_once() == {"WITHDRAWN": 1}
+        await r.close()
+    assert len(seen) == 1
+    entries = [entry_from_json(v.decode()) for _, v in publisher.on(T.confirmation_log)]
+    assert [(e["state"], [d["outcome"] for d in e["deliveries"]]) for e in entries] == [("WITHDRAWN", ["HTTP_503"])]
