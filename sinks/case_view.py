@@ -379,37 +379,42 @@ def typed_record(text: str) -> dict:
     return case
 
 
-def rejudge(conn: sa.Connection, ref: ReferenceData | None, confirmation_days: int = 30) -> int:
+def rejudge(engine: sa.Engine, ref: ReferenceData | None, confirmation_days: int = 30) -> int:
     """Judge every stored agreement again (the roster or the court directory changed): its decision, withdrawals
     and reinstatements, and requests for agreements eligible now, as if each case's current version had just
     arrived (so the live view and a rebuild with the same reference data agree). Returns how many agreements'
-    decisions changed; the case rows themselves stay as they are."""
-    ids = list(conn.execute(sa.select(case_agreements.c.case_id).distinct()).scalars())
-    changed, current, requests = 0, {}, []
+    decisions changed; the case rows themselves stay as they are.
+
+    500 cases a transaction: the relay and the web view write beside it (SQLite lets one writer at a time)."""
+    with engine.connect() as conn:
+        ids = list(conn.execute(sa.select(case_agreements.c.case_id).distinct()).scalars())
+    changed = 0
     for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        before = {
-            (r.case_id, r.seq): (r.confirmation_decision, r.decision_reason)
-            for r in conn.execute(sa.select(case_agreements).where(case_agreements.c.case_id.in_(chunk)))
-        }
-        rows = []
-        for (text,) in conn.execute(sa.select(cases.c.record).where(cases.c.case_id.in_(chunk))):
-            case = typed_record(text)
-            decisions, wanted = plan_confirmations(case, ref, confirmation_days)
-            for agreement, (state, reason, _) in zip(case.get("agreements") or [], decisions, strict=False):
-                current[agreement_key(agreement)] = (state, reason)
-            rows += rows_for(case, decisions)[1]["case_agreements"]
-            requests += wanted
-        point_at_requests(conn, rows)
-        changed += sum(
-            before.get((r["case_id"], r["seq"])) != (r["confirmation_decision"], r["decision_reason"]) for r in rows
-        )
-        conn.execute(case_agreements.delete().where(case_agreements.c.case_id.in_(chunk)))
-        if rows:
-            conn.execute(case_agreements.insert(), rows)
+        with engine.begin() as conn:
+            changed += _rejudge_cases(conn, ids[i : i + 500], ref, confirmation_days)
+    return changed
+
+
+def _rejudge_cases(conn: sa.Connection, chunk: list[str], ref: ReferenceData | None, days: int) -> int:
+    before = {
+        (r.case_id, r.seq): (r.confirmation_decision, r.decision_reason)
+        for r in conn.execute(sa.select(case_agreements).where(case_agreements.c.case_id.in_(chunk)))
+    }
+    rows, current, requests = [], {}, []
+    for (text,) in conn.execute(sa.select(cases.c.record).where(cases.c.case_id.in_(chunk))):
+        case = typed_record(text)
+        decisions, wanted = plan_confirmations(case, ref, days)
+        for agreement, (state, reason, _) in zip(case.get("agreements") or [], decisions, strict=False):
+            current[agreement_key(agreement)] = (state, reason)
+        rows += rows_for(case, decisions)[1]["case_agreements"]
+        requests += wanted
+    point_at_requests(conn, rows)
+    conn.execute(case_agreements.delete().where(case_agreements.c.case_id.in_(chunk)))
+    if rows:
+        conn.execute(case_agreements.insert(), rows)
     follow_decisions(conn, current)
     add_requests(conn, requests)
-    return changed
+    return sum(before.get((r["case_id"], r["seq"])) != (r["confirmation_decision"], r["decision_reason"]) for r in rows)
 
 
 def reference_fingerprint(ref: ReferenceData | None, confirmation_days: int) -> str:
@@ -417,18 +422,23 @@ def reference_fingerprint(ref: ReferenceData | None, confirmation_days: int) -> 
     return hashlib.sha256(f"{ref!r}|{confirmation_days}".encode()).hexdigest()[:32]
 
 
-def judge_with(conn: sa.Connection, ref: ReferenceData | None, confirmation_days: int = 30) -> int | None:
+def judge_with(engine: sa.Engine, ref: ReferenceData | None, confirmation_days: int = 30) -> int | None:
     """Bring the view in line with the reference data in use: the roster tables, and every stored agreement judged
     again when the view was last judged with other data (a roster or court directory edited while the hub was
-    stopped, or while it ran). Returns how many agreements' decisions changed, None when the data are the same."""
+    stopped, or while it ran). Returns how many agreements' decisions changed, None when the data are the same.
+
+    The mark is written last: a process stopped halfway judges everything again at its next start."""
     mark = reference_fingerprint(ref, confirmation_days)
-    held = conn.execute(sa.select(view_meta.c.value).where(view_meta.c.name == "reference")).scalar()
+    with engine.connect() as conn:
+        held = conn.execute(sa.select(view_meta.c.value).where(view_meta.c.name == "reference")).scalar()
     if held == mark:
         return None
     if ref is not None:
-        write_roster(conn, ref.roster)
-    changed = rejudge(conn, ref, confirmation_days)
-    mark_judged(conn, ref, confirmation_days)
+        with engine.begin() as conn:
+            write_roster(conn, ref.roster)
+    changed = rejudge(engine, ref, confirmation_days)
+    with engine.begin() as conn:
+        mark_judged(conn, ref, confirmation_days)
     return changed
 
 

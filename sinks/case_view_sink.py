@@ -121,9 +121,17 @@ class CaseViewSink:
     def stop(self) -> None:
         self._stop.set()
 
-    def _judge(self) -> int | None:
-        with self.engine.begin() as conn:
-            return judge_with(conn, self.ref, self.confirmation_days)
+    async def _judge(self) -> int | None:
+        """The stored agreements judged with the reference data now in use; a database that is away is waited for,
+        as a batch write waits (nothing is lost: the mark is written last, so an unfinished pass runs again)."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(_LOST),
+            wait=wait_exponential(multiplier=0.5, max=10),
+            stop=stop_after_delay(300),
+            reraise=True,
+        ):
+            with attempt:
+                return await asyncio.to_thread(judge_with, self.engine, self.ref, self.confirmation_days)
 
     async def run(self) -> None:
         consumer = self.kafka.consumer(
@@ -149,7 +157,7 @@ class CaseViewSink:
             while not self._stop.is_set():
                 if self.watch is not None and self.watch.changed():  # an operator edited the roster or directory
                     writer.ref = self.ref = self.watch.ref
-                    changed = await asyncio.to_thread(self._judge)
+                    changed = await self._judge()
                     self.log.info("agreements judged again with the new reference data", changed=changed)
                 batch = await consumer.getmany(timeout_ms=500)
                 if not batch:
@@ -176,8 +184,7 @@ def make_sink(settings, codec: AvroCodec) -> CaseViewSink:
             roster=str(settings.roster_path),
             court_directory=str(settings.court_directory_path),
         )
-    with engine.begin() as conn:  # the data may have changed while the hub was stopped
-        changed = judge_with(conn, ref, days)
+    changed = judge_with(engine, ref, days)  # the data may have changed while the hub was stopped
     if changed is not None:
         log.info("agreements judged with the reference data in use", changed=changed)
     return CaseViewSink(

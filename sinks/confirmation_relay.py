@@ -533,7 +533,11 @@ async def run_relay(settings, stop: asyncio.Event, clock=None) -> None:
         while not stop.is_set():
             if watch.changed() and watch.ref is not None:  # a court's new endpoint, say: no restart needed
                 relay.ref = watch.ref
-            counts = await relay.run_once()
+            try:
+                counts = await relay.run_once()
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:  # the view is away or busy: next pass
+                log.error("case view unavailable: the relay tries again next pass", error=f"{type(exc).__name__}")
+                counts = {}
             if counts:
                 log.info("relay pass", **counts, delivered_total=relay.sent)
             try:

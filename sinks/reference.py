@@ -20,6 +20,8 @@ def _read(path: Path) -> dict:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise DirectoryError(f"not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise DirectoryError(f"not UTF-8 text (TOML files are UTF-8; saved as GBK?): byte {exc.start}") from exc
 
 
 def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
@@ -85,31 +87,56 @@ def load_reference(settings) -> ReferenceData | None:
 
 
 class ReferenceWatch:
-    """The roster and court directory of a running process, read again when either file changes, so an operator's
-    edit (an organisation added after the operator page listed it as missing, a court's new endpoint) takes effect
-    without a restart. A file that no longer loads leaves the data in use as they were, and says why in the log.
+    """The roster and court directory of a running process, read again when a file changes, so an operator's edit
+    (an organisation added after the operator page listed it as missing, a court's new endpoint) takes effect
+    without a restart.
+
+    A change is read once the files have stayed the same for one look (not while an editor is still writing them).
+    What would do harm is refused, logged, and the data in use stay: a file that does not load, a file removed, or
+    a roster or directory that is suddenly empty (it would withdraw every request not sent yet).
 
     Args:
-        every: seconds between looks at the files' modification times (a look is two stat calls).
+        every: seconds between looks at the files' modification times and sizes.
     """
 
     def __init__(self, settings, log, every: float = 5.0, clock=time.monotonic):
         self.settings, self.log, self.every, self.clock = settings, log, every, clock
-        self.paths = (Path(settings.roster_path), Path(settings.court_directory_path))
-        self.stamp = self._stamp()
+        roster = Path(settings.roster_path)
+        self.paths = (roster, Path(settings.court_directory_path))
+        if roster.suffix.lower() == ".csv":
+            self.paths += (roster.with_name(MEDIATORS_CSV),)
+        self.stamp = self.seen = self._stamp()
         self.ref = load_reference(settings)
         self.next = clock() + every
 
     def _stamp(self) -> tuple:
-        return tuple((p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None for p in self.paths)
+        stamps = []
+        for path in self.paths:
+            try:
+                st = path.stat()
+                stamps.append((st.st_mtime_ns, st.st_size))
+            except OSError:  # not there (or not now)
+                stamps.append(None)
+        return tuple(stamps)
 
     def changed(self) -> bool:
         """Look at the files (at most every `every` seconds); True when the reference data in use changed."""
         if self.clock() < self.next:
             return False
         self.next = self.clock() + self.every
+        try:
+            return self._look()
+        except Exception as exc:  # a process that serves on must not end over an edit
+            self.log.error("roster or court directory not read again", error=f"{type(exc).__name__}: {exc}")
+            return False
+
+    def _look(self) -> bool:
         stamp = self._stamp()
         if stamp == self.stamp:
+            self.seen = stamp
+            return False
+        if stamp != self.seen:  # changed since the last look: perhaps still being written; read it next time
+            self.seen = stamp
             return False
         self.stamp = stamp
         try:
@@ -117,12 +144,23 @@ class ReferenceWatch:
         except (DirectoryError, OSError) as exc:
             self.log.error("roster or court directory changed but does not load: the data in use stay", error=str(exc))
             return False
+        if ref is None:
+            self.log.error(
+                "roster or court directory file gone: the data in use stay", files=[str(p) for p in self.paths]
+            )
+            return False
+        if self.ref is not None and (not ref.roster.organisations or not ref.directory.courts):
+            self.log.error(
+                "roster or court directory changed to empty: the data in use stay (an empty one would withdraw every "
+                "request not sent yet; restart the hub to start from empty files)"
+            )
+            return False
         if ref == self.ref:
             return False
         self.ref = ref
         self.log.info(
             "roster or court directory changed",
-            organisations=len(ref.roster.organisations) if ref else 0,
-            courts=len(ref.directory.courts) if ref else 0,
+            organisations=len(ref.roster.organisations),
+            courts=len(ref.directory.courts),
         )
         return True

@@ -345,15 +345,14 @@ def test_an_organisation_added_to_the_roster_gets_its_agreements_judged_again(en
     from casehub.sinks.case_view import judge_with
 
     without = ReferenceData(Roster(()), REF.directory)
+    assert judge_with(engine, without) == 0
     with engine.begin() as conn:
-        assert judge_with(conn, without) == 0
         upsert_cases(conn, [agreement_case(7)], without)
-        assert judge_with(conn, without) is None  # the same data: nothing to do
+    assert judge_with(engine, without) is None  # the same data: nothing to do
     with engine.connect() as conn:
         assert conn.execute(sa.select(case_agreements.c.confirmation_decision)).scalar_one() == "NOT_IN_ROSTER"
         assert conn.execute(sa.select(confirmation_requests)).all() == []
-    with engine.begin() as conn:
-        assert judge_with(conn, REF) == 1
+    assert judge_with(engine, REF) == 1
     with engine.connect() as conn:
         assert conn.execute(sa.select(case_agreements.c.confirmation_decision)).scalar_one() == "REQUEST"
         assert conn.execute(sa.select(confirmation_requests.c.state)).scalar_one() == "PENDING"
@@ -362,7 +361,6 @@ def test_an_organisation_added_to_the_roster_gets_its_agreements_judged_again(en
         upsert_cases(conn, [agreement_case(7)], REF)
     assert _judged(fresh) == _judged(engine)
     fresh.dispose()
-    with engine.begin() as conn:
-        assert judge_with(conn, without) == 1
+    assert judge_with(engine, without) == 1
     with engine.connect() as conn:
         assert conn.execute(sa.select(confirmation_requests.c.state)).scalar_one() == "WITHDRAWING"

@@ -140,16 +140,44 @@ def test_a_running_process_reads_an_edited_roster_and_keeps_the_old_one_when_the
     now = [0.0]
     log = _Log()
     watch = ReferenceWatch(settings, log, every=5.0, clock=lambda: now[0])
-    before = watch.ref
-    assert len(before.roster.organisations) == 2
+
+    def look(seconds: float) -> bool:
+        now[0] += seconds
+        return watch.changed()
+
+    assert len(watch.ref.roster.organisations) == 2
     added = ROSTER_TOML + '\n[[organisation]]\ncode = "MO-3"\nname = "新登记调解委员会"\nlawfully_established = true\n'
     roster.write_text(added, encoding="utf-8")
-    assert not watch.changed()  # not looked at again before `every` seconds
-    now[0] = 6.0
-    assert watch.changed() and len(watch.ref.roster.organisations) == 3
-    now[0] = 12.0
-    assert not watch.changed()  # the same files: nothing new
-    roster.write_text(added + "[[organisation]\n", encoding="utf-8")  # a typo while editing
-    now[0] = 18.0
-    assert not watch.changed() and len(watch.ref.roster.organisations) == 3
-    assert log.lines[-1][0] == "error" and "not valid TOML" in log.lines[-1][2]["error"]
+    assert not look(1)  # not looked at again before `every` seconds
+    assert not look(5)  # changed since the last look: an editor may still be writing it
+    assert look(5) and len(watch.ref.roster.organisations) == 3  # the same for one look: read
+    assert not look(5)  # nothing new
+    kept = watch.ref
+    for harm, words in [
+        (lambda: roster.write_text(added + "[[organisation]\n", encoding="utf-8"), "not valid TOML"),  # a typo
+        (lambda: roster.write_bytes(added.encode("gbk")), "not UTF-8 text"),  # saved as GBK by a Windows editor
+        (lambda: roster.write_text("", encoding="utf-8"), "changed to empty"),  # an emptied file
+        (lambda: roster.unlink(), "file gone"),  # removed while being replaced
+    ]:
+        harm()
+        assert not look(5) and not look(5), words
+        assert watch.ref is kept and words in (log.lines[-1][1] + str(log.lines[-1][2])), log.lines[-1]
+        roster.write_text(added, encoding="utf-8")
+        look(5), look(5)
+
+
+def test_a_csv_roster_is_watched_with_its_mediators(tmp_path):
+    from casehub.sinks.reference import ReferenceWatch
+
+    roster = write(tmp_path, "roster.csv", ROSTER_CSV, "gb18030")
+    mediators = write(tmp_path, "mediators.csv", MEDIATORS_CSV)
+    courts = write(tmp_path, "courts.toml", COURTS_TOML)
+    settings = dataclasses.replace(load_settings({}, home=tmp_path), roster_file=roster, court_directory_file=courts)
+    now = [0.0]
+    watch = ReferenceWatch(settings, _Log(), every=1.0, clock=lambda: now[0])
+    assert len(watch.ref.roster.mediators) == 1
+    mediators.write_text(MEDIATORS_CSV + "M-0002,李明,MO-210103-0002\n", encoding="utf-8")
+    now[0] = 2.0
+    watch.changed()
+    now[0] = 4.0
+    assert watch.changed() and len(watch.ref.roster.mediators) == 2
