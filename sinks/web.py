@@ -22,7 +22,7 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from casehub.domain.confirmation import REINSTATED
 from casehub.domain.deadlines import local_date
@@ -70,7 +70,14 @@ class Correction(BaseModel):
     record_id: str = Field(description="record id in that system")
     other_system: str | None = Field(None, description="JOIN: the other record's system")
     other_record_id: str | None = Field(None, description="JOIN: the other record's id")
-    reason: str = Field(min_length=1, description="why (kept with the correction)")
+    reason: str = Field(min_length=1, max_length=2000, description="why (kept with the correction)")
+
+    @field_validator("system", "record_id", "other_system", "other_record_id", "reason")
+    @classmethod
+    def no_nul(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("a NUL character is in no record id or reason")
+        return value
 
 
 class CallbackBody(BaseModel):
@@ -270,14 +277,17 @@ def build_app(engine: sa.Engine, access: Access, publisher, codec, topics, clock
             raise HTTPException(
                 422, f"the other record must be SYSTEM:RECORD_ID (e.g. ln-arbitration:1288), not {other!r}"
             )
-        body = Correction(
-            action=action,
-            system=system,
-            record_id=record_id,
-            other_system=other_system or None,
-            other_record_id=other_record or None,
-            reason=reason,
-        )
+        try:
+            body = Correction(
+                action=action,
+                system=system,
+                record_id=record_id,
+                other_system=other_system or None,
+                other_record_id=other_record or None,
+                reason=reason,
+            )
+        except ValidationError as exc:
+            raise HTTPException(422, "; ".join(e["msg"] for e in exc.errors())) from None
         correction_id = await publish_correction(case_id, body, role)
         return RedirectResponse(f"/cases/{case_id}?done={correction_id}", status_code=303)
 

@@ -175,8 +175,8 @@ _EARLIEST = datetime.datetime.min.replace(tzinfo=datetime.UTC)
 
 def merge_identity(held: dict | None, new: dict) -> dict:
     """One person's (or organisation's) identity from two IdentityRecords: each field from the more recently
-    recorded one, unless it has none there (an agency that keeps no address does not erase another's). Pure, and
-    independent of the order the records arrive in (a tie goes to the later one)."""
+    recorded one, unless it has none there (an agency that keeps no address does not erase another's). Pure; the
+    order the records arrive in does not matter, but for two recorded at the very same moment (the later one wins)."""
     if held is None:
         return dict(new)
     newer, older = (
@@ -190,6 +190,19 @@ def identity_key(identity: dict) -> bytes:
     system that saw them. The topic is compacted: keyed by the hash alone, a later record from an agency that keeps
     no address would make compaction drop the address another agency recorded."""
     return f"{identity['id_hash']}|{identity['source']['system']}".encode()
+
+
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])[1-9]\d{16}[\dXx](?![0-9A-Za-z])")
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def mask_identifiers(text: str | None) -> str | None:
+    """Free text (an agreement's terms, a remark) with every resident ID number and mobile number in it masked as a
+    party's are: such text travels on shared topics."""
+    if not text:
+        return text
+    text = _ID_IN_TEXT.sub(lambda m: mask_id(m.group()), text)
+    return _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group()), text)
 
 
 def mask_id(number: str) -> str:

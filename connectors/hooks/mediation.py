@@ -8,6 +8,7 @@ from pathlib import PurePosixPath
 
 from casehub.connectors.base import MappingError
 from casehub.connectors.values import RowContext
+from casehub.domain.identities import mask_identifiers
 
 # Value specs as module constants: each is compiled once and its reader kept in the dict.
 ORG_KIND = {"column": "tjzz_lx", "type": "code", "codes": "org_kind", "default": "OTHER"}
@@ -29,9 +30,6 @@ def extra(ctx: RowContext, event: dict) -> None:
     event["session_at"] = event["occurred_at"] if event["event_type"] == "SESSION_HELD" else None
     # 委派调解: the court that delegated the mediation has jurisdiction over confirming its agreement
     event["delegated_by_court"] = ctx.value("wpfy")
-    document = agreement_document(ctx)
-    if document:
-        event["documents"] = [document]
     if event["event_type"] == "AGREEMENT_SIGNED":
         fen = ctx.value(AGREEMENT_AMOUNT)
         consent = ctx.value(CONFIRMATION_CONSENT) or False
@@ -40,7 +38,9 @@ def extra(ctx: RowContext, event: dict) -> None:
             "agreement_kind": "MEDIATION_AGREEMENT",
             "signed_at": event["occurred_at"],
             "effective_date": ctx.value(EFFECTIVE_DATE),
-            "terms": ctx.value("xynr"),
+            # typed by a clerk: a resident ID or phone number in it is masked, as a party's is (the court gets the
+            # signed agreement itself, by its document)
+            "terms": mask_identifiers(ctx.value("xynr")),
             "amount": {"amount_fen": fen, "currency": "CNY"} if fen is not None else None,
             "performance_due": None,
             "claim_types": [c["type"] for c in event["claims"]],
@@ -49,6 +49,11 @@ def extra(ctx: RowContext, event: dict) -> None:
             "confirmation_consent_employer": consent,
             "court_invited": event["delegated_by_court"],
         }
+        # the signed agreement, checked where the agreement is made: a broken one holds this event (a dead letter
+        # naming the column) and no other of the record
+        document = agreement_document(ctx)
+        if document:
+            event["documents"] = [document]
 
 
 def agreement_document(ctx: RowContext) -> dict | None:

@@ -164,3 +164,13 @@ def test_a_broken_agreement_document_is_a_dead_letter_naming_the_column(adapter,
     with pytest.raises(MappingError) as err:
         adapter.map_row(row, NOW)
     assert err.value.field == field and reason in err.value.reason
+
+
+def test_a_broken_document_holds_only_the_agreement_event_and_identifiers_in_the_terms_are_masked(adapter):
+    applied = {**next(r for r in mediation_rows(20) if r["zt"] == "10"), "xywj_hash": "abc", "xywj_dz": "x.pdf"}
+    event = adapter.map_row(applied, NOW).event  # the record's other events go on
+    assert event["documents"] == [] and event["event_type"] == "APPLIED"
+    signed = next(r for r in mediation_rows(20) if r["zt"] == "40")
+    terms = "申请人王伟（210102199001011234，13800001111）与被申请人达成协议：支付9000.00元"
+    agreement = adapter.map_row({**signed, "xynr": terms}, NOW).event["agreement"]
+    assert agreement["terms"] == "申请人王伟（2101**********1234，138****1111）与被申请人达成协议：支付9000.00元"

@@ -581,3 +581,16 @@ def test_an_id_whose_address_code_is_younger_than_the_worker_is_flagged_on_the_p
         upsert_cases(conn, [record], REF)
     page = client.get(f"/cases/{record['case_id']}", headers=auth("vw")).text
     assert "地址码与出生年份不符" in page and "2101**********123X" in page
+
+
+def test_a_nul_character_in_a_correction_is_a_422_not_a_database_error(view):
+    """PostgreSQL refuses NUL in text: the request is refused before it reaches the database."""
+    client, _, publisher, _ = view
+    case_id = client.get("/api/cases", headers=auth("op")).json()["cases"][0]["case_id"]
+    body = {"action": "SPLIT", "system": "sys", "record_id": "3\x00", "reason": "r"}
+    response = client.post(f"/api/cases/{case_id}/corrections", json=body, headers=auth("op"))
+    assert response.status_code == 422 and "NUL" in response.json()["error"]
+    client.cookies.set("casehub_token", "op")
+    form = {"action": "SPLIT", "record": "sys:3", "reason": "bad\x00"}
+    assert client.post(f"/cases/{case_id}/corrections", data=form).status_code == 422
+    assert publisher.on(T.corrections) == []
