@@ -20,6 +20,18 @@ from casehub.sinks.reference import ReferenceWatch
 _LOST = (sa.exc.OperationalError, sa.exc.InterfaceError)  # the database is away: retry, never dead-letter
 
 
+async def while_database_away(fn, *args):
+    """fn(*args) in a thread, tried again (up to 5 minutes, with a growing pause) while the database is away."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(_LOST),
+        wait=wait_exponential(multiplier=0.5, max=10),
+        stop=stop_after_delay(300),
+        reraise=True,
+    ):
+        with attempt:
+            return await asyncio.to_thread(fn, *args)
+
+
 class CaseViewWriter:
     """What the sink does with one batch of messages, without Kafka: decode, upsert, dead-letter what fails.
 
@@ -47,14 +59,7 @@ class CaseViewWriter:
             return upsert_cases(conn, records, self.ref, self.confirmation_days)
 
     async def _write_retrying(self, records: list[dict]) -> int:
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(_LOST),
-            wait=wait_exponential(multiplier=0.5, max=10),
-            stop=stop_after_delay(300),
-            reraise=True,
-        ):
-            with attempt:
-                return await asyncio.to_thread(self._write, records)
+        return await while_database_away(self._write, records)
 
     async def handle(self, messages) -> int:
         """Write one batch (objects with topic, partition, offset, value); returns the case rows changed.
@@ -124,14 +129,7 @@ class CaseViewSink:
     async def _judge(self) -> int | None:
         """The stored agreements judged with the reference data now in use; a database that is away is waited for,
         as a batch write waits (nothing is lost: the mark is written last, so an unfinished pass runs again)."""
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(_LOST),
-            wait=wait_exponential(multiplier=0.5, max=10),
-            stop=stop_after_delay(300),
-            reraise=True,
-        ):
-            with attempt:
-                return await asyncio.to_thread(judge_with, self.engine, self.ref, self.confirmation_days)
+        return await while_database_away(judge_with, self.engine, self.ref, self.confirmation_days)
 
     async def run(self) -> None:
         consumer = self.kafka.consumer(
